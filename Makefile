@@ -1,0 +1,33 @@
+# `make demo` runs the overfitting demo under the monitor (plain lines when there is no terminal);
+# `make test` runs the whole test suite. Both create .venv and install on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCENARIO ?= overfit
+
+.PHONY: demo test bench setup clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first: it is the CPU wheel, and it satisfies the package's own range, so the
+# editable install adds no other torch build.
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lossmon demo $(SCENARIO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/bench_log.py
+	$(BIN)/python benchmarks/bench_store.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,73 @@
+"""The `lossmon` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .demos import SCENARIOS
+
+    parser = argparse.ArgumentParser(prog="lossmon", description="A live training monitor for PyTorch in the terminal.")
+    parser.add_argument("--version", action="version", version=f"lossmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="train a small model that shows one condition, under the monitor",
+                          description="Train a small real model on synthetic data under the monitor. Scenarios: "
+                          + "; ".join(f"{s.name}: {s.blurb}" for s in SCENARIOS.values()))
+    demo.add_argument("scenario", nargs="?", default="overfit", choices=list(SCENARIOS), metavar="SCENARIO",
+                      help=f"one of {', '.join(SCENARIOS)} (default: overfit)")
+    demo.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the scenario's)")
+    demo.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    demo.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "demo":
+        return _demo(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from .demos import training_function
+    from .session import run
+
+    torch.set_num_threads(1)  # leave a core for the monitor on small machines; results are per seed
+    train = training_function(args.scenario, steps=args.steps, seed=args.seed)
+    try:
+        run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

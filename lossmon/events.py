@@ -1,0 +1,55 @@
+"""Plain-words descriptions of run events, shared by every view (plain printer, TUI, watch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt_lr(x: Any) -> str:
+    try:
+        return f"{float(x):.3g}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def fmt_value(x: float | None) -> str:
+    """A metric value for a status line: 4 significant digits, non-finite spelled out."""
+    if x is None:
+        return "-"
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "+inf" if x > 0 else "-inf"
+    return f"{x:.4g}"
+
+
+def describe(ev: dict) -> str:
+    """One line saying what happened, with its numbers."""
+    kind = ev.get("event", "?")
+    source = ev.get("source")
+    by = f" ({source})" if source else ""
+    if kind == "lr_change":
+        if not ev.get("applied", True):
+            return f"LR change {ev.get('request', '')} refused{by}: {ev.get('reason', '')}"
+        old, new = ev.get("old") or [], ev.get("new") or []
+        if old and new:
+            return (f"LR {ev.get('request', '')}{by}: {fmt_lr(old[0])} -> {fmt_lr(new[0])}"
+                    f" (multiplier {float(ev.get('scale', 1.0)):.3g})")
+        return f"LR {ev.get('request', '')}{by}"
+    if kind == "pause":
+        return f"paused{by}"
+    if kind == "resume":
+        return f"resumed{by}"
+    if kind == "stop":
+        return f"stop requested{by}; training finishes at the next step"
+    if kind == "checkpoint":
+        if ev.get("ok"):
+            res = ev.get("result")
+            return f"checkpoint saved{by}" + (f": {res}" if res else "")
+        return f"checkpoint failed{by}: {ev.get('error', 'unknown error')}"
+    if kind == "error":
+        return f"training raised {ev.get('message', 'an error')}"
+    if kind == "alert":
+        return f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}"
+    extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
+    return f"{kind} {extra}" if extra else str(kind)

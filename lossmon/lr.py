@@ -1,0 +1,161 @@
+"""Learning-rate control by a multiplier applied only inside the optimizer step (DESIGN.md §5).
+
+Writing `param_groups[i]["lr"]` by hand is lost or compounded by most schedulers. Instead a step
+pre-hook saves the scheduler-owned value u and sets u*s; a post-hook puts u back. Between steps the
+optimizer holds the scheduler's own value, so every scheduler evolves as if lossmon were absent,
+while every update uses u*s.
+
+Requests (scale by f, set to x) may come from any thread; they are queued and resolved by the
+training thread in the next pre-hook, where u is known exactly ("set to x" means s := x / u then).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Callable
+
+
+def check_positive(value: Any, what: str) -> float:
+    """`value` as a finite float > 0, or ValueError naming `what`."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+    return x
+
+
+def _as_float(lr: Any) -> float:
+    return float(lr.item()) if hasattr(lr, "item") else float(lr)
+
+
+def _is_tensor(lr: Any) -> bool:
+    return hasattr(lr, "mul_") and hasattr(lr, "copy_")
+
+
+class LRControl:
+    """The LR multiplier of one run and the hooks that apply it to every watched optimizer."""
+
+    def __init__(self, emit: Callable[..., None]) -> None:
+        self.scale = 1.0
+        self._emit = emit
+        self._optimizers: list[Any] = []
+        self._handles: list[Any] = []
+        self._requests: deque[tuple[str, float, str]] = deque()
+        self._saved: dict[int, list[Any]] = {}
+        # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
+        self.pending_metrics: dict[str, Any] | None = None
+
+    # ---- any thread ---------------------------------------------------------------------------
+
+    def request_scale(self, factor: Any, source: str) -> None:
+        self._requests.append(("scale", check_positive(factor, "LR factor"), source))
+
+    def request_set(self, value: Any, source: str) -> None:
+        self._requests.append(("set", check_positive(value, "learning rate"), source))
+
+    def set_scale(self, scale: Any) -> None:
+        """Restore a saved multiplier (from a checkpoint): no event, takes effect at the next step."""
+        self.scale = check_positive(scale, "LR multiplier")
+
+    @property
+    def watched(self) -> bool:
+        return bool(self._optimizers)
+
+    def effective_lrs(self) -> list[float]:
+        """Effective LR per param group of every watched optimizer (u*s), as floats."""
+        return [_as_float(g["lr"]) * self.scale for opt in self._optimizers for g in opt.param_groups]
+
+    # ---- training thread ----------------------------------------------------------------------
+
+    def watch(self, optimizer: Any) -> None:
+        if not hasattr(optimizer, "register_step_pre_hook") or not hasattr(optimizer, "param_groups"):
+            raise TypeError(
+                f"watch() needs a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
+        if any(o is optimizer for o in self._optimizers):
+            return
+        index = len(self._optimizers)
+        self._optimizers.append(optimizer)
+        self._handles.append(optimizer.register_step_pre_hook(lambda opt, a, k: self._pre(opt, index)))
+        self._handles.append(optimizer.register_step_post_hook(lambda opt, a, k: self._post(opt)))
+
+    def unwatch_all(self) -> None:
+        for opt in self._optimizers:
+            self._post(opt)
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self._optimizers.clear()
+
+    def _pre(self, opt: Any, index: int) -> None:
+        self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
+        if self._requests:
+            self._apply_requests()
+        s = self.scale
+        saved: list[Any] = []
+        effective: list[Any] = []
+        for g in opt.param_groups:
+            u = g["lr"]
+            if _is_tensor(u):
+                saved.append(u.detach().clone())
+                if s != 1.0:
+                    u.mul_(s)  # in place: fused/capturable optimizers hold on to this tensor
+                effective.append(u.detach().clone())
+            else:
+                saved.append(u)
+                if s != 1.0:
+                    g["lr"] = u * s
+                effective.append(u * s)
+        self._saved[id(opt)] = saved
+        self._record_effective(index, effective)
+
+    def _post(self, opt: Any) -> None:
+        saved = self._saved.pop(id(opt), None)
+        if saved is None:
+            return
+        for g, u in zip(opt.param_groups, saved):
+            if _is_tensor(g["lr"]):
+                g["lr"].copy_(u)
+            else:
+                g["lr"] = u
+
+    def _record_effective(self, index: int, effective: list[Any]) -> None:
+        metrics = self.pending_metrics if self.pending_metrics is not None else {}
+        first = effective[0] if effective else None
+        for gi, v in enumerate(effective):
+            if gi == 0:
+                key = "lr" if index == 0 else f"lr/{index}.0"
+            elif _is_tensor(v) or _is_tensor(first) or v == first:
+                continue  # a group sharing the first group's LR adds nothing worth a series
+            else:
+                key = f"lr/{index}.{gi}"
+            metrics[key] = v
+        self.pending_metrics = metrics
+
+    def _apply_requests(self) -> None:
+        while self._requests:
+            kind, value, source = self._requests.popleft()
+            old = self.effective_lrs()
+            if kind == "scale":
+                new_scale = self.scale * value
+                request = f"x{value:g}"
+            else:
+                u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
+                request = f"set {value:g}"
+                if not (math.isfinite(u0) and u0 > 0):
+                    self._emit("lr_change", source=source, request=request, applied=False,
+                               reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")
+                    continue
+                new_scale = value / u0
+            if not (math.isfinite(new_scale) and new_scale > 0):
+                self._emit("lr_change", source=source, request=request, applied=False,
+                           reason=f"the LR multiplier would become {new_scale:g}")
+                continue
+            self.scale = new_scale
+            self._emit("lr_change", source=source, request=request, applied=True,
+                       old=old, new=self.effective_lrs(), scale=new_scale)

@@ -1,0 +1,64 @@
+"""Metric naming conventions (DESIGN.md §8).
+
+Users log whatever names their code already uses; lossmon maps the common spellings onto a few roles
+so the views and detectors know which series is train loss, validation loss, LR and gradient norm.
+Every other name is kept and plottable under its own name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+TRAIN_LOSS = "train_loss"
+VAL_LOSS = "val_loss"
+LR = "lr"
+GRAD_NORM = "grad_norm"
+EPOCH = "epoch"
+OTHER = "other"
+
+# Keys every run-log line may carry besides metrics; a metric cannot use them.
+RESERVED = frozenset({"step", "time", "event"})
+
+_TRAIN = {"loss", "train_loss", "train/loss", "training_loss", "train.loss", "loss/train"}
+_VAL = {
+    "val_loss", "val/loss", "valid_loss", "valid/loss", "validation_loss", "validation/loss",
+    "eval_loss", "eval/loss", "loss/val", "loss/valid", "loss/eval", "val.loss",
+}
+_LR = {"lr", "learning_rate", "lr-adam", "lr-sgd", "lr-adamw", "train/learning_rate", "train/lr"}
+_GRAD = {"grad_norm", "gradient_norm", "train/grad_norm", "grad-norm"}
+_EPOCH = {"epoch", "train/epoch"}
+
+# Names that describe evaluation rather than a training step: logging only these does not advance
+# the step counter.
+_EVAL_PREFIX = re.compile(r"^(val|valid|validation|eval|test)([_/.\-]|$)")
+
+
+@lru_cache(maxsize=4096)
+def role(name: str) -> str:
+    """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, EPOCH, OTHER."""
+    key = name.strip().lower()
+    if key in _TRAIN:
+        return TRAIN_LOSS
+    if key in _VAL:
+        return VAL_LOSS
+    if key in _LR or key.startswith("lr/"):
+        return LR
+    if key in _GRAD:
+        return GRAD_NORM
+    if key in _EPOCH:
+        return EPOCH
+    return OTHER
+
+
+@lru_cache(maxsize=4096)
+def advances_step(name: str) -> bool:
+    """Whether logging this metric marks a new training step.
+
+    Validation-side metrics (val_*, eval_*, test_* ...) and the epoch counter belong to the current
+    step; everything else is a training-side metric and moves the step on by one.
+    """
+    r = role(name)
+    if r in (VAL_LOSS, EPOCH):
+        return False
+    return _EVAL_PREFIX.match(name.strip().lower()) is None

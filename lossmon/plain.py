@@ -1,0 +1,158 @@
+"""Plain mode: status lines and events on stdout, for nohup, CI, pipes and scheduler logs.
+
+No Textual here. The training function runs on a thread; the main thread prints and owns the
+signals: the first SIGINT/SIGTERM/SIGHUP asks training to stop at its next step (the run log is then
+flushed and closed, exit 128+signal); a second one stops waiting for a trainer that does not return.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from typing import IO, Any, Callable
+
+from . import names
+from .events import describe, fmt_lr, fmt_value
+from .run_api import Run
+from .session import Session, TrainerThread
+
+STATUS_EVERY_S = 3.0
+_SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+
+class PlainPrinter:
+    """Prints a compact status line every few seconds and every event as it arrives."""
+
+    def __init__(self, run: Run, out: IO[str] | None = None, every: float = STATUS_EVERY_S) -> None:
+        self.run = run
+        self.out = out if out is not None else sys.stdout
+        self.every = every
+        self._events_seen = 0
+        self._last_status = 0.0
+        self._last_rate_point: tuple[float, int] | None = None
+        self._printed_first = False
+        self.started = time.monotonic()
+
+    def emit(self, text: str) -> None:
+        try:
+            print(text, file=self.out, flush=True)
+        except (OSError, ValueError):  # a closed pipe must never stop training
+            pass
+
+    def poll(self, force_status: bool = False) -> None:
+        store = self.run.store
+        events = store.events
+        while self._events_seen < len(events):
+            ev = events[self._events_seen]
+            self._events_seen += 1
+            self.emit(f"[{self.run.name}] step {ev.get('step', '?')}: {describe(ev)}")
+        now = time.monotonic()
+        has_data = bool(store.names())
+        due = now - self._last_status >= self.every
+        if has_data and (force_status or due or not self._printed_first):
+            self._printed_first = True
+            self._last_status = now
+            self.emit(self.status_line(now))
+
+    def status_line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        store = self.run.store
+        step = store.last_step
+        parts = [f"[{self.run.name}] step {step}"]
+        epoch = store.by_role(names.EPOCH)
+        if epoch is not None and epoch.last() is not None:
+            parts.append(f"epoch {fmt_value(epoch.last()[1])}")
+        for label, role in (("loss", names.TRAIN_LOSS), ("val", names.VAL_LOSS)):
+            s = store.by_role(role)
+            if s is not None and s.last() is not None:
+                parts.append(f"{label} {fmt_value(s.last()[1])}")
+        lr = store.series("lr") or store.by_role(names.LR)
+        if lr is not None and lr.last() is not None:
+            scale = self.run.lr_scale
+            parts.append(f"lr {fmt_lr(lr.last()[1])}" + (f" (x{scale:.3g})" if scale != 1.0 else ""))
+        if self._last_rate_point is not None:
+            t0, s0 = self._last_rate_point
+            if now > t0 and step >= s0:
+                parts.append(f"{(step - s0) / (now - t0):.1f} steps/s")
+        self._last_rate_point = (now, step)
+        if store.nonfinite:
+            parts.append(f"{store.nonfinite} non-finite")
+        if self.run.paused:
+            parts.append("PAUSED")
+        return " | ".join(parts)
+
+
+class SignalStop:
+    """Turns SIGINT/SIGTERM/SIGHUP into a graceful stop; a second signal forces."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.signum: int | None = None
+        self.forced = False
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> "SignalStop":
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signal handlers can only be set from the main thread
+        for name in _SIGNALS:
+            sig = getattr(signal, name)
+            old = signal.getsignal(sig)
+            if old is signal.SIG_IGN:  # nohup ignores SIGHUP: keep it ignored
+                continue
+            self._old[sig] = old
+            signal.signal(sig, self._handle)
+        return self
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+            self.run.stop(source=signal.Signals(signum).name)
+        else:
+            self.forced = True
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum if self.signum is not None else 0
+
+
+def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:
+    """Run training with plain output; returns the process exit code."""
+    run = session.run
+    printer = PlainPrinter(run, out)
+    printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+    signals = SignalStop(run).install()
+    trainer = TrainerThread(train_fn, run).start()
+    try:
+        while trainer.is_alive() and not signals.forced:
+            trainer.join(0.2)
+            printer.poll()
+    finally:
+        signals.restore()
+    outcome = trainer.outcome
+    if signals.forced and trainer.is_alive():
+        state, code = "interrupted", signals.exit_code
+        printer.emit("lossmon: training did not stop in time; leaving it behind")
+    elif outcome is None or outcome.state == "failed":
+        state, code = "failed", 1
+    elif signals.signum is not None:
+        state, code = "interrupted", signals.exit_code
+    else:
+        state, code = outcome.state, 0
+    error = None
+    if outcome is not None and outcome.error is not None:
+        error = f"{type(outcome.error).__name__}: {outcome.error}"
+    session.close(state, code, error)
+    printer.poll(force_status=True)
+    if outcome is not None and outcome.traceback:
+        sys.stderr.write(outcome.traceback)
+        sys.stderr.flush()
+    elapsed = time.monotonic() - printer.started
+    printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / 'run.jsonl'}")
+    return code

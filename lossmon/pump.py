@@ -1,0 +1,109 @@
+"""The pump: one background thread that moves what the trainer logged into the store and run log.
+
+Every `interval` seconds it drains the run's queue, copies device tensors to the host in one batch
+per device (so the training thread never waits for the GPU), appends the points to the store in
+columns, and writes the batch to run.jsonl as one write. Views poll the store; nothing here posts a
+message per step (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable
+
+from .run_api import Run
+from .runlog import RunLogWriter, encode_event, encode_metrics
+
+Subscriber = Callable[[dict, list], None]
+
+
+def resolve_device_values(rows: list[tuple[int, float, dict]]) -> None:
+    """Replace device tensors in rows by floats, with one host copy per (device, dtype) group."""
+    pending: dict[tuple, list[tuple[dict, str, Any]]] = {}
+    for _, _, metrics in rows:
+        for k, v in metrics.items():
+            if type(v) is not float:
+                pending.setdefault((str(v.device), v.dtype), []).append((metrics, k, v))
+    if not pending:
+        return
+    import torch
+
+    for group in pending.values():
+        try:
+            host = torch.stack([v for _, _, v in group]).cpu().double().tolist()
+        except Exception:  # one bad tensor must not lose the others
+            host = []
+            for _, _, v in group:
+                try:
+                    host.append(float(v.item()))
+                except Exception:
+                    host.append(float("nan"))
+        for (metrics, k, _), x in zip(group, host):
+            metrics[k] = x
+
+
+class Pump:
+    """Drains `run` every `interval` seconds on its own thread; `stop()` does a final drain."""
+
+    def __init__(self, run: Run, writer: RunLogWriter | None = None, interval: float = 0.1) -> None:
+        self.run = run
+        self.writer = writer
+        self.interval = interval
+        self.subscribers: list[Subscriber] = []
+        self.errors = 0
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lossmon-pump", daemon=True)
+        self._lock = threading.Lock()  # tick() from the loop and from stop() never overlap
+
+    def start(self) -> "Pump":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self.tick()
+        if self.writer is not None:
+            self.writer.close()
+
+    def _loop(self) -> None:
+        while not self._halt.wait(self.interval):
+            self.tick()
+
+    def tick(self) -> int:
+        """Move everything queued so far; returns how many items moved."""
+        with self._lock:
+            items = self.run._drain()
+            if not items:
+                return 0
+            try:
+                self._move(items)
+            except Exception as e:  # the monitor must never take the run down; say so once per tick
+                self.errors += 1
+                print(f"lossmon: internal error while recording metrics: {type(e).__name__}: {e}",
+                      file=sys.stderr)
+            return len(items)
+
+    def _move(self, items: list) -> None:
+        rows = [it for it in items if type(it) is tuple]
+        events = [it for it in items if type(it) is dict]
+        resolve_device_values(rows)
+        points: dict[str, tuple[list[int], list[float]]] = {}
+        for step, _, metrics in rows:
+            for k, v in metrics.items():
+                p = points.get(k)
+                if p is None:
+                    p = points[k] = ([], [])
+                p[0].append(step)
+                p[1].append(v)
+        store = self.run.store
+        store.append_points(points)
+        store.append_events(events)
+        if self.writer is not None:
+            self.writer.write("".join(
+                encode_metrics(*it) if type(it) is tuple else encode_event(it) for it in items
+            ))
+        for sub in self.subscribers:
+            sub(points, events)

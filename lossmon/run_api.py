@@ -1,0 +1,262 @@
+"""`Run`: the object a training function talks to.
+
+The training thread calls `log()` every step; it must stay cheap (DESIGN.md §7: <= 1 us for a float),
+so it only validates, counts the step and appends a tuple to a deque. The pump thread drains that
+deque into the store and the run log. Control calls (`pause`, `stop`, `scale_lr`, ...) may come from
+any thread -- the keys of a view, a control socket, the script itself -- and are applied by the
+training thread at its next step boundary: `log()` for pause and checkpoint, the optimizer step for
+the learning rate. Nothing on the hot path takes a lock.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from . import names
+from .lr import LRControl
+from .store import MetricStore
+
+_PAUSE_POLL_S = 0.1  # a paused trainer re-checks stop this often
+
+
+class Run:
+    """One training run: metrics in, control out. Handed to the training function by `lossmon.run`."""
+
+    def __init__(self, name: str = "run", run_dir: Path | None = None) -> None:
+        self.name = name
+        self.dir = Path(run_dir) if run_dir is not None else None
+        self.store = MetricStore()
+        self.result: Any = None  # what the training function returned
+        self.total_steps: int | None = None  # set it for an ETA in the views
+        self._pending: deque = deque()  # (step, time, {name: value}) rows and event dicts
+        self._step = 0
+        self._advances: dict[str, bool] = {}
+        self._lr = LRControl(self._emit)
+        self._stop = False
+        self._stop_source: str | None = None
+        self._pause_requested = False
+        self._paused = False
+        self._resume = threading.Event()
+        self._attention = False  # a request log() must service at the next step boundary
+        self._checkpoint_requests: deque[str] = deque()
+        self._checkpoint_fn: Callable[[], Any] | None = None
+
+    # ---- logging (training thread) ------------------------------------------------------------
+
+    def log(self, step: int | None = None, **metrics: Any) -> None:
+        """Record named scalars. A call with a training-side metric starts a new step; a call with
+        only validation metrics (val_*, eval_*, ...) or `epoch` belongs to the current step; an
+        explicit `step=` wins. Blocks here while the run is paused."""
+        advance = False
+        known = self._advances
+        for k, v in metrics.items():
+            a = known.get(k)
+            if a is None:
+                a = self._learn_name(k)
+            if a:
+                advance = True
+            if type(v) is not float:
+                metrics[k] = _coerce(k, v)
+        if step is not None:
+            self._step = _check_step(step)
+        elif advance:
+            self._step += 1
+        if advance and self._lr.pending_metrics is not None:
+            for k, v in self._lr.pending_metrics.items():
+                metrics.setdefault(k, v)  # a value the user logged under the same name wins
+            self._lr.pending_metrics = None
+        if metrics:
+            self._pending.append((self._step, time.time(), metrics))
+        if self._attention:
+            self._service()
+
+    def _learn_name(self, name: Any) -> bool:
+        if not isinstance(name, str):
+            raise TypeError(f"metric names must be strings, got {name!r}")
+        if not name.strip():
+            raise ValueError("metric names must not be empty")
+        if name in names.RESERVED:
+            raise ValueError(f"{name!r} is reserved in the run log; log this metric under another name")
+        a = self._advances[name] = names.advances_step(name)
+        return a
+
+    @property
+    def step(self) -> int:
+        """The current step: the number of training-side log calls so far (or the last `step=`)."""
+        return self._step
+
+    # ---- control (any thread) -----------------------------------------------------------------
+
+    @property
+    def should_stop(self) -> bool:
+        """True once a stop was requested; check it every step and return from training."""
+        return self._stop
+
+    def stop(self, *, source: str = "api") -> None:
+        """Ask the training function to finish: `should_stop` turns True and a pause is released."""
+        if self._stop:
+            return
+        self._stop = True
+        self._stop_source = source
+        self._emit("stop", source=source)
+        self._resume.set()
+
+    def pause(self, *, source: str = "api") -> None:
+        """Block the training thread in its next `log()` until `resume()` (or `stop()`)."""
+        if self._pause_requested:
+            return
+        self._resume.clear()
+        self._pause_requested = True
+        self._pause_source = source
+        self._attention = True
+
+    def resume(self, *, source: str = "api") -> None:
+        self._resume_source = source
+        self._pause_requested = False
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        """True while the training thread is actually blocked in a pause."""
+        return self._paused
+
+    @property
+    def pause_requested(self) -> bool:
+        return self._pause_requested
+
+    def on_checkpoint(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Register the function that saves a checkpoint (usable as a decorator). It runs in the
+        training thread at the step boundary after `checkpoint()` is called; what it returns (a path,
+        say) is recorded in the event."""
+        if not callable(fn):
+            raise TypeError("on_checkpoint() needs a callable")
+        self._checkpoint_fn = fn
+        return fn
+
+    def checkpoint(self, *, source: str = "api") -> None:
+        """Ask for a checkpoint at the next step boundary (the function from `on_checkpoint`)."""
+        if self._checkpoint_fn is None:
+            self._emit("checkpoint", source=source, ok=False,
+                       error="no checkpoint function registered: call run.on_checkpoint(fn)")
+            return
+        self._checkpoint_requests.append(source)
+        self._attention = True
+
+    def watch(self, optimizer: Any) -> None:
+        """Log the effective LR of this optimizer every step and let LR control act on it."""
+        self._lr.watch(optimizer)
+
+    def scale_lr(self, factor: float, *, source: str = "api") -> None:
+        """Multiply the LR by `factor` from the next optimizer step on, whatever the scheduler does."""
+        self._lr.request_scale(factor, source)
+
+    def set_lr(self, value: float, *, source: str = "api") -> None:
+        """Make the effective LR of the first param group `value` at the next optimizer step (other
+        groups keep their ratios to it); the scheduler keeps shaping it from there."""
+        self._lr.request_set(value, source)
+
+    @property
+    def lr_scale(self) -> float:
+        """The manual LR multiplier (1.0 until the LR is changed by hand)."""
+        return self._lr.scale
+
+    # ---- persistence --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue as this one: the step and the LR multiplier.
+        Save it next to the model and optimizer (optimizer checkpoints hold the scheduler's LR,
+        not lossmon's multiplier)."""
+        return {"version": 1, "step": self._step, "lr_scale": self._lr.scale}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not isinstance(state, dict):
+            raise TypeError("load_state_dict() needs the dict returned by state_dict()")
+        if "lr_scale" in state:
+            self._lr.set_scale(state["lr_scale"])
+        if "step" in state:
+            self._step = _check_step(state["step"])
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        """Queue an event for the store and the run log (any thread; deque.append is atomic)."""
+        self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
+
+    def _service(self) -> None:
+        """Apply checkpoint and pause requests. Training thread only, at a step boundary."""
+        self._attention = False
+        self._run_checkpoints()
+        if self._pause_requested and not self._stop:
+            self._paused = True
+            self._emit("pause", source=getattr(self, "_pause_source", "api"))
+            while self._pause_requested and not self._stop:
+                self._resume.wait(_PAUSE_POLL_S)
+                self._run_checkpoints()  # a checkpoint may be taken while paused
+            self._paused = False
+            self._emit("resume", source="stop" if self._stop else getattr(self, "_resume_source", "api"))
+
+    def _run_checkpoints(self) -> None:
+        while self._checkpoint_requests:
+            source = self._checkpoint_requests.popleft()
+            try:
+                result = self._checkpoint_fn() if self._checkpoint_fn else None
+            except Exception as e:  # a failed checkpoint is reported, never fatal to training
+                self._emit("checkpoint", source=source, ok=False, error=f"{type(e).__name__}: {e}")
+            else:
+                self._emit("checkpoint", source=source, ok=True,
+                           **({"result": str(result)} if result is not None else {}))
+
+    def _drain(self) -> list:
+        """Everything queued since the last drain, in order. Pump thread only."""
+        q = self._pending
+        return [q.popleft() for _ in range(len(q))]
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        if hasattr(step, "item") and getattr(step, "ndim", 1) == 0:
+            return _check_step(step.item())
+        raise TypeError(f"step must be an int, got {type(step).__name__}")
+    return int(step)
+
+
+def _coerce(name: str, v: Any) -> Any:
+    """A logged value as a float, or a detached 0-d device tensor to be copied in a batch later.
+
+    Raises TypeError/ValueError naming the metric for anything that is not one number.
+    """
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, (bool, int)):
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError(f"metric {name!r}: {v} is too large for a float") from None
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(v, torch.Tensor):
+        if v.numel() != 1:
+            raise ValueError(f"metric {name!r}: expected a single number, got a tensor of shape {tuple(v.shape)}")
+        if v.is_complex():
+            raise TypeError(f"metric {name!r}: complex values cannot be plotted")
+        if v.device.type == "cpu":
+            return float(v.detach().reshape(()).item())
+        return v.detach().reshape(())  # kept on the device; the pump copies a whole batch at once
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(v, (np.ndarray, np.generic)):
+        if np.size(v) != 1:
+            raise ValueError(f"metric {name!r}: expected a single number, got an array of shape {np.shape(v)}")
+        item = v.item() if isinstance(v, np.ndarray) else v
+        if np.iscomplexobj(item):
+            raise TypeError(f"metric {name!r}: complex values cannot be plotted")
+        if not isinstance(item, (np.number, np.bool_, int, float, bool)):
+            raise TypeError(f"metric {name!r}: expected a number, got {type(item).__name__}")
+        return float(item)
+    if isinstance(v, numbers.Real):  # Fraction, Decimal-like
+        return float(v)
+    raise TypeError(f"metric {name!r}: expected a number or a one-element tensor, got {type(v).__name__}")

@@ -1,0 +1,244 @@
+"""The run log: `run.jsonl`, one strict JSON object a line (DESIGN.md §8).
+
+Metric lines: {"step": 12, "time": 1764240000.123, "loss": 0.51}
+Event lines:  {"event": "lr_change", "step": 12, "time": ..., ...}
+
+Non-finite values are written as the strings "NaN", "Infinity", "-Infinity" so every line is strict
+JSON; the reader also accepts bare NaN/Infinity literals, as Python's json module writes them.
+The writer is fed whole batches by the pump thread (never one write per step); the reader keeps a
+byte offset so tailing costs only the new bytes, and it tolerates a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import names
+from .store import MetricStore
+
+RUN_LOG = "run.jsonl"
+_NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf,
+                   "nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_name_cache: dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    k = _name_cache.get(name)
+    if k is None:
+        k = _name_cache[name] = json.dumps(name, ensure_ascii=False)
+    return k
+
+
+def format_number(v: float) -> str:
+    """A float as strict JSON: repr round-trips exactly; non-finite values become strings."""
+    if v != v:
+        return '"NaN"'
+    if v == math.inf:
+        return '"Infinity"'
+    if v == -math.inf:
+        return '"-Infinity"'
+    return repr(v)
+
+
+def strict(obj: Any) -> Any:
+    """A copy of obj safe for strict JSON: non-finite floats become their string names."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {str(k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def encode_metrics(step: int, t: float, metrics: dict[str, float]) -> str:
+    """One metric line (with newline). Hand-built: about 5x cheaper than json.dumps per row."""
+    parts = ['{"step":', str(step), ',"time":', "%.3f" % t]
+    for name, v in metrics.items():
+        parts.append(",")
+        parts.append(_key(name))
+        parts.append(":")
+        parts.append(format_number(v))
+    parts.append("}\n")
+    return "".join(parts)
+
+
+def encode_event(event: dict) -> str:
+    return json.dumps(strict(event), ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+class RunLogWriter:
+    """Appends batches of lines to run.jsonl; each batch is one write() and one flush to the OS,
+    so a SIGKILL loses at most the batch being built (under one pump interval)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._f: IO[str] | None = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+
+    def write(self, text: str) -> None:
+        if self._f is None or not text:
+            return
+        self._f.write(text)
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is None:
+            return
+        f, self._f = self._f, None
+        f.flush()
+        try:
+            os.fsync(f.fileno())
+        except OSError:
+            pass
+        f.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._f is None
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def parse_value(v: Any) -> float | None:
+    """A logged value as float, or None when the field is not a metric value (null, text, lists)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        return _NONFINITE_TEXT.get(v)
+    return None
+
+
+def parse_step(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return None
+
+
+@dataclass
+class Batch:
+    """Parsed lines: metric points grouped per name, and events, in file order."""
+
+    points: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    lines: int = 0
+    malformed: int = 0
+
+    def add_line(self, line: str) -> None:
+        self.lines += 1
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            self.malformed += 1
+            return
+        if not isinstance(rec, dict):
+            self.malformed += 1
+            return
+        if "event" in rec:
+            if not isinstance(rec["event"], str):
+                self.malformed += 1
+                return
+            self.events.append(rec)
+            return
+        step = parse_step(rec.get("step"))
+        if step is None:
+            self.malformed += 1
+            return
+        for key, raw in rec.items():
+            if key in names.RESERVED:
+                continue
+            v = parse_value(raw)
+            if v is None:
+                continue
+            pts = self.points.get(key)
+            if pts is None:
+                pts = self.points[key] = ([], [])
+            pts[0].append(step)
+            pts[1].append(v)
+
+
+class RunLogReader:
+    """Reads run.jsonl incrementally: each `read_new()` parses only bytes appended since the last.
+
+    A last line without its newline is held back until it is completed (a writer may be mid-line);
+    `torn` reports such a tail when the file ends there.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self._partial = b""
+        self.malformed = 0
+        self.lines = 0
+
+    def read_new(self) -> Batch:
+        batch = Batch()
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        self.offset += len(data)
+        if not data:
+            return batch
+        data = self._partial + data
+        complete, sep, rest = data.rpartition(b"\n")
+        self._partial = rest
+        if sep:
+            for raw in complete.split(b"\n"):
+                if not raw.strip():
+                    continue
+                try:
+                    batch.add_line(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    batch.lines += 1
+                    batch.malformed += 1
+        self.malformed += batch.malformed
+        self.lines += batch.lines
+        return batch
+
+    @property
+    def torn(self) -> bool:
+        """True when the file currently ends in an incomplete line."""
+        return bool(self._partial.strip())
+
+
+@dataclass
+class LoadedRun:
+    store: MetricStore
+    malformed: int
+    torn: bool
+    meta: dict
+
+
+def resolve_log_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p / RUN_LOG if p.is_dir() else p
+
+
+def load_run(path: str | os.PathLike) -> LoadedRun:
+    """Load a run directory or a run.jsonl file into a fresh store. Raises OSError if unreadable."""
+    log_path = resolve_log_path(path)
+    reader = RunLogReader(log_path)
+    batch = reader.read_new()
+    store = MetricStore()
+    store.append_points(batch.points)
+    store.append_events(batch.events)
+    meta: dict = {}
+    meta_path = log_path.parent / "meta.json"
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+    return LoadedRun(store=store, malformed=reader.malformed, torn=reader.torn, meta=meta)
+

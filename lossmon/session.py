@@ -1,0 +1,157 @@
+"""`lossmon.run()`: open a run directory, start the pump, run the training function under a view.
+
+The session is the glue every view shares: it owns the Run, the run log writer and the pump, and
+records how the run ended in meta.json. Views (plain printer now, the TUI later) only decide how to
+show the store and where the training function's thread comes from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .pump import Pump
+from .rundir import RunDirError, create_run_dir, initial_meta, write_meta
+from .run_api import Run
+from .runlog import RUN_LOG, RunLogWriter
+
+UI_MODES = ("auto", "tui", "plain")
+
+
+@dataclass
+class Outcome:
+    """How the training function ended: state is finished, stopped or failed."""
+
+    state: str
+    error: BaseException | None = None
+    traceback: str | None = None
+
+
+def call_training(train_fn: Callable[[Run], Any], run: Run) -> Outcome:
+    """Run the training function to its end and record an exception as an `error` event."""
+    try:
+        run.result = train_fn(run)
+    except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means
+        tb = traceback.format_exc()
+        run._emit("error", message=f"{type(e).__name__}: {e}", traceback=tb)
+        return Outcome("failed", e, tb)
+    return Outcome("stopped" if run.should_stop else "finished")
+
+
+class TrainerThread:
+    """The training function on a daemon thread (a stuck trainer never keeps the process alive)."""
+
+    def __init__(self, train_fn: Callable[[Run], Any], run: Run) -> None:
+        self.outcome: Outcome | None = None
+        self._thread = threading.Thread(target=self._target, args=(train_fn, run),
+                                        name="lossmon-train", daemon=True)
+
+    def _target(self, train_fn: Callable[[Run], Any], run: Run) -> None:
+        self.outcome = call_training(train_fn, run)
+
+    def start(self) -> "TrainerThread":
+        self._thread.start()
+        return self
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+class Session:
+    """A run directory with its Run, run log writer, pump and metadata."""
+
+    def __init__(self, name: str, run_dir: str | os.PathLike | None = None) -> None:
+        self.dir: Path = create_run_dir(name, run_dir)
+        self.run = Run(name, self.dir)
+        self.writer = RunLogWriter(self.dir / RUN_LOG)
+        self.pump = Pump(self.run, self.writer)
+        self.meta = initial_meta(name)
+        self.started = time.monotonic()
+        write_meta(self.dir, self.meta)
+        self.pump.start()
+        self._closed = False
+
+    def close(self, state: str, exit_code: int, error: str | None = None) -> None:
+        """Flush and fsync the run log and record the final state. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.pump.stop()
+        self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
+                         steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
+        if error:
+            self.meta["error"] = error
+        try:
+            write_meta(self.dir, self.meta)
+        except OSError as e:
+            print(f"lossmon: could not update {self.dir / 'meta.json'}: {e}", file=sys.stderr)
+
+
+def has_terminal() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def tui_available() -> bool:
+    try:
+        import lossmon.tui  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_ui(ui: str) -> str:
+    """'plain' when asked or when stdin/stdout is not a terminal (nohup, CI, a pipe)."""
+    if ui not in UI_MODES:
+        raise ValueError(f"ui must be one of {', '.join(UI_MODES)}; got {ui!r}")
+    if ui == "plain" or not has_terminal():
+        return "plain"
+    if tui_available():
+        return "tui"
+    if ui == "tui":
+        raise ValueError("ui='tui': the live terminal UI is not part of this lossmon version yet")
+    return "plain"
+
+
+def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
+        run_dir: str | os.PathLike | None = None, ui: str = "auto") -> Run:
+    """Run `train_fn(run)` under the live monitor and return the Run when training ends.
+
+    In a terminal the TUI shows the run; otherwise (nohup, CI, a pipe, or ui="plain") plain status
+    lines are printed. The run log goes to `run_dir` (default ./lossmon_runs/<time>-<name>/).
+    A training exception is printed once and the process exits 1; SIGINT/SIGTERM/SIGHUP stop
+    training at the next step and exit 130/143/129 after the run log is closed.
+    """
+    if not callable(train_fn):
+        raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
+    mode = choose_ui(ui)
+    name = name or getattr(train_fn, "__name__", None) or "run"
+    if name == "<lambda>":
+        name = "run"
+    try:
+        session = Session(name, run_dir)
+    except RunDirError as e:
+        print(f"lossmon: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if mode == "plain":
+        from .plain import run_plain
+
+        code = run_plain(session, train_fn)
+    else:  # pragma: no cover - the TUI registers itself in lossmon.tui
+        from lossmon.tui import run_tui
+
+        code = run_tui(session, train_fn)
+    if code:
+        raise SystemExit(code)
+    return session.run
