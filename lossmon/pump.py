@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 from .run_api import Run
-from .runlog import RunLogWriter, encode_event, encode_metrics
+from .runlog import RunLogWriter, encode_event, encode_rows
 
 Subscriber = Callable[[dict, list], None]
 
 
-def resolve_device_values(rows: list[tuple[int, float, dict]]) -> None:
+def resolve_device_values(rows: list[dict]) -> None:
     """Replace device tensors in rows by floats, with one host copy per (device, dtype) group."""
     pending: dict[tuple, list[tuple[dict, str, Any]]] = {}
-    for _, _, metrics in rows:
+    for metrics in rows:
         for k, v in metrics.items():
-            if type(v) is not float:
+            if type(v) is not float and k != "step":
                 pending.setdefault((str(v.device), v.dtype), []).append((metrics, k, v))
     if not pending:
         return
@@ -31,7 +32,7 @@ def resolve_device_values(rows: list[tuple[int, float, dict]]) -> None:
 
     for group in pending.values():
         try:
-            host = torch.stack([v for _, _, v in group]).cpu().double().tolist()
+            host = torch.stack([v.reshape(()) for _, _, v in group]).cpu().double().tolist()
         except Exception:  # one bad tensor must not lose the others
             host = []
             for _, _, v in group:
@@ -86,13 +87,33 @@ class Pump:
                       file=sys.stderr)
             return len(items)
 
+    @staticmethod
+    def _encode(items: list, now: float) -> str:
+        """Lines in the order things were logged: runs of rows, with events where they fell."""
+        parts, rows = [], []
+        for it in items:
+            if "event" not in it:
+                rows.append(it)
+            else:
+                if rows:
+                    parts.append(encode_rows(rows, now))
+                    rows = []
+                parts.append(encode_event(it))
+        if rows:
+            parts.append(encode_rows(rows, now))
+        return "".join(parts)
+
     def _move(self, items: list) -> None:
-        rows = [it for it in items if type(it) is tuple]
-        events = [it for it in items if type(it) is dict]
+        now = time.time()  # rows are stamped per batch: exact to within one pump interval
+        rows = [it for it in items if "event" not in it]
+        events = [it for it in items if "event" in it]
         resolve_device_values(rows)
         points: dict[str, tuple[list[int], list[float]]] = {}
-        for step, _, metrics in rows:
+        for metrics in rows:
+            step = metrics["step"]
             for k, v in metrics.items():
+                if k == "step":
+                    continue
                 p = points.get(k)
                 if p is None:
                     p = points[k] = ([], [])
@@ -102,8 +123,6 @@ class Pump:
         store.append_points(points)
         store.append_events(events)
         if self.writer is not None:
-            self.writer.write("".join(
-                encode_metrics(*it) if type(it) is tuple else encode_event(it) for it in items
-            ))
+            self.writer.write(self._encode(items, now))
         for sub in self.subscribers:
             sub(points, events)

@@ -34,7 +34,7 @@ class Run:
         self.store = MetricStore()
         self.result: Any = None  # what the training function returned
         self.total_steps: int | None = None  # set it for an ETA in the views
-        self._pending: deque = deque()  # (step, time, {name: value}) rows and event dicts
+        self._pending: deque = deque()  # rows ({name: value, "step": n}) and events ({"event": ...})
         self._step = 0
         self._advances: dict[str, bool] = {}
         self._lr = LRControl(self._emit)
@@ -67,12 +67,14 @@ class Run:
             self._step = _check_step(step)
         elif advance:
             self._step += 1
-        if advance and self._lr.pending_metrics is not None:
-            for k, v in self._lr.pending_metrics.items():
-                metrics.setdefault(k, v)  # a value the user logged under the same name wins
-            self._lr.pending_metrics = None
-        if metrics:
-            self._pending.append((self._step, time.time(), metrics))
+        if advance:
+            lr = self._lr.pending_metrics
+            if lr is not None:
+                for k, v in lr.items():
+                    metrics.setdefault(k, v)  # a value the user logged under the same name wins
+                self._lr.pending_metrics = None
+        metrics["step"] = self._step  # the row is the kwargs dict itself: no tuple, nothing for the GC to track
+        self._pending.append(metrics)
         if self._attention:
             self._service()
 
@@ -244,9 +246,9 @@ def _coerce(name: str, v: Any) -> Any:
             raise ValueError(f"metric {name!r}: expected a single number, got a tensor of shape {tuple(v.shape)}")
         if v.is_complex():
             raise TypeError(f"metric {name!r}: complex values cannot be plotted")
-        if v.device.type == "cpu":
-            return float(v.detach().reshape(()).item())
-        return v.detach().reshape(())  # kept on the device; the pump copies a whole batch at once
+        if v.is_cpu:
+            return float(v.item())
+        return v.detach()  # kept on the device; the pump copies a whole batch at once
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, (np.ndarray, np.generic)):
         if np.size(v) != 1:

@@ -56,16 +56,45 @@ def strict(obj: Any) -> Any:
     return obj
 
 
+_templates: dict[tuple, str] = {}
+
+
+def _template(keys: tuple) -> str:
+    tpl = _templates.get(keys)
+    if tpl is None:
+        fields = "".join("," + _key(k).replace("%", "%%") + ":%r" for k in keys[:-1])  # keys[-1] is "step"
+        tpl = _templates[keys] = '{"step":%d,"time":%s' + fields + "}\n"
+    return tpl
+
+
 def encode_metrics(step: int, t: float, metrics: dict[str, float]) -> str:
-    """One metric line (with newline). Hand-built: about 5x cheaper than json.dumps per row."""
-    parts = ['{"step":', str(step), ',"time":', "%.3f" % t]
-    for name, v in metrics.items():
-        parts.append(",")
-        parts.append(_key(name))
-        parts.append(":")
-        parts.append(format_number(v))
-    parts.append("}\n")
-    return "".join(parts)
+    """One metric line (with newline); `t` is wall-clock time in seconds."""
+    return encode_rows([{**metrics, "step": step}], t)
+
+
+def encode_rows(rows: list[dict], t: float) -> str:
+    """Metric lines for a batch of rows ({name: value, ..., "step": n}, step last) recorded at t.
+
+    A %-template per key set, with repr for exact round-trips, is several times cheaper than
+    json.dumps per row; rows holding a non-finite value take the slow path to stay strict JSON.
+    """
+    tstr = "%.3f" % t
+    out = []
+    for row in rows:
+        vals = tuple(row.values())
+        if len(vals) < 2:
+            continue  # a bare step: nothing was logged
+        total = sum(vals)
+        if total - total == 0:  # every value finite (NaN and inf both fail this)
+            out.append(_template(tuple(row)) % ((vals[-1], tstr) + vals[:-1]))
+        else:
+            parts = ['{"step":', str(row["step"]), ',"time":', tstr]
+            for name, v in row.items():
+                if name != "step":
+                    parts += (",", _key(name), ":", format_number(v))
+            parts.append("}\n")
+            out.append("".join(parts))
+    return "".join(out)
 
 
 def encode_event(event: dict) -> str:

@@ -17,7 +17,13 @@ def drained(run):
 
 
 def rows(run):
-    return [it for it in run._drain() if type(it) is tuple]
+    """(step, metrics) of every queued row."""
+    out = []
+    for it in run._drain():
+        if "event" not in it:
+            it = dict(it)
+            out.append((it.pop("step"), it))
+    return out
 
 
 # ---- steps and values -----------------------------------------------------------------------------
@@ -31,7 +37,7 @@ def test_train_metrics_advance_the_step_validation_and_epoch_do_not():
     run.log(step=10, loss=0.7)
     run.log(loss=0.6)
     run.log(eval_accuracy=0.5)
-    got = [(s, sorted(m)) for s, _, m in rows(run)]
+    got = [(s, sorted(m)) for s, m in rows(run)]
     assert got == [(1, ["loss"]), (2, ["grad_norm", "loss"]), (2, ["epoch", "val_loss"]),
                    (3, ["loss"]), (10, ["loss"]), (11, ["loss"]), (11, ["eval_accuracy"])]
     assert run.step == 11
@@ -41,7 +47,7 @@ def test_values_of_every_numeric_kind_become_floats():
     run = Run()
     run.log(a=1, b=np.float32(0.25), c=torch.tensor(0.5), d=torch.tensor([1.5]), e=np.array(2.5),
             f=True, g=torch.tensor(3, dtype=torch.int64), h=np.int64(4), i=torch.tensor(0.5, dtype=torch.bfloat16))
-    (_, _, m), = rows(run)
+    (_, m), = rows(run)
     assert m == {"a": 1.0, "b": 0.25, "c": 0.5, "d": 1.5, "e": 2.5, "f": 1.0, "g": 3.0, "h": 4.0, "i": 0.5}
     assert all(type(v) is float for v in m.values())
 
@@ -86,9 +92,9 @@ def test_nan_and_inf_are_logged_not_rejected():
 def test_device_values_are_copied_in_one_batch_per_device_and_dtype():
     t32 = [torch.tensor(float(i)) for i in range(3)]
     t16 = torch.tensor(0.5, dtype=torch.float16)
-    rows_ = [(1, 0.0, {"loss": t32[0], "x": 2.0}), (2, 0.0, {"loss": t32[1], "h": t16}), (3, 0.0, {"loss": t32[2]})]
+    rows_ = [{"loss": t32[0], "x": 2.0, "step": 1}, {"loss": t32[1], "h": t16, "step": 2}, {"loss": t32[2], "step": 3}]
     resolve_device_values(rows_)
-    assert [r[2] for r in rows_] == [{"loss": 0.0, "x": 2.0}, {"loss": 1.0, "h": 0.5}, {"loss": 2.0}]
+    assert rows_ == [{"loss": 0.0, "x": 2.0, "step": 1}, {"loss": 1.0, "h": 0.5, "step": 2}, {"loss": 2.0, "step": 3}]
 
 
 # ---- control from another thread --------------------------------------------------------------------
