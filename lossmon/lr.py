@@ -82,7 +82,8 @@ class LRControl:
         index = len(self._optimizers)
         self._optimizers.append(optimizer)
         self._handles.append(optimizer.register_step_pre_hook(lambda opt, a, k: self._pre(opt, index)))
-        self._handles.append(optimizer.register_step_post_hook(lambda opt, a, k: self._post(opt)))
+        self._handles.append(optimizer.register_step_post_hook(
+            lambda opt, a, k: self._post(opt) if self._saved else None))
 
     def unwatch_all(self) -> None:
         for opt in self._optimizers:
@@ -93,24 +94,28 @@ class LRControl:
         self._optimizers.clear()
 
     def _pre(self, opt: Any, index: int) -> None:
-        self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
+        if self._saved:
+            self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
         if self._requests:
             self._apply_requests()
         s = self.scale
+        groups = opt.param_groups
+        if s == 1.0:  # nothing to change: only note the LR this step uses
+            self._record_effective(index, [g["lr"] if type(g["lr"]) is float else g["lr"].detach().clone()
+                                           for g in groups])
+            return
         saved: list[Any] = []
         effective: list[Any] = []
-        for g in opt.param_groups:
+        for g in groups:
             u = g["lr"]
-            if _is_tensor(u):
-                saved.append(u.detach().clone())
-                if s != 1.0:
-                    u.mul_(s)  # in place: fused/capturable optimizers hold on to this tensor
-                effective.append(u.detach().clone())
-            else:
+            if type(u) is float or not _is_tensor(u):
                 saved.append(u)
-                if s != 1.0:
-                    g["lr"] = u * s
+                g["lr"] = u * s
                 effective.append(u * s)
+            else:
+                saved.append(u.detach().clone())
+                u.mul_(s)  # in place: fused/capturable optimizers hold on to this tensor
+                effective.append(u.detach().clone())
         self._saved[id(opt)] = saved
         self._record_effective(index, effective)
 

@@ -242,12 +242,17 @@ def _coerce(name: str, v: Any) -> Any:
             raise ValueError(f"metric {name!r}: {v} is too large for a float") from None
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(v, torch.Tensor):
+        if v.is_cpu:  # the common case first: .item() alone checks the size
+            try:
+                x = v.item()
+            except RuntimeError:
+                x = None
+            if isinstance(x, (float, int)):
+                return float(x)
         if v.numel() != 1:
             raise ValueError(f"metric {name!r}: expected a single number, got a tensor of shape {tuple(v.shape)}")
         if v.is_complex():
             raise TypeError(f"metric {name!r}: complex values cannot be plotted")
-        if v.is_cpu:
-            return float(v.item())
         return v.detach()  # kept on the device; the pump copies a whole batch at once
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, (np.ndarray, np.generic)):
