@@ -1,8 +1,8 @@
 """`Run`: the object a training function talks to.
 
 The training thread calls `log()` every step; it must stay cheap (DESIGN.md §7: <= 1 us for a float),
-so it only validates, counts the step and appends a tuple to a deque. The pump thread drains that
-deque into the store and the run log. Control calls (`pause`, `stop`, `scale_lr`, ...) may come from
+so it only validates, counts the step and appends its keyword dict to a deque. The pump thread
+drains that deque into the store and the run log. Control calls (`pause`, `stop`, `scale_lr`, ...) may come from
 any thread -- the keys of a view, a control socket, the script itself -- and are applied by the
 training thread at its next step boundary: `log()` for pause and checkpoint, the optimizer step for
 the learning rate. Nothing on the hot path takes a lock.
@@ -39,8 +39,9 @@ class Run:
         self._advances: dict[str, bool] = {}
         self._lr = LRControl(self._emit)
         self._stop = False
-        self._stop_source: str | None = None
         self._pause_requested = False
+        self._pause_source = "api"
+        self._resume_source = "api"
         self._paused = False
         self._resume = threading.Event()
         self._attention = False  # a request log() must service at the next step boundary
@@ -105,7 +106,6 @@ class Run:
         if self._stop:
             return
         self._stop = True
-        self._stop_source = source
         self._emit("stop", source=source)
         self._resume.set()
 
@@ -196,12 +196,12 @@ class Run:
         self._run_checkpoints()
         if self._pause_requested and not self._stop:
             self._paused = True
-            self._emit("pause", source=getattr(self, "_pause_source", "api"))
+            self._emit("pause", source=self._pause_source)
             while self._pause_requested and not self._stop:
                 self._resume.wait(_PAUSE_POLL_S)
                 self._run_checkpoints()  # a checkpoint may be taken while paused
             self._paused = False
-            self._emit("resume", source="stop" if self._stop else getattr(self, "_resume_source", "api"))
+            self._emit("resume", source="stop" if self._stop else self._resume_source)
 
     def _run_checkpoints(self) -> None:
         while self._checkpoint_requests:
