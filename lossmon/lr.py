@@ -44,7 +44,10 @@ class LRControl:
         self.scale = 1.0
         self._emit = emit
         self._optimizers: list[Any] = []
+        self._schedulers: list[Any] = []
         self._handles: list[Any] = []
+        self.min_lr: float | None = None  # optional bounds for manual changes (first param group)
+        self.max_lr: float | None = None
         self._requests: deque[tuple[str, float, str]] = deque()
         self._saved: dict[int, list[Any]] = {}
         # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
@@ -57,6 +60,16 @@ class LRControl:
 
     def request_set(self, value: Any, source: str) -> None:
         self._requests.append(("set", check_positive(value, "learning rate"), source))
+
+    def request_commit(self, source: str) -> None:
+        self._requests.append(("commit", 1.0, source))
+
+    def set_bounds(self, min_lr: Any = None, max_lr: Any = None) -> None:
+        lo = None if min_lr is None else check_positive(min_lr, "min_lr")
+        hi = None if max_lr is None else check_positive(max_lr, "max_lr")
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"min_lr {lo:g} is above max_lr {hi:g}")
+        self.min_lr, self.max_lr = lo, hi
 
     def set_scale(self, scale: Any) -> None:
         """Restore a saved multiplier (from a checkpoint): no event, takes effect at the next step."""
@@ -72,11 +85,16 @@ class LRControl:
 
     # ---- training thread ----------------------------------------------------------------------
 
-    def watch(self, optimizer: Any) -> None:
+    def watch(self, optimizer: Any, schedulers: list[Any] | None = None) -> None:
+        optimizer = unwrap_optimizer(optimizer)
         if not hasattr(optimizer, "register_step_pre_hook") or not hasattr(optimizer, "param_groups"):
             raise TypeError(
                 f"watch() needs a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
+        for sched in schedulers or []:
+            if not hasattr(sched, "optimizer"):
+                raise TypeError(f"watch(scheduler=...) needs a torch LR scheduler, got {type(sched).__name__}")
+            self._schedulers.append(sched)
         if any(o is optimizer for o in self._optimizers):
             return
         index = len(self._optimizers)
@@ -145,22 +163,96 @@ class LRControl:
     def _apply_requests(self) -> None:
         while self._requests:
             kind, value, source = self._requests.popleft()
-            old = self.effective_lrs()
-            if kind == "scale":
-                new_scale = self.scale * value
-                request = f"x{value:g}"
-            else:
-                u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
-                request = f"set {value:g}"
-                if not (math.isfinite(u0) and u0 > 0):
-                    self._emit("lr_change", source=source, request=request, applied=False,
-                               reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")
-                    continue
-                new_scale = value / u0
-            if not (math.isfinite(new_scale) and new_scale > 0):
-                self._emit("lr_change", source=source, request=request, applied=False,
-                           reason=f"the LR multiplier would become {new_scale:g}")
-                continue
-            self.scale = new_scale
-            self._emit("lr_change", source=source, request=request, applied=True,
-                       old=old, new=self.effective_lrs(), scale=new_scale)
+            try:
+                if kind == "commit":
+                    self._commit(source)
+                else:
+                    self._change(kind, value, source)
+            except Exception as e:  # a request must never raise in the training thread
+                self._emit("lr_change", source=source, applied=False, reason=f"{type(e).__name__}: {e}")
+
+    def _change(self, kind: str, value: float, source: str) -> None:
+        old = self.effective_lrs()
+        u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
+        request = f"x{value:g}" if kind == "scale" else f"set {value:g}"
+        if kind == "scale":
+            new_scale = self.scale * value
+        elif not (math.isfinite(u0) and u0 > 0):
+            self._emit("lr_change", source=source, request=request, applied=False,
+                       reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")
+            return
+        else:
+            new_scale = value / u0
+        clamped = None
+        if u0 > 0 and self.max_lr is not None and u0 * new_scale > self.max_lr:
+            new_scale, clamped = self.max_lr / u0, f"max_lr {self.max_lr:g}"
+        if u0 > 0 and self.min_lr is not None and u0 * new_scale < self.min_lr:
+            new_scale, clamped = self.min_lr / u0, f"min_lr {self.min_lr:g}"
+        if not (math.isfinite(new_scale) and new_scale > 0):
+            self._emit("lr_change", source=source, request=request, applied=False,
+                       reason=f"the LR multiplier would become {new_scale:g}")
+            return
+        self.scale = new_scale
+        extra = {"clamped": clamped} if clamped else {}
+        self._emit("lr_change", source=source, request=request, applied=True,
+                   old=old, new=self.effective_lrs(), scale=new_scale, **extra)
+
+    def _commit(self, source: str) -> None:
+        """Bake the multiplier into the optimizers and schedulers, so s can go back to 1."""
+        s = self.scale
+        if s == 1.0:
+            self._emit("lr_commit", source=source, applied=False, reason="the multiplier is already 1")
+            return
+        notes: list[str] = []
+        for opt in self._optimizers:
+            for g in opt.param_groups:
+                for key in ("lr", "initial_lr", "max_lr", "min_lr"):  # max/min_lr: OneCycleLR's
+                    if key in g:
+                        if _is_tensor(g[key]):
+                            g[key].mul_(s)
+                        else:
+                            g[key] = g[key] * s
+        for sched in self._schedulers:
+            bake_scheduler(sched, s, notes)
+        if not self._schedulers:
+            notes.append("no scheduler was given to watch(): baked into the optimizers' LR only")
+        self.scale = 1.0
+        self._emit("lr_commit", source=source, applied=True, baked=s, notes=notes)
+
+
+def unwrap_optimizer(optimizer: Any) -> Any:
+    """The torch optimizer inside a wrapper (Accelerate's AcceleratedOptimizer, Lightning's
+    LightningOptimizer): wrappers skip Optimizer.__init__, so hooks on them never fire."""
+    seen = 0
+    while seen < 8 and "_optimizer_step_pre_hooks" not in getattr(optimizer, "__dict__", {}):
+        inner = getattr(optimizer, "optimizer", None) or getattr(optimizer, "_optimizer", None)
+        if inner is None or inner is optimizer:
+            break
+        optimizer, seen = inner, seen + 1
+    return optimizer
+
+
+def bake_scheduler(sched: Any, s: float, notes: list[str]) -> None:
+    """Scale a scheduler's own LR fields by s (the optimizer's param groups are done by the caller)."""
+    name = type(sched).__name__
+    for child in getattr(sched, "_schedulers", []) or []:  # SequentialLR, ChainedScheduler
+        bake_scheduler(child, s, notes)
+    for attr in ("base_lrs", "max_lrs", "min_lrs", "_last_lr"):
+        if isinstance(getattr(sched, attr, None), list):
+            setattr(sched, attr, [v * s for v in getattr(sched, attr)])
+    if isinstance(getattr(sched, "eta_min", None), (int, float)):
+        sched.eta_min = sched.eta_min * s
+    if name == "ReduceLROnPlateau" and isinstance(getattr(sched, "eps", None), float):
+        sched.eps = sched.eps * s  # its minimum LR change is in absolute LR units
+    if name == "LambdaLR":
+        notes.append("LambdaLR: base_lrs scaled; exact when the lambda returns a factor (as Hugging Face "
+                     "schedules do), not when it returns an absolute LR")
+    elif name not in _KNOWN_SCHEDULERS:
+        notes.append(f"{name}: base_lrs scaled; check its other LR fields by hand")
+
+
+_KNOWN_SCHEDULERS = {
+    "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingLR",
+    "MultiplicativeLR", "OneCycleLR", "CyclicLR", "CosineAnnealingWarmRestarts", "SequentialLR",
+    "ChainedScheduler", "ReduceLROnPlateau", "LambdaLR",
+}

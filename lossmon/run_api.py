@@ -150,9 +150,18 @@ class Run:
         self._checkpoint_requests.append(source)
         self._attention = True
 
-    def watch(self, optimizer: Any) -> None:
-        """Log the effective LR of this optimizer every step and let LR control act on it."""
-        self._lr.watch(optimizer)
+    def watch(self, optimizer: Any, scheduler: Any = None) -> None:
+        """Log the effective LR of this optimizer every step and let LR control act on it.
+
+        Wrapped optimizers (Accelerate, Lightning) are unwrapped. Pass the LR scheduler(s) too if you
+        want `commit_lr()` to bake a manual change into them."""
+        if scheduler is None:
+            schedulers = []
+        elif isinstance(scheduler, (list, tuple)):
+            schedulers = list(scheduler)
+        else:
+            schedulers = [scheduler]
+        self._lr.watch(optimizer, schedulers)
 
     def scale_lr(self, factor: float, *, source: str = "api") -> None:
         """Multiply the LR by `factor` from the next optimizer step on, whatever the scheduler does."""
@@ -162,6 +171,16 @@ class Run:
         """Make the effective LR of the first param group `value` at the next optimizer step (other
         groups keep their ratios to it); the scheduler keeps shaping it from there."""
         self._lr.request_set(value, source)
+
+    def set_lr_bounds(self, min_lr: float | None = None, max_lr: float | None = None) -> None:
+        """Clamp manual LR changes so the first param group's effective LR stays in [min_lr, max_lr]."""
+        self._lr.set_bounds(min_lr, max_lr)
+
+    def commit_lr(self, *, source: str = "api") -> None:
+        """At the next optimizer step, bake the multiplier into the optimizers' LRs and the watched
+        schedulers' base values (base_lrs, eta_min, OneCycle max/min, cyclic bounds, nested
+        schedulers), then reset it to 1. An `lr_commit` event says what could not be baked exactly."""
+        self._lr.request_commit(source)
 
     @property
     def lr_scale(self) -> float:
