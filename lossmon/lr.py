@@ -52,17 +52,25 @@ class LRControl:
         self._saved: dict[int, list[Any]] = {}
         # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
         self.pending_metrics: dict[str, Any] | None = None
+        self.sync: Any = None  # lossmon.distributed.ControlSync under torch.distributed
+        self.follower = False  # a rank other than 0: follows rank 0's multiplier, ignores requests
+        self.commit_seq = 0  # commits so far, and the last factor baked (for the other ranks)
+        self.commit_factor = 1.0
 
     # ---- any thread ---------------------------------------------------------------------------
 
     def request_scale(self, factor: Any, source: str) -> None:
-        self._requests.append(("scale", check_positive(factor, "LR factor"), source))
+        self._request("scale", check_positive(factor, "LR factor"), source)
 
     def request_set(self, value: Any, source: str) -> None:
-        self._requests.append(("set", check_positive(value, "learning rate"), source))
+        self._request("set", check_positive(value, "learning rate"), source)
 
     def request_commit(self, source: str) -> None:
-        self._requests.append(("commit", 1.0, source))
+        self._request("commit", 1.0, source)
+
+    def _request(self, kind: str, value: float, source: str) -> None:
+        if not self.follower:  # under DDP rank 0's requests reach every rank through the exchange
+            self._requests.append((kind, value, source))
 
     def set_bounds(self, min_lr: Any = None, max_lr: Any = None) -> None:
         lo = None if min_lr is None else check_positive(min_lr, "min_lr")
@@ -100,8 +108,7 @@ class LRControl:
         index = len(self._optimizers)
         self._optimizers.append(optimizer)
         self._handles.append(optimizer.register_step_pre_hook(lambda opt, a, k: self._pre(opt, index)))
-        self._handles.append(optimizer.register_step_post_hook(
-            lambda opt, a, k: self._post(opt) if self._saved else None))
+        self._handles.append(optimizer.register_step_post_hook(lambda opt, a, k: self._after(opt, index)))
 
     def unwatch_all(self) -> None:
         for opt in self._optimizers:
@@ -114,8 +121,11 @@ class LRControl:
     def _pre(self, opt: Any, index: int) -> None:
         if self._saved:
             self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
-        if self._requests:
-            self._apply_requests()
+        if self.sync is None:
+            if self._requests:
+                self._apply_requests()
+        elif index == 0:
+            self.sync.pre_step()  # under DDP requests are resolved only at the agreed exchange steps
         s = self.scale
         groups = opt.param_groups
         if s == 1.0:  # nothing to change: only note the LR this step uses
@@ -136,6 +146,12 @@ class LRControl:
                 effective.append(u.detach().clone())
         self._saved[id(opt)] = saved
         self._record_effective(index, effective)
+
+    def _after(self, opt: Any, index: int) -> None:
+        if self._saved:
+            self._post(opt)
+        if index == 0 and self.sync is not None:
+            self.sync.post_step()
 
     def _post(self, opt: Any) -> None:
         saved = self._saved.pop(id(opt), None)
@@ -203,6 +219,13 @@ class LRControl:
         if s == 1.0:
             self._emit("lr_commit", source=source, applied=False, reason="the multiplier is already 1")
             return
+        notes = self.bake(s)
+        self.commit_seq += 1
+        self.commit_factor = s
+        self._emit("lr_commit", source=source, applied=True, baked=s, notes=notes)
+
+    def bake(self, s: float) -> list[str]:
+        """Multiply every LR the optimizers and watched schedulers own by s; reset the multiplier."""
         notes: list[str] = []
         for opt in self._optimizers:
             for g in opt.param_groups:
@@ -217,7 +240,7 @@ class LRControl:
         if not self._schedulers:
             notes.append("no scheduler was given to watch(): baked into the optimizers' LR only")
         self.scale = 1.0
-        self._emit("lr_commit", source=source, applied=True, baked=s, notes=notes)
+        return notes
 
 
 def unwrap_optimizer(optimizer: Any) -> Any:

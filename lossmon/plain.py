@@ -7,9 +7,7 @@ flushed and closed, exit 128+signal); a second one stops waiting for a trainer t
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from typing import IO, Any, Callable
 
@@ -17,9 +15,9 @@ from . import names
 from .events import describe, fmt_lr, fmt_value
 from .run_api import Run
 from .session import Session, TrainerThread
+from .signals import SignalStop
 
 STATUS_EVERY_S = 3.0
-_SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 
 
 class PlainPrinter:
@@ -82,44 +80,6 @@ class PlainPrinter:
         if self.run.paused:
             parts.append("PAUSED")
         return " | ".join(parts)
-
-
-class SignalStop:
-    """Turns SIGINT/SIGTERM/SIGHUP into a graceful stop; a second signal forces."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self.signum: int | None = None
-        self.forced = False
-        self._old: dict[int, Any] = {}
-
-    def install(self) -> "SignalStop":
-        if threading.current_thread() is not threading.main_thread():
-            return self  # signal handlers can only be set from the main thread
-        for name in _SIGNALS:
-            sig = getattr(signal, name)
-            old = signal.getsignal(sig)
-            if old is signal.SIG_IGN:  # nohup ignores SIGHUP: keep it ignored
-                continue
-            self._old[sig] = old
-            signal.signal(sig, self._handle)
-        return self
-
-    def restore(self) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is None:
-            self.signum = signum
-            self.run.stop(source=signal.Signals(signum).name)
-        else:
-            self.forced = True
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum if self.signum is not None else 0
 
 
 def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:

@@ -38,7 +38,8 @@ class Run:
         self._step = 0
         self._advances: dict[str, bool] = {}
         self._lr = LRControl(self._emit)
-        self._stop = False
+        self._stop = False  # what should_stop reports (under DDP: only once every rank agrees)
+        self._stop_requested = False
         self._pause_requested = False
         self._pause_source = "api"
         self._resume_source = "api"
@@ -47,6 +48,8 @@ class Run:
         self._attention = False  # a request log() must service at the next step boundary
         self._checkpoint_requests: deque[str] = deque()
         self._checkpoint_fn: Callable[[], Any] | None = None
+        self._sync: Any = None  # lossmon.distributed.ControlSync under torch.distributed
+        self._follower = False  # a rank other than 0: records nothing
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -103,11 +106,13 @@ class Run:
 
     def stop(self, *, source: str = "api") -> None:
         """Ask the training function to finish: `should_stop` turns True and a pause is released."""
-        if self._stop:
+        if self._stop_requested:
             return
-        self._stop = True
+        self._stop_requested = True
         self._emit("stop", source=source)
-        self._resume.set()
+        if self._sync is None:  # under DDP the exchange sets _stop on every rank at the same step
+            self._stop = True
+            self._resume.set()
 
     def pause(self, *, source: str = "api") -> None:
         """Block the training thread in its next `log()` until `resume()` (or `stop()`)."""
@@ -116,7 +121,7 @@ class Run:
         self._resume.clear()
         self._pause_requested = True
         self._pause_source = source
-        self._attention = True
+        self._attention = self._sync is None
 
     def resume(self, *, source: str = "api") -> None:
         self._resume_source = source
@@ -148,7 +153,7 @@ class Run:
                        error="no checkpoint function registered: call run.on_checkpoint(fn)")
             return
         self._checkpoint_requests.append(source)
-        self._attention = True
+        self._attention = self._sync is None
 
     def watch(self, optimizer: Any, scheduler: Any = None) -> None:
         """Log the effective LR of this optimizer every step and let LR control act on it.
@@ -207,6 +212,8 @@ class Run:
 
     def _emit(self, event: str, **fields: Any) -> None:
         """Queue an event for the store and the run log (any thread; deque.append is atomic)."""
+        if self._follower:
+            return
         self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
 
     def _service(self) -> None:
@@ -224,14 +231,31 @@ class Run:
 
     def _run_checkpoints(self) -> None:
         while self._checkpoint_requests:
-            source = self._checkpoint_requests.popleft()
-            try:
-                result = self._checkpoint_fn() if self._checkpoint_fn else None
-            except Exception as e:  # a failed checkpoint is reported, never fatal to training
-                self._emit("checkpoint", source=source, ok=False, error=f"{type(e).__name__}: {e}")
-            else:
-                self._emit("checkpoint", source=source, ok=True,
-                           **({"result": str(result)} if result is not None else {}))
+            self._run_checkpoint_fn(self._checkpoint_requests.popleft())
+
+    def _run_checkpoint_fn(self, source: str) -> None:
+        if self._checkpoint_fn is None:
+            return
+        try:
+            result = self._checkpoint_fn()
+        except Exception as e:  # a failed checkpoint is reported, never fatal to training
+            self._emit("checkpoint", source=source, ok=False, error=f"{type(e).__name__}: {e}")
+        else:
+            self._emit("checkpoint", source=source, ok=True,
+                       **({"result": str(result)} if result is not None else {}))
+
+    def _join_distributed(self) -> None:
+        """Take part in the control exchange of a torch.distributed job (every rank calls this,
+        together). Ranks other than 0 become followers: their log() does nothing and their own
+        control calls are ignored -- rank 0's decide for all."""
+        from .distributed import ControlSync, follower_log
+
+        self._sync = ControlSync(self)
+        self._lr.sync = self._sync
+        if not self._sync.leader:
+            self._follower = True
+            self._lr.follower = True
+            self.log = follower_log  # type: ignore[method-assign]
 
     def _drain(self) -> list:
         """Everything queued since the last drain, in order. Pump thread only."""

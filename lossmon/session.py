@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import distributed
 from .pump import Pump
 from .rundir import RunDirError, create_run_dir, initial_meta, write_meta
 from .run_api import Run
 from .runlog import RUN_LOG, RunLogWriter
+from .signals import SignalStop
 
 UI_MODES = ("auto", "tui", "plain")
 
@@ -124,6 +126,25 @@ def choose_ui(ui: str) -> str:
     return "plain"
 
 
+def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
+    """A rank other than 0 of a torch.distributed job: no view, no run log; training runs right
+    here, and rank 0's control reaches it through the exchange in its optimizer steps."""
+    run = Run(name)
+    run._join_distributed()
+
+    def force() -> None:
+        raise KeyboardInterrupt
+
+    signals = SignalStop(run, on_second=force).install()
+    try:
+        run.result = train_fn(run)
+    finally:
+        signals.restore()
+    if signals.signum is not None:
+        raise SystemExit(signals.exit_code)
+    return run
+
+
 def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         run_dir: str | os.PathLike | None = None, ui: str = "auto") -> Run:
     """Run `train_fn(run)` under the live monitor and return the Run when training ends.
@@ -132,6 +153,10 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     lines are printed. The run log goes to `run_dir` (default ./lossmon_runs/<time>-<name>/).
     A training exception is printed once and the process exits 1; SIGINT/SIGTERM/SIGHUP stop
     training at the next step and exit 130/143/129 after the run log is closed.
+
+    Under torch.distributed (initialise it first), call it on every rank: rank 0 shows the view and
+    writes the run log; control from rank 0 takes effect on all ranks at the same optimizer step
+    (watch the optimizer on every rank); log() on the other ranks does nothing.
     """
     if not callable(train_fn):
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
@@ -139,11 +164,16 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     name = name or getattr(train_fn, "__name__", None) or "run"
     if name == "<lambda>":
         name = "run"
+    ranks = distributed.world()
+    if ranks is not None and ranks[0] != 0:
+        return _run_follower(train_fn, name)
     try:
         session = Session(name, run_dir)
     except RunDirError as e:
         print(f"lossmon: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    if ranks is not None:
+        session.run._join_distributed()
     if mode == "plain":
         from .plain import run_plain
 

@@ -1,0 +1,51 @@
+"""Control under torch.distributed: gloo, 2 CPU processes (issue 5)."""
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+import ddp_worker
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp_path, mode, change_step=None, stop_at=None):
+    mp.spawn(ddp_worker.worker, args=(free_port(), mode, str(tmp_path), change_step, stop_at), nprocs=2, join=True)
+    return [torch.load(tmp_path / f"{mode}-{stop_at}-{r}.pt") for r in range(2)]
+
+
+def test_lr_change_on_rank0_lands_on_every_rank_at_the_same_step_bitwise(tmp_path):
+    r0, r1 = launch(tmp_path, "lossmon")
+    assert r0["used"] == r1["used"]  # both ranks used the same LR at every step
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
+    halved = [i for i, (u, v) in enumerate(zip(r0["used"], r0["used"][1:]), 1) if v < u * 0.6]
+    assert len(halved) == 1 and 20 <= halved[0] <= 20 + 64
+    assert r0["checkpoints"] and r0["checkpoints"] == r1["checkpoints"]  # ran on both, same step
+    s0, s1 = launch(tmp_path, "scripted", change_step=halved[0])
+    assert s0["used"] == r0["used"]
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], s0["params"]))  # bitwise the scripted run
+
+
+def test_stop_from_rank0_stops_every_rank_at_the_same_step(tmp_path):
+    r0, r1 = launch(tmp_path, "lossmon", stop_at=50)
+    assert r0["steps"] == r1["steps"] and 50 < r0["steps"] < ddp_worker.STEPS
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
+
+
+def test_pause_on_rank0_holds_every_rank_and_resumes_in_lockstep(tmp_path):
+    from lossmon.runlog import load_run
+
+    r0, r1 = launch(tmp_path, "lossmon-pause")
+    assert r0["steps"] == r1["steps"] == ddp_worker.STEPS
+    assert r0["used"] == r1["used"]
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
+    kinds = [e["event"] for e in load_run(tmp_path / "run-lossmon-pause-None").store.events]
+    assert kinds.count("pause") == 1 and kinds.count("resume") == 1
