@@ -36,6 +36,11 @@ def describe(ev: dict) -> str:
             return (f"LR {ev.get('request', '')}{by}: {fmt_lr(old[0])} -> {fmt_lr(new[0])}"
                     f" (multiplier {float(ev.get('scale', 1.0)):.3g})")
         return f"LR {ev.get('request', '')}{by}"
+    if kind == "lr_commit":
+        if not ev.get("applied", True):
+            return f"LR commit skipped{by}: {ev.get('reason', '')}"
+        notes = "; ".join(ev.get("notes") or [])
+        return f"LR multiplier {float(ev.get('baked', 1.0)):.3g} baked into the schedule{by}" + (f" ({notes})" if notes else "")
     if kind == "pause":
         return f"paused{by}"
     if kind == "resume":
