@@ -164,16 +164,11 @@ class LRControl:
                 g["lr"] = u
 
     def _record_effective(self, index: int, effective: list[Any]) -> None:
+        """Keep this step's effective LR per param group for the next logged row: `lr` is the first
+        optimizer's first group, `lr/<optimizer>.<group>` every other one."""
         metrics = self.pending_metrics if self.pending_metrics is not None else {}
-        first = effective[0] if effective else None
         for gi, v in enumerate(effective):
-            if gi == 0:
-                key = "lr" if index == 0 else f"lr/{index}.0"
-            elif _is_tensor(v) or _is_tensor(first) or v == first:
-                continue  # a group sharing the first group's LR adds nothing worth a series
-            else:
-                key = f"lr/{index}.{gi}"
-            metrics[key] = v
+            metrics["lr" if index == 0 and gi == 0 else f"lr/{index}.{gi}"] = v
         self.pending_metrics = metrics
 
     def _apply_requests(self) -> None:

@@ -101,7 +101,12 @@ class Run:
 
     @property
     def should_stop(self) -> bool:
-        """True once a stop was requested; check it every step and return from training."""
+        """True once a stop was requested; check it every step and return from training.
+
+        Under torch.distributed it turns True on every rank after the same optimizer step (the
+        exchange runs in the watched optimizer's step; with none watched, rank 0 stops alone)."""
+        if self._sync is not None and not self._lr.watched:
+            return self._stop_requested
         return self._stop
 
     def stop(self, *, source: str = "api") -> None:

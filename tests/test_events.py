@@ -1,0 +1,28 @@
+from lossmon.events import describe, fmt_value
+
+
+def test_every_event_kind_reads_as_one_plain_line_with_its_numbers():
+    lines = {
+        "lr": describe({"event": "lr_change", "source": "key", "request": "x0.5", "applied": True,
+                        "old": [0.003], "new": [0.0015], "scale": 0.5}),
+        "refused": describe({"event": "lr_change", "request": "set 0.1", "applied": False, "reason": "LR is 0"}),
+        "commit": describe({"event": "lr_commit", "applied": True, "baked": 0.5, "notes": ["LambdaLR: x"]}),
+        "pause": describe({"event": "pause", "source": "key"}),
+        "ckpt": describe({"event": "checkpoint", "ok": True, "result": "/tmp/c.pt"}),
+        "ckpt_err": describe({"event": "checkpoint", "ok": False, "error": "OSError: disk full"}),
+        "error": describe({"event": "error", "message": "RuntimeError: boom"}),
+        "unknown": describe({"event": "custom", "step": 3, "x": 1}),
+    }
+    assert lines["lr"] == "LR x0.5 (key): 0.003 -> 0.0015 (multiplier 0.5)"
+    assert lines["refused"] == "LR change set 0.1 refused: LR is 0"
+    assert lines["commit"].startswith("LR multiplier 0.5 baked") and "LambdaLR" in lines["commit"]
+    assert lines["pause"] == "paused (key)"
+    assert lines["ckpt"] == "checkpoint saved: /tmp/c.pt" and "disk full" in lines["ckpt_err"]
+    assert lines["error"] == "training raised RuntimeError: boom"
+    assert lines["unknown"] == "custom {'x': 1}"
+    assert all("\n" not in line for line in lines.values())
+
+
+def test_values_are_compact_and_non_finite_is_spelled_out():
+    assert [fmt_value(v) for v in (0.123456, float("nan"), float("inf"), float("-inf"), None)] == \
+        ["0.1235", "NaN", "+inf", "-inf", "-"]
