@@ -53,6 +53,7 @@ class Pump:
         self.interval = interval
         self.subscribers: list[Subscriber] = []
         self.errors = 0
+        self._reported: set[str] = set()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lossmon-pump", daemon=True)
         self._lock = threading.Lock()  # tick() from the loop and from stop() never overlap
@@ -81,11 +82,20 @@ class Pump:
                 return 0
             try:
                 self._move(items)
-            except Exception as e:  # the monitor must never take the run down; say so once per tick
+            except Exception as e:  # the monitor must never take the run down
                 self.errors += 1
-                print(f"lossmon: internal error while recording metrics: {type(e).__name__}: {e}",
-                      file=sys.stderr)
+                self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
+            if self.writer is not None and self.writer.error:
+                self._report(f"{self.writer.error}; {self.writer.unwritten_bytes} bytes kept to retry")
             return len(items)
+
+    def _report(self, message: str) -> None:
+        """Say a problem once per kind of message, not once per tick."""
+        key = message.split(";")[0][:80]
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        print(f"lossmon: {message}", file=sys.stderr)
 
     @staticmethod
     def _encode(items: list, now: float) -> str:

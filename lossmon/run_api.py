@@ -23,6 +23,7 @@ from .lr import LRControl
 from .store import MetricStore
 
 _PAUSE_POLL_S = 0.1  # a paused trainer re-checks stop this often
+_HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _wait_for_pump)
 
 
 class Run:
@@ -81,6 +82,16 @@ class Run:
         self._pending.append(metrics)
         if self._attention:
             self._service()
+        if not self._step & 1023 and len(self._pending) > _HIGH_WATER:
+            self._wait_for_pump()
+
+    def _wait_for_pump(self) -> None:
+        """Backpressure for a loop that logs faster than the pump can record (over ~1M rows/s of
+        pure Python): yield the GIL until the pump has drained the queue, so the backlog, memory and
+        the data at risk in a crash stay bounded. Real training loops never get here."""
+        deadline = time.monotonic() + 1.0  # never hold training up for long, even if the pump died
+        while len(self._pending) > _HIGH_WATER // 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def _learn_name(self, name: Any) -> bool:
         if not isinstance(name, str):

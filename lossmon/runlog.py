@@ -16,7 +16,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from . import names
 from .store import MetricStore
@@ -102,33 +102,55 @@ def encode_event(event: dict) -> str:
 
 
 class RunLogWriter:
-    """Appends batches of lines to run.jsonl; each batch is one write() and one flush to the OS,
-    so a SIGKILL loses at most the batch being built (under one pump interval)."""
+    """Appends batches of lines to run.jsonl with raw os.write calls: one batch, one write, so a
+    SIGKILL loses at most the batch being built (under one pump interval).
+
+    A failed write (disk full, say) keeps exactly the bytes not yet written and retries them before
+    the next batch, so nothing is dropped or duplicated while the disk recovers; `error` holds the
+    last failure for the views to show."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._f: IO[str] | None = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._backlog = b""
+        self.error: str | None = None
 
     def write(self, text: str) -> None:
-        if self._f is None or not text:
+        if self._fd is None:
             return
-        self._f.write(text)
-        self._f.flush()
+        data = self._backlog + text.encode("utf-8")
+        while data:
+            try:
+                n = os.write(self._fd, data)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                self.error = f"cannot write {self.path}: {e.strerror or e}"
+                break
+            data = data[n:]
+        self._backlog = data
+        if not data:
+            self.error = None
+
+    @property
+    def unwritten_bytes(self) -> int:
+        return len(self._backlog)
 
     def close(self) -> None:
-        if self._f is None:
+        if self._fd is None:
             return
-        f, self._f = self._f, None
-        f.flush()
+        if self._backlog:
+            self.write("")  # one last try
+        fd, self._fd = self._fd, None
         try:
-            os.fsync(f.fileno())
+            os.fsync(fd)
         except OSError:
             pass
-        f.close()
+        os.close(fd)
 
     @property
     def closed(self) -> bool:
-        return self._f is None
+        return self._fd is None
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class Session:
             return
         self._closed = True
         self.pump.stop()
+        if self.writer.unwritten_bytes:
+            print(f"lossmon: {self.writer.unwritten_bytes} bytes of the run log could not be written"
+                  f" ({self.writer.error})", file=sys.stderr)
+            error = error or self.writer.error
         self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
                          steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
         if error:
@@ -160,6 +164,8 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     """
     if not callable(train_fn):
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
     mode = choose_ui(ui)
     name = name or getattr(train_fn, "__name__", None) or "run"
     if name == "<lambda>":

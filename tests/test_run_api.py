@@ -257,3 +257,20 @@ def test_state_dict_round_trip_keeps_the_multiplier_and_step():
 def test_watch_rejects_something_that_is_not_an_optimizer():
     with pytest.raises(TypeError, match="Optimizer"):
         Run().watch(object())
+
+
+def test_backpressure_waits_for_the_pump_but_never_long():
+    import time
+
+    run = Run()
+    run._pending.extend({"x": 0.0, "step": 0} for _ in range(100_001))
+    run._step = 1023  # the check runs every 1024 steps
+    t0 = time.monotonic()
+    run.log(loss=1.0)  # no pump at all: gives up after about a second, training goes on
+    assert 0.9 < time.monotonic() - t0 < 3.0
+    run._step = 2047
+    drainer = threading.Timer(0.2, run._drain)  # a pump arriving late
+    drainer.start()
+    t0 = time.monotonic()
+    run.log(loss=1.0)
+    assert time.monotonic() - t0 < 0.9 and len(run._pending) <= 1

@@ -98,3 +98,32 @@ def test_invalid_utf8_line_is_counted_not_fatal(tmp_path):
     log.write_bytes(b'{"step": 1, "loss": 1.0}\n\xff\xfe garbage\n')
     loaded = load_run(log)
     assert loaded.malformed == 1 and len(loaded.store.series("loss")) == 1
+
+
+def test_failed_writes_keep_exactly_the_unwritten_bytes_and_retry(tmp_path, monkeypatch):
+    import errno
+    import os as os_mod
+
+    w = RunLogWriter(tmp_path / "run.jsonl")
+    real_write = os_mod.write
+    budget = {"bytes": 30}  # the "disk" takes 30 bytes, then is full
+
+    def flaky_write(fd, data):
+        if budget["bytes"] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = min(len(data), budget["bytes"])
+        budget["bytes"] -= n
+        return real_write(fd, data[:n])
+
+    monkeypatch.setattr("lossmon.runlog.os.write", flaky_write)
+    lines = [encode_metrics(i, 0.0, {"loss": i / 10}) for i in range(1, 6)]
+    w.write(lines[0] + lines[1])
+    assert w.error and "No space left" in w.error and w.unwritten_bytes > 0
+    w.write(lines[2])  # still full: kept, in order
+    budget["bytes"] = 10 ** 6  # space again
+    w.write(lines[3] + lines[4])
+    assert w.error is None and w.unwritten_bytes == 0
+    w.close()
+    loaded = load_run(tmp_path)
+    assert loaded.malformed == 0 and not loaded.torn
+    assert loaded.store.series("loss").steps().tolist() == [1, 2, 3, 4, 5]  # nothing lost or doubled
