@@ -274,3 +274,24 @@ def test_backpressure_waits_for_the_pump_but_never_long():
     t0 = time.monotonic()
     run.log(loss=1.0)
     assert time.monotonic() - t0 < 0.9 and len(run._pending) <= 1
+
+
+class FakeDeviceTensor(torch.Tensor):
+    """A CPU tensor that says it is not on the CPU, to drive the device path without a GPU."""
+
+    @property
+    def is_cpu(self):
+        return False
+
+
+def test_device_tensors_stay_tensors_in_log_and_become_floats_in_the_pump():
+    run = Run()
+    values = [torch.tensor(0.25 * i).as_subclass(FakeDeviceTensor) for i in range(4)]
+    for v in values:
+        run.log(loss=v)  # no .item() here: that would be a host-device sync per step on a GPU
+    queued = list(run._pending)
+    assert all(isinstance(r["loss"], torch.Tensor) for r in queued)
+    store = drained(run)
+    assert store.series("loss").values().tolist() == [0.0, 0.25, 0.5, 0.75]
+    with pytest.raises(ValueError, match="shape"):
+        run.log(loss=torch.ones(2).as_subclass(FakeDeviceTensor))
