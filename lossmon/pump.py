@@ -129,10 +129,10 @@ class Pump:
                     p = points[k] = ([], [])
                 p[0].append(step)
                 p[1].append(v)
+        if self.writer is not None:  # the file first: it is the record that outlives the process
+            self.writer.write(self._encode(items, now))
         store = self.run.store
         store.append_points(points)
         store.append_events(events)
-        if self.writer is not None:
-            self.writer.write(self._encode(items, now))
         for sub in self.subscribers:
             sub(points, events)

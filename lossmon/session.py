@@ -74,11 +74,14 @@ class Session:
     def __init__(self, name: str, run_dir: str | os.PathLike | None = None) -> None:
         self.dir: Path = create_run_dir(name, run_dir)
         self.run = Run(name, self.dir)
-        self.writer = RunLogWriter(self.dir / RUN_LOG)
-        self.pump = Pump(self.run, self.writer)
         self.meta = initial_meta(name)
+        try:
+            self.writer = RunLogWriter(self.dir / RUN_LOG)
+            write_meta(self.dir, self.meta)
+        except OSError as e:
+            raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
+        self.pump = Pump(self.run, self.writer)
         self.started = time.monotonic()
-        write_meta(self.dir, self.meta)
         self.pump.start()
         self._closed = False
 

@@ -140,3 +140,17 @@ def test_python_api_plain_run_returns_the_run(tmp_path):
     assert load_run(tmp_path / "r").store.series("loss").values().tolist() == [float(i) for i in range(10)]
     with pytest.raises(ValueError, match="ui must be one of"):
         lossmon.run(train, ui="fancy")
+
+
+def test_unwritable_run_dir_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    import lossmon
+
+    def refuse(self, path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("lossmon.session.RunLogWriter.__init__", refuse)
+    with pytest.raises(SystemExit) as info:
+        lossmon.run(lambda run: None, run_dir=tmp_path / "r", ui="plain")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lossmon: cannot write in run directory") and err.count("\n") == 1
