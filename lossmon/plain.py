@@ -20,6 +20,16 @@ from .signals import SignalStop
 STATUS_EVERY_S = 3.0
 
 
+def fmt_duration(seconds: float) -> str:
+    """12s, 4m05s, 2h03m: short enough for a status line."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 class PlainPrinter:
     """Prints a compact status line every few seconds and every event as it arrives."""
 
@@ -73,7 +83,11 @@ class PlainPrinter:
         if self._last_rate_point is not None:
             t0, s0 = self._last_rate_point
             if now > t0 and step >= s0:
-                parts.append(f"{(step - s0) / (now - t0):.1f} steps/s")
+                rate = (step - s0) / (now - t0)
+                parts.append(f"{rate:.1f} steps/s")
+                total = self.run.total_steps
+                if total and rate > 0 and total > step:
+                    parts.append(f"ETA {fmt_duration((total - step) / rate)}")
         self._last_rate_point = (now, step)
         if store.nonfinite:
             parts.append(f"{store.nonfinite} non-finite")

@@ -34,7 +34,7 @@ class Run:
         self.dir = Path(run_dir) if run_dir is not None else None
         self.store = MetricStore()
         self.result: Any = None  # what the training function returned
-        self.total_steps: int | None = None  # set it for an ETA in the views
+        self.total_steps: int | None = None  # set it and the views show an ETA
         self._pending: deque = deque()  # rows ({name: value, "step": n}) and events ({"event": ...})
         self._step = 0
         self._advances: dict[str, bool] = {}

@@ -96,9 +96,3 @@ def write_meta(run_dir: Path, meta: dict) -> None:
     tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
-
-def read_meta(run_dir: Path) -> dict:
-    try:
-        return json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

@@ -26,3 +26,9 @@ def test_every_event_kind_reads_as_one_plain_line_with_its_numbers():
 def test_values_are_compact_and_non_finite_is_spelled_out():
     assert [fmt_value(v) for v in (0.123456, float("nan"), float("inf"), float("-inf"), None)] == \
         ["0.1235", "NaN", "+inf", "-inf", "-"]
+
+
+def test_durations_for_the_eta_are_short():
+    from lossmon.plain import fmt_duration
+
+    assert [fmt_duration(x) for x in (4.4, 65, 3599, 7380)] == ["4s", "1m05s", "59m59s", "2h03m"]
