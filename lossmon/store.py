@@ -228,22 +228,26 @@ def _range_reduce(values: np.ndarray, levels: list, i: np.ndarray, j: np.ndarray
             src_lo, src_hi, src_bad = values, values, None
         else:
             src_lo, src_hi, src_bad = levels[level - 1]
-        for s, e in ((a, left_stop), (right_start, b)):
-            if len(src_lo) == 0 or not (s < e).any():
-                continue
-            offs = s[:, None] + _LANES  # each fringe is shorter than BLOCK
-            mask = offs < e[:, None]
+        if len(src_lo) and ((a < left_stop).any() or (right_start < b).any()):
+            # Both fringes of every column in one gather: rows [0, cols) left, [cols, 2cols) right.
+            s_ = np.concatenate((a, right_start))
+            e_ = np.concatenate((left_stop, b))
+            offs = s_[:, None] + _LANES  # each fringe is shorter than BLOCK
+            mask = offs < e_[:, None]
             idx = np.minimum(offs, len(src_lo) - 1)
             if src_bad is None:  # raw points: NaN/inf are counted, not compared
                 raw = src_lo[idx]
                 fin = np.isfinite(raw) & mask
-                lo = np.minimum(lo, np.where(fin, raw, np.inf).min(axis=1))
-                hi = np.maximum(hi, np.where(fin, raw, -np.inf).max(axis=1))
-                bad += mask.sum(axis=1) - fin.sum(axis=1)
+                f_lo = np.where(fin, raw, np.inf).min(axis=1)
+                f_hi = np.where(fin, raw, -np.inf).max(axis=1)
+                f_bad = mask.sum(axis=1) - fin.sum(axis=1)
             else:
-                lo = np.minimum(lo, _gather(src_lo, idx, mask, np.inf).min(axis=1))
-                hi = np.maximum(hi, _gather(src_hi, idx, mask, -np.inf).max(axis=1))
-                bad += _gather(src_bad, idx, mask, 0).sum(axis=1)
+                f_lo = _gather(src_lo, idx, mask, np.inf).min(axis=1)
+                f_hi = _gather(src_hi, idx, mask, -np.inf).max(axis=1)
+                f_bad = _gather(src_bad, idx, mask, 0).sum(axis=1)
+            lo = np.minimum(lo, np.minimum(f_lo[:cols], f_lo[cols:]))
+            hi = np.maximum(hi, np.maximum(f_hi[:cols], f_hi[cols:]))
+            bad += f_bad[:cols] + f_bad[cols:]
         whole = (up_a < up_b) & (a < b)
         a = np.where(whole, up_a, 0)
         b = np.where(whole, up_b, 0)
