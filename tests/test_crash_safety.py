@@ -41,7 +41,7 @@ def test_sigkill_loses_nothing_older_than_the_flush_interval(tmp_path, subproces
         assert first.startswith("lossmon:")
         marks = []
         wait_for(lambda: marks.append(proc.stdout.readline()) or len(marks) > 3, timeout=60)
-        time.sleep(random.Random(trial).uniform(0.3, 1.5))
+        time.sleep(random.Random(trial).uniform(0.8, 2.0))  # long enough for points older than GRACE_S
         killed_at = time.monotonic()
         proc.send_signal(signal.SIGKILL)
         rest, _ = proc.communicate(timeout=30)
