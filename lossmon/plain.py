@@ -49,7 +49,7 @@ class PlainPrinter:
         except (OSError, ValueError):  # a closed pipe must never stop training
             pass
 
-    def poll(self, force_status: bool = False) -> None:
+    def poll(self, final: bool = False) -> None:
         store = self.run.store
         events = store.events
         while self._events_seen < len(events):
@@ -59,12 +59,12 @@ class PlainPrinter:
         now = time.monotonic()
         has_data = bool(store.names())
         due = now - self._last_status >= self.every
-        if has_data and (force_status or due or not self._printed_first):
+        if has_data and (final or due or not self._printed_first):
             self._printed_first = True
             self._last_status = now
-            self.emit(self.status_line(now))
+            self.emit(self.status_line(now, final))
 
-    def status_line(self, now: float | None = None) -> str:
+    def status_line(self, now: float | None = None, final: bool = False) -> str:
         now = time.monotonic() if now is None else now
         store = self.run.store
         step = store.last_step
@@ -80,9 +80,12 @@ class PlainPrinter:
         if lr is not None and lr.last() is not None:
             scale = self.run.lr_scale
             parts.append(f"lr {fmt_lr(lr.last()[1])}" + (f" (x{scale:.3g})" if scale != 1.0 else ""))
-        if self._last_rate_point is not None:
+        if final:  # the store caught up all at once at the end: a whole-run average says more
+            if now > self.started:
+                parts.append(f"{step / (now - self.started):.1f} steps/s")
+        elif self._last_rate_point is not None:
             t0, s0 = self._last_rate_point
-            if now > t0 and step >= s0:
+            if now - t0 >= 1.0 and step >= s0:  # the store lags by up to a pump interval: use >= 1 s
                 rate = (step - s0) / (now - t0)
                 parts.append(f"{rate:.1f} steps/s")
                 total = self.run.total_steps
@@ -123,7 +126,7 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     if outcome is not None and outcome.error is not None:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
     session.close(state, code, error)
-    printer.poll(force_status=True)
+    printer.poll(final=True)
     if outcome is not None and outcome.traceback:
         sys.stderr.write(outcome.traceback)
         sys.stderr.flush()

@@ -32,3 +32,20 @@ def test_durations_for_the_eta_are_short():
     from lossmon.plain import fmt_duration
 
     assert [fmt_duration(x) for x in (4.4, 65, 3599, 7380)] == ["4s", "1m05s", "59m59s", "2h03m"]
+
+
+def test_final_status_line_has_a_whole_run_rate_and_no_eta():
+    import io
+
+    from lossmon.plain import PlainPrinter
+    from lossmon.run_api import Run
+
+    run = Run("t")
+    run.total_steps = 1000
+    run.store.append_points({"loss": ([100], [0.5])})
+    printer = PlainPrinter(run, out=io.StringIO())
+    printer.started -= 10.0  # ten seconds into the run
+    printer.status_line()
+    run.store.append_points({"loss": ([400], [0.4])})  # the last drain lands just before the final line
+    line = printer.status_line(final=True)
+    assert "40.0 steps/s" in line and "ETA" not in line
