@@ -129,8 +129,8 @@ class LRControl:
         s = self.scale
         groups = opt.param_groups
         if s == 1.0:  # nothing to change: only note the LR this step uses
-            self._record_effective(index, [g["lr"] if type(g["lr"]) is float else g["lr"].detach().clone()
-                                           for g in groups])
+            self._record_effective(index, [u if type(u) is float else u.detach().clone()
+                                           for u in (g["lr"] for g in groups)])
             return
         saved: list[Any] = []
         effective: list[Any] = []

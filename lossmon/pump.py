@@ -52,7 +52,6 @@ class Pump:
         self.writer = writer
         self.interval = interval
         self.subscribers: list[Subscriber] = []
-        self.errors = 0
         self._reported: set[str] = set()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lossmon-pump", daemon=True)
@@ -83,7 +82,6 @@ class Pump:
             try:
                 self._move(items)
             except Exception as e:  # the monitor must never take the run down
-                self.errors += 1
                 self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
             if self.writer is not None and self.writer.error:
                 self._report(f"{self.writer.error}; {self.writer.unwritten_bytes} bytes kept to retry")

@@ -75,10 +75,13 @@ class Session:
         self.dir: Path = create_run_dir(name, run_dir)
         self.run = Run(name, self.dir)
         self.meta = initial_meta(name)
+        self.writer = None
         try:
             self.writer = RunLogWriter(self.dir / RUN_LOG)
             write_meta(self.dir, self.meta)
         except OSError as e:
+            if self.writer is not None:
+                self.writer.close()
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
         self.pump = Pump(self.run, self.writer)
         self.started = time.monotonic()
