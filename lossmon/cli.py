@@ -25,6 +25,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 60, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demos import SCENARIOS
 
@@ -39,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the scenario's)")
     demo.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
     demo.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    demo.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
+    demo.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
     demo.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
     return parser
 
@@ -63,7 +75,8 @@ def _demo(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)  # leave a core for the monitor on small machines; results are per seed
     train = training_function(args.scenario, steps=args.steps, seed=args.seed)
     try:
-        run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto")
+        run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
+            fps=args.fps, plot_hz=args.plot_hz)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0

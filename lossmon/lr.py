@@ -65,6 +65,9 @@ class LRControl:
     def request_set(self, value: Any, source: str) -> None:
         self._request("set", check_positive(value, "learning rate"), source)
 
+    def request_reset(self, source: str) -> None:
+        self._request("reset", 1.0, source)
+
     def request_commit(self, source: str) -> None:
         self._request("commit", 1.0, source)
 
@@ -185,9 +188,11 @@ class LRControl:
     def _change(self, kind: str, value: float, source: str) -> None:
         old = self.effective_lrs()
         u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
-        request = f"x{value:g}" if kind == "scale" else f"set {value:g}"
+        request = {"scale": f"x{value:g}", "reset": "reset"}.get(kind, f"set {value:g}")
         if kind == "scale":
             new_scale = self.scale * value
+        elif kind == "reset":
+            new_scale = 1.0
         elif not (math.isfinite(u0) and u0 > 0):
             self._emit("lr_change", source=source, request=request, applied=False,
                        reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")

@@ -33,7 +33,8 @@ def fmt_duration(seconds: float) -> str:
 class PlainPrinter:
     """Prints a compact status line every few seconds and every event as it arrives."""
 
-    def __init__(self, run: Run, out: IO[str] | None = None, every: float = STATUS_EVERY_S) -> None:
+    def __init__(self, run: Run, out: IO[str] | None = None, every: float = STATUS_EVERY_S,
+                 started: float | None = None) -> None:
         self.run = run
         self.out = out if out is not None else sys.stdout
         self.every = every
@@ -41,7 +42,11 @@ class PlainPrinter:
         self._last_status = 0.0
         self._last_rate_point: tuple[float, int] | None = None
         self._printed_first = False
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
+
+    def skip_seen_events(self) -> None:
+        """Start from the events already in the store (another view has shown them)."""
+        self._events_seen = len(self.run.store.events)
 
     def emit(self, text: str) -> None:
         try:
@@ -99,27 +104,32 @@ class PlainPrinter:
         return " | ".join(parts)
 
 
-def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:
-    """Run training with plain output; returns the process exit code."""
-    run = session.run
-    printer = PlainPrinter(run, out)
-    printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+def follow(run: Run, trainer: TrainerThread, printer: PlainPrinter, signum: int | None = None) -> SignalStop:
+    """Print status and events until training returns, or until a second signal gives up on it
+    (`signum`: a signal already received, so the next one is the second)."""
     signals = SignalStop(run).install()
-    trainer = TrainerThread(train_fn, run).start()
+    signals.signum = signum
     try:
         while trainer.is_alive() and not signals.forced:
             trainer.join(0.2)
             printer.poll()
     finally:
         signals.restore()
+    return signals
+
+
+def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *, signum: int | None,
+             forced: bool, forced_code: int = 130) -> int:
+    """Record how the run ended, close the run log, print the summary; returns the exit code."""
+    run = session.run
     outcome = trainer.outcome
-    if signals.forced and trainer.is_alive():
-        state, code = "interrupted", signals.exit_code
+    if forced and trainer.is_alive():
+        state, code = "interrupted", (128 + signum) if signum else forced_code
         printer.emit("lossmon: training did not stop in time; leaving it behind")
     elif outcome is None or outcome.state == "failed":
         state, code = "failed", 1
-    elif signals.signum is not None:
-        state, code = "interrupted", signals.exit_code
+    elif signum is not None:
+        state, code = "interrupted", 128 + signum
     else:
         state, code = outcome.state, 0
     error = None
@@ -130,6 +140,16 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     if outcome is not None and outcome.traceback:
         sys.stderr.write(outcome.traceback)
         sys.stderr.flush()
-    elapsed = time.monotonic() - printer.started
+    elapsed = time.monotonic() - session.started
     printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / 'run.jsonl'}")
     return code
+
+
+def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:
+    """Run training with plain output; returns the process exit code."""
+    run = session.run
+    printer = PlainPrinter(run, out)
+    printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+    trainer = TrainerThread(train_fn, run).start()
+    signals = follow(run, trainer, printer)
+    return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced)

@@ -203,6 +203,20 @@ class Run:
         schedulers), then reset it to 1. An `lr_commit` event says what could not be baked exactly."""
         self._lr.request_commit(source)
 
+    def reset_lr(self, *, source: str = "api") -> None:
+        """Put the LR multiplier back to 1 at the next optimizer step: the schedule's own LR again."""
+        self._lr.request_reset(source)
+
+    @property
+    def lr_watched(self) -> bool:
+        """True once an optimizer is watched, i.e. LR control can act."""
+        return self._lr.watched
+
+    @property
+    def lr_change_pending(self) -> bool:
+        """True while an LR request waits for the next optimizer step."""
+        return bool(self._lr._requests)
+
     @property
     def lr_scale(self) -> float:
         """The manual LR multiplier (1.0 until the LR is changed by hand)."""

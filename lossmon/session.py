@@ -132,7 +132,7 @@ def choose_ui(ui: str) -> str:
     if tui_available():
         return "tui"
     if ui == "tui":
-        raise ValueError("ui='tui': the live terminal UI is not part of this lossmon version yet")
+        raise ValueError("ui='tui': the live terminal UI cannot be loaded (is textual installed?)")
     return "plain"
 
 
@@ -156,13 +156,17 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
 
 
 def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
-        run_dir: str | os.PathLike | None = None, ui: str = "auto") -> Run:
+        run_dir: str | os.PathLike | None = None, ui: str = "auto",
+        fps: float = 10.0, plot_hz: float = 4.0) -> Run:
     """Run `train_fn(run)` under the live monitor and return the Run when training ends.
 
     In a terminal the TUI shows the run; otherwise (nohup, CI, a pipe, or ui="plain") plain status
     lines are printed. The run log goes to `run_dir` (default ./lossmon_runs/<time>-<name>/).
     A training exception is printed once and the process exits 1; SIGINT/SIGTERM/SIGHUP stop
     training at the next step and exit 130/143/129 after the run log is closed.
+
+    `fps` (numbers) and `plot_hz` (plot and sparklines) set how often the TUI repaints; lower them
+    on a slow SSH link.
 
     Under torch.distributed (initialise it first), call it on every rank: rank 0 shows the view and
     writes the run log; control from rank 0 takes effect on all ranks at the same optimizer step
@@ -172,6 +176,9 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
+    for label, rate in (("fps", fps), ("plot_hz", plot_hz)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60:
+            raise ValueError(f"{label} must be a number in (0, 60], got {rate!r}")
     mode = choose_ui(ui)
     name = name or getattr(train_fn, "__name__", None) or "run"
     if name == "<lambda>":
@@ -190,10 +197,10 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         from .plain import run_plain
 
         code = run_plain(session, train_fn)
-    else:  # pragma: no cover - the TUI registers itself in lossmon.tui
+    else:
         from lossmon.tui import run_tui
 
-        code = run_tui(session, train_fn)
+        code = run_tui(session, train_fn, fps=fps, plot_hz=plot_hz)
     if code:
         raise SystemExit(code)
     return session.run

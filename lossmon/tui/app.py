@@ -1,0 +1,527 @@
+"""The live terminal UI: a Textual app that shows a Run's store and steers it with keys.
+
+Data flows one way (DESIGN.md §2): the training thread only appends to the Run; this app polls the
+store on two timers -- numbers at `fps`, the plot at `plot_hz` -- and repaints only what changed.
+Keys act through the same Run control calls a script can use. The training function runs on
+lossmon's own daemon thread rather than a Textual worker: Textual's thread workers live on
+asyncio's default executor, which the interpreter joins at exit, so a trainer that never returns
+would hang the process after quitting; with a daemon thread a second `q` always gets out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, RichLog
+
+from .. import names
+from ..events import describe, fmt_lr, fmt_value
+from ..rate import RateMeter
+from ..run_api import Run
+from ..session import TrainerThread
+from ..smoothing import Smoothed
+from ..store import Series
+from .axes import fmt_step
+from .capture import OutputCapture
+from .plotimage import Mark, render_plot
+from .screens import ConfirmQuit, HelpScreen, LRDialog
+from .sparkline import spark_text
+from .widgets import LossPlot, TextPanel, theme_styles
+
+SMOOTHING = (0.0, 0.6, 0.9, 0.99)
+WINDOWS = ("all", "last 10 %", "last 1k steps")
+SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
+_EVENT_STYLE = {"error": "error", "lr_change": "lr_mark", "lr_commit": "lr_mark", "checkpoint": "ok"}
+MAX_SPARKS = 7  # metric rows in the side panel
+_NARROW, _SHORT = 110, 32  # below these the side panels stack under the plot / the log pane hides
+
+
+def _fmt_duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class LossmonApp(App[int]):
+    """Shows one Run live. With `train_fn` it runs training on a thread; without, it shows a store
+    as it is (tests, snapshots, later: attaching to a run started elsewhere)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lossmon"
+    BINDINGS = [
+        Binding("right_square_bracket", "lr(2.0)", "LR x2", key_display="]"),
+        Binding("left_square_bracket", "lr(0.5)", "LR /2", key_display="["),
+        Binding("plus", "lr(1.25)", "LR x1.25", show=False),
+        Binding("minus", "lr(0.8)", "LR x0.8", show=False),
+        Binding("0", "lr_reset", "LR x1", show=False),
+        Binding("l", "lr_dialog", "set LR"),
+        Binding("p,space", "pause", "pause"),
+        Binding("c", "checkpoint", "ckpt"),
+        Binding("s", "stop", "stop"),
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "stop", "stop", show=False, priority=True),
+        Binding("y", "toggle_log", "log/lin y", show=False),
+        Binding("m", "smoothing", "smoothing", show=False),
+        Binding("w", "window", "window", show=False),
+        Binding("a", "ack", "ack alerts", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+
+    def __init__(self, run: Run, train_fn: Callable[[Run], Any] | None = None, *,
+                 fps: float = 10.0, plot_hz: float = 4.0, handle_signals: bool = False,
+                 capture_output: bool = True, started: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        if not fps > 0 or not plot_hz > 0:
+            raise ValueError("fps and plot_hz must be > 0")
+        self.run_ = run
+        self.train_fn = train_fn
+        self.fps, self.plot_hz = float(fps), float(plot_hz)
+        self.handle_signals = handle_signals
+        self.clock = clock
+        self.started = clock() if started is None else started
+        self.capture = OutputCapture(run.dir / "output.log" if run.dir and capture_output else None) \
+            if capture_output else None
+        self.trainer: TrainerThread | None = None
+        self.state = "running" if train_fn is not None else "idle"
+        self.ended_at: float | None = None
+        self.signum: int | None = None
+        self.forced = False
+        self.quitting = False
+        self.log_y = True
+        self.smoothing_i = 2  # 0.9: a per-step minibatch loss needs more than TensorBoard's 0.6
+        self.window_i = 0
+        self.acked = 0  # alerts acknowledged (the first `acked` alert events)
+        self.lr_note = ""  # an LR request waiting for the next optimizer step
+        self._smoothed: Smoothed | None = None
+        self._drawn_key: tuple | None = None
+        self._events_seen = 0
+        self._marks: list[Mark] = []
+        self._feed: list[tuple[int, str, str]] = []  # (step, style key, text), oldest first
+        self._alerts = 0
+        self._rate = RateMeter()
+        self._signals_installed: list[int] = []
+
+    # ---- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TextPanel(id="status")
+        with Horizontal(id="main"):
+            yield LossPlot(id="plot")
+            with Vertical(id="side"):
+                yield TextPanel(id="sparks")
+                yield TextPanel(id="events")
+        yield RichLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#plot").border_title = "loss"
+        self.query_one("#sparks").border_title = "metrics"
+        self.query_one("#events").border_title = "alerts & events"
+        out = self.query_one("#output", RichLog)
+        out.border_title = "training output"
+        out.can_focus = False
+        self._layout_for(self.size.width, self.size.height)
+        if self.capture is not None:
+            self.capture.install()
+        if self.handle_signals:
+            self._install_signals()
+        if self.train_fn is not None:
+            self.trainer = TrainerThread(self.train_fn, self.run_).start()
+        self.set_interval(1.0 / self.fps, self.tick)
+        self.set_interval(1.0 / self.plot_hz, self.plot_tick)
+        self.tick()
+        self.plot_tick()
+
+    def on_unmount(self) -> None:
+        if self.capture is not None:
+            self.capture.restore()
+        self._remove_signals()
+
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width, event.size.height)
+        self._drawn_key = None
+        self.call_after_refresh(self.plot_tick)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        self.screen.set_class(width < _NARROW, "-narrow")
+        self.screen.set_class(height < _SHORT, "-short")
+
+    # ---- signals ------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            sig = getattr(signal, name, None)
+            if sig is None or signal.getsignal(sig) is signal.SIG_IGN:  # nohup: SIGHUP stays ignored
+                continue
+            loop.add_signal_handler(sig, self._on_signal, sig)
+            self._signals_installed.append(sig)
+
+    def _remove_signals(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for sig in self._signals_installed:
+            loop.remove_signal_handler(sig)
+        self._signals_installed.clear()
+
+    def _on_signal(self, sig: int) -> None:
+        """SIGTERM/SIGHUP/SIGINT: stop training gracefully and leave the UI at once, so the terminal
+        is restored; the runner waits for the trainer after that."""
+        if self.signum is None:
+            self.signum = sig
+            self.run_.stop(source=signal.Signals(sig).name)
+        self.exit()
+
+    # ---- timers -------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Numbers, events and captured output, at `fps`."""
+        self._drain_output()  # before the trainer's end, so a traceback follows what it printed
+        self._poll_trainer()
+        self._take_events()
+        self._rate.add(self.clock(), self.run_.store.last_step)
+        self.query_one("#status", TextPanel).show(self.status_text())
+        if self.quitting and not self.training_alive:
+            self.exit()
+
+    def plot_tick(self) -> None:
+        """The plot and sparklines, at `plot_hz`, only when the store or the view changed."""
+        store = self.run_.store
+        train = store.by_role(names.TRAIN_LOSS)
+        if train is not None and SMOOTHING[self.smoothing_i] > 0:
+            if self._smoothed is None or self._smoothed.source is not train:
+                self._smoothed = Smoothed(train, SMOOTHING[self.smoothing_i])
+            self._smoothed.update()
+        plot = self.query_one("#plot", LossPlot)
+        key = (store.version, plot.size, self.log_y, self.smoothing_i, self.window_i, len(self._marks),
+               self._smoothed.behind if self._smoothed else False, self.theme)
+        if key == self._drawn_key and not (self._smoothed and self._smoothed.behind):
+            return
+        self._drawn_key = key
+        styles = theme_styles(self)
+        start, end = self.window()
+        smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
+        plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
+                              val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
+                              marks=self._marks, legend=self.legend()), styles)
+        self.query_one("#sparks", TextPanel).show(self.sparks_text(start, end))
+
+    # ---- what the widgets show ----------------------------------------------------------------
+
+    @property
+    def training_alive(self) -> bool:
+        return self.trainer is not None and self.trainer.is_alive()
+
+    def window(self) -> tuple[float | None, float | None]:
+        mode = WINDOWS[self.window_i]
+        store = self.run_.store
+        last = store.last_step
+        if mode == "all":
+            return None, None
+        if mode == "last 1k steps":
+            return last - 1000 + 1, None
+        firsts = [len(s) and s.steps()[0] for s in (store.by_role(names.TRAIN_LOSS), store.by_role(names.VAL_LOSS))
+                  if s is not None and len(s)]
+        first = min(firsts) if firsts else 0
+        return last - 0.1 * (last - first), None
+
+    def legend(self) -> str:
+        beta = SMOOTHING[self.smoothing_i]
+        parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
+                 "━• val", "▲ LR change", "! alert", "× NaN/inf",
+                 f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"]
+        return "  ".join(parts)
+
+    def status_text(self) -> Text:
+        run, store = self.run_, self.run_.store
+        st = theme_styles(self)
+        now = self.clock() if self.ended_at is None else self.ended_at
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {run.name} ", style="bold reverse")
+        state = self.display_state()
+        t.append(f" {state} ", style=st["error"] if state == "failed" else st["warning"]
+                 if state in ("paused", "pausing", "stopping") else st["ok"])
+        step = store.last_step
+        t.append(f"  step {step:,}" + (f"/{run.total_steps:,}" if run.total_steps else ""))
+        epoch = store.by_role(names.EPOCH)
+        if epoch is not None and epoch.last() is not None:
+            t.append(f"  epoch {fmt_value(epoch.last()[1])}")
+        rate = self._rate.rate() if state == "running" else None
+        if rate is not None:
+            t.append(f"  {rate:,.1f} steps/s")
+        t.append(f"  elapsed {_fmt_duration(now - self.started)}")
+        if rate and run.total_steps and run.total_steps > step:
+            t.append(f"  ETA {_fmt_duration((run.total_steps - step) / rate)}")
+        t.append("\n")
+        lr = store.series("lr") or store.by_role(names.LR)
+        t.append(" LR ")
+        t.append(fmt_lr(lr.last()[1]) if lr is not None and lr.last() is not None else "-", style="bold")
+        if run.lr_scale != 1.0:
+            t.append(f" (x{run.lr_scale:.3g} manual)", style=st["lr_mark"])
+        if self.lr_note and run.lr_change_pending:
+            t.append(f"  {self.lr_note} at the next step", style=st["warning"])
+        for label, role in (("loss", names.TRAIN_LOSS), ("val", names.VAL_LOSS)):
+            s = store.by_role(role)
+            if s is not None and s.last() is not None:
+                t.append(f"  {label} {fmt_value(s.last()[1])}")
+        bad = store.nonfinite
+        t.append(f"  non-finite {bad}", style=st["error"] if bad else st["muted"])
+        new_alerts = self._alerts - self.acked
+        if new_alerts:
+            t.append(f"  {new_alerts} new alert{'s' if new_alerts > 1 else ''} (a: ack)", style=st["warning"])
+        return t
+
+    def display_state(self) -> str:
+        if self.state != "running":
+            return self.state
+        if self.run_.should_stop or self.quitting:
+            return "stopping"
+        if self.run_.paused:
+            return "paused"
+        if self.run_.pause_requested:
+            return "pausing"
+        return "running"
+
+    def sparks_text(self, start: float | None, end: float | None) -> Text:
+        store = self.run_.store
+        panel = self.query_one("#sparks", TextPanel)
+        width = max(10, panel.size.width)
+        rows: list[tuple[str, Series]] = []
+        picked: set[str] = set()
+        for label, s in (("train", store.by_role(names.TRAIN_LOSS)), ("val", store.by_role(names.VAL_LOSS)),
+                         ("lr", store.series("lr") or store.by_role(names.LR)),
+                         ("grad norm", store.by_role(names.GRAD_NORM))):
+            if s is not None:
+                rows.append((label, s))
+                picked.add(s.name)
+        for name in store.names():
+            s = store.series(name)
+            if name not in picked and s is not None and s.role == names.OTHER and not name.startswith("lr/"):
+                rows.append((name, s))
+        rows = rows[:MAX_SPARKS]
+        st = theme_styles(self)
+        style = {"train": st["train"], "val": st["val"], "lr": st["lr_mark"]}
+        t = Text(no_wrap=True, overflow="ellipsis")
+        label_w, value_w = 10, 9
+        spark_w = max(1, width - label_w - value_w - 2)
+        for i, (label, s) in enumerate(rows):
+            last = s.last()
+            log = self.log_y and s.role in (names.TRAIN_LOSS, names.VAL_LOSS, names.GRAD_NORM)
+            t.append(label[:label_w].ljust(label_w), style=st["label"])
+            t.append(spark_text(s, spark_w, start, end, log=log), style=style.get(label, st["label"]))
+            value = fmt_lr(last[1]) if label == "lr" and last else fmt_value(last[1] if last else None)
+            t.append(" " + value.rjust(value_w))
+            if i < len(rows) - 1:
+                t.append("\n")
+        return t
+
+    def events_text(self) -> Text:
+        st = theme_styles(self)
+        panel = self.query_one("#events", TextPanel)
+        room = max(1, panel.size.height or 8)
+        t = Text(overflow="fold")
+        shown = 0
+        for step, key, text in reversed(self._feed):
+            if shown >= room:
+                break
+            t.append(f"{fmt_step(step):>6} ", style=st["label"])
+            t.append(text + "\n", style=st.get(key, st["label"]))
+            shown += 1
+        if not self._feed:
+            t.append("no alerts; LR changes, pauses and checkpoints show here", style=st["muted"])
+        return t
+
+    # ---- polling helpers ----------------------------------------------------------------------
+
+    def _poll_trainer(self) -> None:
+        if self.trainer is None or self.trainer.is_alive() or self.state not in ("running",):
+            return
+        self.ended_at = self.clock()
+        outcome = self.trainer.outcome
+        if outcome is None or outcome.state == "failed":
+            self.state = "failed"
+            out = self.query_one("#output", RichLog)
+            if outcome is not None and outcome.traceback:
+                out.write(Text(outcome.traceback.rstrip(), style=theme_styles(self)["error"]))
+            msg = f"{type(outcome.error).__name__}: {outcome.error}" if outcome and outcome.error else "unknown error"
+            self.notify(f"training raised {msg}. The curves stay; q quits.", severity="error", timeout=30)
+        else:
+            self.state = outcome.state  # finished or stopped
+            self.notify(f"training {outcome.state} at step {self.run_.step:,}; q quits", timeout=8)
+
+    def _drain_output(self) -> None:
+        if self.capture is None:
+            return
+        lines = self.capture.drain()
+        if lines:
+            out = self.query_one("#output", RichLog)
+            for line in lines:
+                out.write(line)
+
+    def _take_events(self) -> None:
+        events = self.run_.store.events
+        if self._events_seen >= len(events):
+            return
+        for ev in events[self._events_seen:len(events)]:
+            self._on_event(ev)
+        self._events_seen = len(events)
+        self.query_one("#events", TextPanel).show(self.events_text())
+
+    def _on_event(self, ev: dict) -> None:
+        kind = ev.get("event")
+        step = int(ev.get("step", 0) or 0)
+        if kind == "alert":
+            sev = ev.get("severity", "warning")
+            self._alerts += 1
+            key = ev.get("key")
+            text = describe(ev) + (f"  [{key}]" if key else "")
+            self._feed.append((step, SEVERITY_STYLE.get(sev, "alert_warning"), text))
+            self._marks.append(Mark(step, sev if sev in SEVERITY_STYLE else "warning"))
+            if sev == "critical":
+                self.notify(ev.get("message", "alert"), severity="error", timeout=10)
+            return
+        if kind in ("lr_change", "lr_commit"):
+            self.lr_note = ""
+            if kind == "lr_change" and ev.get("applied", True):
+                self._marks.append(Mark(step, "lr"))
+            elif not ev.get("applied", True):
+                self.notify(describe(ev), severity="warning")
+        if kind == "checkpoint" and ev.get("source") == "key":
+            self.notify(describe(ev), severity="information" if ev.get("ok") else "error")
+        if kind in ("resume", "pause") and ev.get("source") == "stop":
+            return
+        self._feed.append((step, _EVENT_STYLE.get(kind, "muted"), describe(ev)))
+
+    # ---- actions (keys) -----------------------------------------------------------------------
+
+    def _can_steer(self) -> bool:
+        if not self.training_alive:
+            self.notify("training is not running", severity="warning")
+            return False
+        return True
+
+    def action_lr(self, factor: float) -> None:
+        if not self._can_steer():
+            return
+        if not self.run_.lr_watched:
+            self.notify("LR control needs run.watch(optimizer) in the training function", severity="warning")
+            return
+        self.run_.scale_lr(factor, source="key")
+        self.lr_note = f"LR x{factor:g}"
+        self._refresh_status()
+
+    def action_lr_reset(self) -> None:
+        if not self._can_steer():
+            return
+        if self.run_.lr_scale == 1.0 and not self.run_.lr_change_pending:
+            self.notify("the LR multiplier is already 1")
+            return
+        self.run_.reset_lr(source="key")
+        self.lr_note = "LR multiplier -> 1"
+        self._refresh_status()
+
+    def action_lr_dialog(self) -> None:
+        if not self._can_steer():
+            return
+        if not self.run_.lr_watched:
+            self.notify("LR control needs run.watch(optimizer) in the training function", severity="warning")
+            return
+        lr = self.run_.store.series("lr")
+        current = fmt_lr(lr.last()[1]) if lr is not None and lr.last() else "unknown"
+
+        def apply(value: float | None) -> None:
+            if value is not None and self.training_alive:
+                self.run_.set_lr(value, source="key")
+                self.lr_note = f"LR -> {value:g}"
+                self._refresh_status()
+
+        self.push_screen(LRDialog(current), apply)
+
+    def action_pause(self) -> None:
+        if not self._can_steer():
+            return
+        if self.run_.pause_requested:
+            self.run_.resume(source="key")
+        else:
+            self.run_.pause(source="key")
+        self._refresh_status()
+
+    def action_checkpoint(self) -> None:
+        if not self._can_steer():
+            return
+        self.run_.checkpoint(source="key")
+        self.notify("checkpoint requested: it runs at the training loop's next step")
+
+    def action_stop(self) -> None:
+        if not self.training_alive:
+            self.notify("training is not running; q quits")
+            return
+        if not self.run_.should_stop:
+            self.run_.stop(source="key")
+            self.notify("stopping training at its next step; the app stays open (q quits)")
+        self._refresh_status()
+
+    async def action_quit(self) -> None:
+        if self.quitting:  # a second q while waiting for the trainer: leave it behind
+            self.forced = True
+            self.exit()
+            return
+        if not self.training_alive:
+            self.exit()
+            return
+        if self.run_.should_stop:
+            self._begin_quit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._begin_quit()
+
+        self.push_screen(ConfirmQuit(), answer)
+
+    def _begin_quit(self) -> None:
+        self.quitting = True
+        self.run_.stop(source="key")
+        self.notify("waiting for training to return at its next step; q again forces", timeout=30)
+        self._refresh_status()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self._redraw_now()
+
+    def action_smoothing(self) -> None:
+        self.smoothing_i = (self.smoothing_i + 1) % len(SMOOTHING)
+        self._smoothed = None  # rebuilt, catching up over a few ticks on long histories
+        self._redraw_now()
+
+    def action_window(self) -> None:
+        self.window_i = (self.window_i + 1) % len(WINDOWS)
+        self._redraw_now()
+
+    def action_ack(self) -> None:
+        self.acked = self._alerts
+        self._refresh_status()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def _refresh_status(self) -> None:
+        self.query_one("#status", TextPanel).show(self.status_text())
+
+    def _redraw_now(self) -> None:
+        self._drawn_key = None
+        self.plot_tick()

@@ -1,0 +1,94 @@
+"""Modal screens: type an exact LR, confirm quitting while training runs, the key help."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from ..lr import check_positive
+
+KEYS = [
+    ("]  [", "LR x2 / x0.5 (from the next optimizer step)"),
+    ("+  -", "LR x1.25 / x0.8"),
+    ("0", "LR multiplier back to 1 (the schedule's own LR)"),
+    ("l", "type an exact LR"),
+    ("p  space", "pause / resume training"),
+    ("c", "checkpoint now (your on_checkpoint function, in the training thread)"),
+    ("s", "stop training gracefully; the app stays open"),
+    ("q", "quit (asks while training runs; q again while stopping forces)"),
+    ("ctrl+c", "stop training gracefully"),
+    ("y", "log / linear y axis"),
+    ("m", "smoothing: off / 0.6 / 0.9 / 0.99"),
+    ("w", "window: all / last 10 % / last 1k steps"),
+    ("a", "acknowledge alerts"),
+    ("?", "this help"),
+]
+
+
+class LRDialog(ModalScreen[float | None]):
+    """Asks for an LR; rejects anything but a finite number > 0, with the reason, and stays open."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Set the learning rate (now {self.current}); Enter applies, Esc cancels")
+            yield Input(placeholder="e.g. 3e-4", id="lr-input")
+            yield Label("", id="lr-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            value = check_positive(event.value.strip(), "the learning rate")
+        except ValueError as e:
+            self.query_one("#lr-error", Label).update(str(e))
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmQuit(ModalScreen[bool]):
+    """Quitting while training runs: stop it gracefully first (y or q), or go back (n, Esc)."""
+
+    BINDINGS = [
+        Binding("y,q,enter", "answer(True)", "stop training and quit"),
+        Binding("n,escape", "answer(False)", "keep training"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Training is still running. Stop it at the next step and quit?")
+            yield Label("[b]y[/b]/[b]q[/b] stop and quit    [b]n[/b]/[b]Esc[/b] keep training")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        width = max(len(k) for k, _ in KEYS)
+        body = Text("lossmon keys (LR and pause act at the training loop's next step)\n\n")
+        for k, text in KEYS:
+            body.append(k.ljust(width), style="bold")
+            body.append(f"  {text}\n")
+        with Vertical(id="dialog"):
+            yield Static(body)
+            yield Label("Esc or ? closes")
+
+    def on_key(self, event) -> None:
+        if event.key not in ("escape", "question_mark", "q"):
+            self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,93 @@
+"""The app's widgets. Each is redrawn by the app's timers from the store, never per training step,
+and only when what it shows has changed (every repaint costs bytes over SSH)."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color, ColorParseError
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from .plotimage import PlotImage
+
+
+def theme_styles(app) -> dict[str, Style]:
+    """Style per plot/sparkline key, from the app's current theme (so themes, 16 colours and
+    NO_COLOR all apply)."""
+    v = app.get_css_variables()
+    try:
+        bg = Color.parse(v.get("background") or "black")
+    except ColorParseError:
+        bg = Color(0, 0, 0)
+
+    def c(name: str, fallback: str) -> str:
+        try:  # theme colours may carry alpha ("#E0E0E099"): flatten them over the background
+            return (bg + Color.parse(v[name])).hex6
+        except (KeyError, ColorParseError):
+            return fallback
+
+    fg = c("foreground", "white")
+    return {
+        "legend": Style(color=c("foreground-muted", fg)),
+        "label": Style(color=c("foreground-muted", fg)),
+        "axis": Style(color=c("foreground-muted", fg)),
+        "train_raw": Style(color=c("primary", "blue"), dim=True),
+        "train": Style(color=c("primary", "blue"), bold=True),
+        "val": Style(color=c("accent", "yellow"), bold=True),
+        "val_marker": Style(color=c("accent", "yellow"), bold=True),
+        "nonfinite": Style(color=c("error", "red"), bold=True),
+        "lr_mark": Style(color=c("success", "green"), bold=True),
+        "alert_info": Style(color=c("secondary", "cyan"), bold=True),
+        "alert_warning": Style(color=c("warning", "yellow"), bold=True),
+        "alert_critical": Style(color=c("error", "red"), bold=True),
+        "muted": Style(color=c("text-muted", fg)),
+        "error": Style(color=c("error", "red"), bold=True),
+        "warning": Style(color=c("warning", "yellow"), bold=True),
+        "ok": Style(color=c("success", "green"), bold=True),
+    }
+
+
+class LossPlot(Widget):
+    """Draws a PlotImage with the line API: strips are built once per frame and only handed out
+    by render_line, so a repaint of an unchanged frame costs nothing."""
+
+    DEFAULT_CSS = "LossPlot { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._strips: list[Strip] = []
+        self.image: PlotImage | None = None
+
+    def show(self, image: PlotImage, styles: dict[str, Style]) -> None:
+        width = self.size.width
+        strips = []
+        for row in image.rows:
+            segs = [Segment(text, styles.get(key)) for text, key in row if text]
+            strips.append(Strip(segs).adjust_cell_length(width))
+        self.image = image
+        self._strips = strips
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width)
+
+
+class TextPanel(Static):
+    """A Static that repaints only when its text really changed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: str | None = None
+
+    def show(self, text: Text) -> bool:
+        key = text.markup if text.spans else text.plain
+        if key == self._shown:
+            return False
+        self._shown = key
+        self.update(text)
+        return True
