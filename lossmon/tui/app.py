@@ -20,6 +20,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
 from .. import names
@@ -190,6 +191,12 @@ class LossmonApp(App[int]):
 
     def tick(self) -> None:
         """Numbers, events and captured output, at `fps`."""
+        try:
+            self._tick()
+        except NoMatches:  # a timer that fired while the app tears its screen down
+            pass
+
+    def _tick(self) -> None:
         self._drain_output()  # before the trainer's end, so a traceback follows what it printed
         self._poll_trainer()
         self._take_events()
@@ -200,6 +207,12 @@ class LossmonApp(App[int]):
 
     def plot_tick(self) -> None:
         """The plot and sparklines, at `plot_hz`, only when the store or the view changed."""
+        try:
+            self._plot_tick()
+        except NoMatches:
+            pass
+
+    def _plot_tick(self) -> None:
         store = self.run_.store
         train = store.by_role(names.TRAIN_LOSS)
         if train is not None and SMOOTHING[self.smoothing_i] > 0:

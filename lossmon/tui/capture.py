@@ -53,6 +53,9 @@ class OutputCapture:
         self._lock = threading.Lock()
         self._saved: dict[str, Any] = {}
         self._handlers: list[tuple[logging.StreamHandler, Any]] = []
+        # The streams as they were before the app started (Textual swaps sys.stdout/err itself):
+        # a handler holding one of these would write over the UI.
+        self._terminal_ids = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
         self.stdout = _Stream(self, "<lossmon stdout>")
         self.stderr = _Stream(self, "<lossmon stderr>")
 
@@ -88,7 +91,7 @@ class OutputCapture:
         return [q.popleft() for _ in range(len(q))]
 
     def install(self) -> "OutputCapture":
-        terminal = {id(sys.stdout), id(sys.stderr), id(sys.__stdout__), id(sys.__stderr__)}
+        terminal = self._terminal_ids | {id(sys.stdout), id(sys.stderr)}
         self._saved = {"stdout": sys.stdout, "stderr": sys.stderr}
         sys.stdout, sys.stderr = self.stdout, self.stderr
         for handler in _all_handlers():

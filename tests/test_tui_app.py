@@ -1,0 +1,329 @@
+"""The live UI driven by Pilot with a deterministic trainer: every key acts on the real training
+loop through the Run, and the screen says so."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+
+from lossmon.pump import Pump
+from lossmon.run_api import Run
+from lossmon.tui.app import LossmonApp
+from lossmon.tui.screens import ConfirmQuit, HelpScreen, LRDialog
+from tui_helpers import fake_trainer, preloaded_run, until
+
+
+@pytest.fixture
+def new_run():
+    """Runs with a pump (as a session gives them): the store fills while training logs."""
+    pumps = []
+
+    def make(run_dir=None) -> Run:
+        run = Run("t", run_dir)
+        pumps.append(Pump(run, None, interval=0.02).start())
+        return run
+
+    yield make
+    for p in pumps:
+        p.stop()
+
+
+def drawn(app: LossmonApp) -> bool:
+    img = app.query_one("#plot").image
+    return img is not None and img.scale is not None
+
+
+def status(app: LossmonApp) -> str:
+    return app.status_text().plain
+
+
+def plot_text(app: LossmonApp) -> str:
+    img = app.query_one("#plot").image
+    return "\n".join("".join(t for t, _ in row) for row in img.rows)
+
+
+async def start(pilot, app, log, steps: int = 20) -> None:
+    await until(pilot, lambda: log.steps >= steps and app.run_.store.last_step >= steps, what="training started")
+
+
+def lr_used(log) -> float:
+    return log.deltas[-1]
+
+
+@pytest.mark.parametrize("key,factor", [("right_square_bracket", 2.0), ("left_square_bracket", 0.5),
+                                        ("plus", 1.25), ("minus", 0.8)])
+async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        assert lr_used(log) == pytest.approx(0.1)
+        await pilot.press(key)
+        assert f"LR x{factor:g} at the next step" in status(app) or f"x{factor:g} manual" in status(app)
+        await until(pilot, lambda: abs(lr_used(log) - 0.1 * factor) < 1e-12, what="new LR used")
+        await until(pilot, lambda: f"x{factor:g} manual" in status(app))
+        await pilot.press("0")
+        await until(pilot, lambda: abs(lr_used(log) - 0.1) < 1e-12, what="multiplier back to 1")
+        await pilot.press("s")
+    assert app.run_.lr_scale == 1.0
+    kinds = [e["event"] for e in app.run_.store.events]
+    assert kinds.count("lr_change") == 2
+
+
+async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LRDialog))
+        for bad in ("abc", "-1", "0", "nan", "inf"):
+            inp = app.screen.query_one("#lr-input")
+            inp.value = bad
+            await pilot.press("enter")
+            assert isinstance(app.screen, LRDialog), bad
+            assert "finite number > 0" in str(app.screen.query_one("#lr-error").render()), bad
+        app.screen.query_one("#lr-input").value = "0.025"
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, LRDialog))
+        await until(pilot, lambda: abs(lr_used(log) - 0.025) < 1e-12, what="exact LR used")
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LRDialog))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, LRDialog))
+        await pilot.press("s")
+    assert abs(lr_used(log) - 0.025) < 1e-12
+
+
+@pytest.mark.parametrize("key", ["p", "space"])
+async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press(key)
+        assert "pausing" in status(app) or "paused" in status(app)
+        await until(pilot, lambda: app.run_.paused)
+        frozen = log.steps
+        await pilot.pause(0.3)
+        assert log.steps == frozen
+        await until(pilot, lambda: " paused " in status(app))
+        await pilot.press(key)
+        await until(pilot, lambda: log.steps > frozen + 5, what="training resumed")
+        assert " running " in status(app)
+        await pilot.press("s")
+
+
+async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press("c")
+        await until(pilot, lambda: log.checkpoint_threads, what="checkpoint ran")
+        await until(pilot, lambda: any("checkpoint saved (key): ckpt-ok" in text for _, _, text in app._feed))
+        await pilot.press("s")
+    assert log.checkpoint_threads == ["lossmon-train"]
+
+
+async def test_stop_ends_training_and_the_app_stays_open(new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press("s")
+        await until(pilot, lambda: not app.training_alive, what="trainer returned")
+        await until(pilot, lambda: " stopped " in status(app))
+        steps = log.steps
+        await pilot.pause(0.2)
+        assert app.is_running and log.steps == steps
+        await pilot.press("p")  # nothing to steer any more: a notice, no crash
+        assert app.state == "stopped"
+
+
+async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: not app.training_alive)
+        assert app.is_running and app.state == "stopped"
+        assert any(e["event"] == "stop" and e["source"] == "key" for e in app.run_.store.events)
+
+
+async def test_quit_asks_while_training_then_stops_gracefully(new_run):
+    train, log = fake_trainer()
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, app, log)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmQuit))
+        before = log.steps
+        await until(pilot, lambda: log.steps > before + 5, what="still training after 'n'")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, what="app exited")
+    assert not app.training_alive and not app.forced
+    assert app.trainer.outcome.state == "stopped"
+
+
+async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
+    train, log = fake_trainer(stuck=True)
+    app = LossmonApp(new_run(), train)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await start(pilot, app, log)
+            await pilot.press("q")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
+            await pilot.press("q")
+            await until(pilot, lambda: app.quitting)
+            await pilot.pause(0.3)
+            assert app.is_running and " stopping " in status(app)  # still waiting for the trainer
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, what="forced exit")
+        assert app.forced and app.training_alive
+    finally:
+        log.release.set()
+        app.trainer.join(5)
+
+
+async def test_quit_after_training_ended_exits_at_once(new_run):
+    train, log = fake_trainer(steps=30, delay=0.0)
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.state == "finished")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+    assert app.trainer.outcome.state == "finished"
+
+
+async def test_view_keys_log_y_smoothing_window():
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: drawn(app))
+        img = app.query_one("#plot").image
+        assert img.scale.log and img.start == 1
+        await pilot.press("y")
+        assert not app.query_one("#plot").image.scale.log
+        assert "y: linear" in plot_text(app)
+        assert "smoothed 0.9" in plot_text(app)
+        await pilot.press("m")
+        assert "smoothed 0.99" in plot_text(app)
+        await pilot.press("m")
+        assert "━ train  " in plot_text(app)  # smoothing off
+        await pilot.press("m")
+        assert "smoothed 0.6" in plot_text(app)
+        await pilot.press("w")
+        img = app.query_one("#plot").image
+        assert img.start == pytest.approx(5000 - 0.1 * 4999) and "last 10 %" in plot_text(app)
+        await pilot.press("w")
+        assert app.query_one("#plot").image.start == 4001
+        await pilot.press("w")
+        assert app.query_one("#plot").image.start == 1
+
+
+async def test_alerts_show_newest_first_and_acknowledge():
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app._feed)
+        text = app.events_text().plain
+        assert text.index("train loss is NaN") < text.index("loss 30 is 14x") < text.index("LR x0.5")
+        assert "[p]" in text and "[[]" in text  # the suggested key
+        assert "2 new alerts" in status(app)
+        await pilot.press("a")
+        assert "new alert" not in status(app)
+        app.run_._emit("alert", kind="plateau", severity="info", message="flat")
+        app.run_.store.append_events(app.run_._drain())
+        await until(pilot, lambda: "1 new alert " in status(app))
+        assert app.events_text().plain.index("flat") < app.events_text().plain.index("train loss is NaN")
+
+
+async def test_help_opens_and_closes():
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_a_training_exception_keeps_the_curves_and_shows_the_traceback(new_run):
+    train, log = fake_trainer(raise_at=120, prints=True)
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.state == "failed", what="failure noticed")
+        out = "\n".join(line.text for line in app.query_one("#output").lines)
+        assert "print at step 100" in out
+        assert "RuntimeError: boom at step 120" in out and "Traceback" in out
+        assert out.index("print at step 100") < out.index("Traceback")
+        assert " failed " in status(app)
+        await until(pilot, lambda: drawn(app) and app.query_one("#plot").image.end >= 120)
+        assert any("\u2801" <= ch <= "\u28ff" for ch in plot_text(app))  # the curves are still drawn
+        assert any("training raised RuntimeError: boom at step 120" in t for _, _, t in app._feed)
+        await pilot.press("q")
+    assert app.trainer.outcome.state == "failed"
+    assert any(e["event"] == "error" for e in app.run_.store.events)
+
+
+async def test_nan_and_inf_are_counted_and_marked_never_a_crash(new_run):
+    nan, inf = float("nan"), float("inf")
+    train, log = fake_trainer(steps=200, delay=0.0,
+                              values={60: {"loss": nan}, 61: {"loss": inf}, 62: {"grad_norm": -inf},
+                                      100: {"val_loss": nan}})
+    app = LossmonApp(new_run(), train)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.state == "finished")
+        await until(pilot, lambda: "non-finite 4" in status(app))
+        app._redraw_now()
+        assert "×" in plot_text(app)
+        sparks = app.sparks_text(None, None).plain
+        assert "grad norm" in sparks and "-inf" in sparks
+
+
+async def test_print_and_logging_go_to_the_output_pane_and_are_restored(tmp_path, new_run):
+    handler = logging.StreamHandler(sys.stderr)
+    logger = logging.getLogger("lossmon-test-trainer")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    real_stdout = sys.stdout
+
+    def train(run):
+        print("hello from print")
+        logger.info("hello from logging")
+        run.log(loss=1.0)
+
+    run = new_run(tmp_path)
+    app = LossmonApp(run, train)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.state == "finished")
+            await until(pilot, lambda: len(app.query_one("#output").lines) >= 2,
+                        what=lambda: (app.capture.total_lines, [l.text for l in app.query_one("#output").lines]))
+            out = "\n".join(line.text for line in app.query_one("#output").lines)
+            assert "hello from print" in out and "hello from logging" in out
+        assert sys.stdout is real_stdout
+        assert handler.stream is sys.stderr
+        saved = (tmp_path / "output.log").read_text()
+        assert "hello from print\n" in saved and "hello from logging\n" in saved
+    finally:
+        logger.removeHandler(handler)
+
+
+async def test_resize_relayouts_and_redraws_at_the_new_size():
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: drawn(app))
+        wide = len(plot_text(app).splitlines()[1])
+        assert not app.screen.has_class("-narrow")
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: app.screen.has_class("-narrow") and app.screen.has_class("-short"))
+        await until(pilot, lambda: len(plot_text(app).splitlines()[1]) < wide, what="plot redrawn smaller")
+        assert len(plot_text(app).splitlines()[1]) <= 78
+        await pilot.resize_terminal(200, 60)
+        await until(pilot, lambda: not app.screen.has_class("-narrow"))

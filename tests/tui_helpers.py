@@ -1,0 +1,105 @@
+"""Deterministic trainers and preloaded runs for the TUI tests and snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lossmon.run_api import Run
+
+
+@dataclass
+class TrainerLog:
+    """What the fake trainer saw, written only by the training thread."""
+
+    deltas: list = field(default_factory=list)  # parameter change per step = the LR SGD really used
+    checkpoint_threads: list = field(default_factory=list)
+    steps: int = 0
+    release: threading.Event = field(default_factory=threading.Event)  # frees a stuck trainer
+
+
+def fake_trainer(steps: int = 1_000_000, delay: float = 0.002, raise_at: int | None = None,
+                 values: dict | None = None, stuck: bool = False, prints: bool = False):
+    """A one-parameter SGD model with grad 1, so each step moves the parameter by exactly the LR
+    the optimizer used. `values` maps a step to extra metrics to log there (NaN/inf tests)."""
+    log = TrainerLog()
+
+    def train(run: Run) -> None:
+        import torch
+
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = torch.optim.SGD([p], lr=0.1)
+        run.watch(opt)
+
+        @run.on_checkpoint
+        def save() -> str:
+            log.checkpoint_threads.append(threading.current_thread().name)
+            return "ckpt-ok"
+
+        for i in range(1, steps + 1):
+            before = float(p.item())
+            p.grad = torch.ones(1, dtype=torch.float64)
+            opt.step()
+            log.deltas.append(before - float(p.item()))
+            metrics = {"loss": 1.0 / math.sqrt(i)}
+            if values and i in values:
+                metrics.update(values[i])
+            run.log(**metrics)
+            if i % 50 == 0:
+                run.log(val_loss=1.2 / math.sqrt(i))
+                if prints:
+                    print(f"print at step {i}")
+            log.steps = i
+            if raise_at is not None and i == raise_at:
+                raise RuntimeError(f"boom at step {i}")
+            if run.should_stop:
+                if not stuck:
+                    return
+                log.release.wait(30)
+                return
+            time.sleep(delay)
+
+    return train, log
+
+
+def preloaded_run(n: int = 5000, seed: int = 0, with_events: bool = True) -> Run:
+    """A finished-looking run: noisy power-law train loss, val loss that turns up, an LR change,
+    a NaN and two alerts -- everything the screen can show, fixed by the seed."""
+    run = Run("preloaded")
+    rng = np.random.default_rng(seed)
+    st = np.arange(1, n + 1)
+    train = 2.0 * st ** -0.3 * np.exp(rng.normal(0, 0.15, n))
+    train[n // 3] = 30.0  # one spike
+    train[2 * n // 3] = np.nan
+    vs = st[99::100]
+    val = 2.0 * vs ** -0.3 + 0.3 * (vs / n) ** 2
+    lr = np.where(st < n // 2, 3e-4, 1.5e-4)
+    run.store.append_points({"loss": (st.tolist(), train.tolist()), "val_loss": (vs.tolist(), val.tolist()),
+                             "lr": (st.tolist(), lr.tolist()),
+                             "grad_norm": (st.tolist(), (1.0 + 0.1 * np.sin(st / 50.0)).tolist())})
+    run.total_steps = n
+    if with_events:
+        run.store.append_events([
+            {"event": "lr_change", "step": n // 2, "source": "key", "request": "x0.5", "applied": True,
+             "old": [3e-4], "new": [1.5e-4], "scale": 0.5},
+            {"event": "alert", "step": n // 3, "kind": "spike", "severity": "warning", "key": "[",
+             "message": "loss 30 is 14x its recent mean 2.1"},
+            {"event": "alert", "step": 2 * n // 3, "kind": "nonfinite", "severity": "critical", "key": "p",
+             "message": "train loss is NaN"},
+        ])
+    return run
+
+
+async def until(pilot, predicate, timeout: float = 10.0, what: str = "") -> None:
+    """Let the app run until predicate() holds; fail at the deadline (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what() if callable(what) else what or predicate}")
+        await pilot.pause(0.02)
+    await asyncio.sleep(0)
