@@ -72,7 +72,7 @@ class Smoothed:
     def update(self, limit: int = 1 << 20) -> int:
         """Smooth up to `limit` of the points that arrived since the last call (a view catches up
         on a long history over several ticks instead of freezing); returns how many were read."""
-        steps, values = self.source.steps(), self.source.values()
+        steps, values = self.source.points()
         n = min(len(values), self._done + limit)
         if n <= self._done:
             return 0

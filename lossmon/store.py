@@ -152,6 +152,11 @@ class Series:
         n, _, values = self._snapshot()
         return values[:n]
 
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and values of the same length (two separate reads could straddle an append)."""
+        n, steps, values = self._snapshot()
+        return steps[:n], values[:n]
+
     def last(self) -> tuple[int, float] | None:
         n, steps, values = self._snapshot()
         if n == 0:

@@ -82,9 +82,11 @@ async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
         for bad in ("abc", "-1", "0", "nan", "inf"):
             inp = app.screen.query_one("#lr-input")
             inp.value = bad
+            app.screen.query_one("#lr-error").update("")
             await pilot.press("enter")
+            await until(pilot, lambda: "finite number > 0" in str(app.screen.query_one("#lr-error").render()),
+                        what=bad)
             assert isinstance(app.screen, LRDialog), bad
-            assert "finite number > 0" in str(app.screen.query_one("#lr-error").render()), bad
         app.screen.query_one("#lr-input").value = "0.025"
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, LRDialog))

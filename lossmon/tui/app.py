@@ -113,6 +113,7 @@ class LossmonApp(App[int]):
         self._alerts = 0
         self._rate = RateMeter()
         self._signals_installed: list[int] = []
+        self._styles: tuple[str, dict] | None = None
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -225,7 +226,7 @@ class LossmonApp(App[int]):
         if key == self._drawn_key and not (self._smoothed and self._smoothed.behind):
             return
         self._drawn_key = key
-        styles = theme_styles(self)
+        styles = self.palette()
         start, end = self.window()
         smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
         plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
@@ -234,6 +235,13 @@ class LossmonApp(App[int]):
         self.query_one("#sparks", TextPanel).show(self.sparks_text(start, end))
 
     # ---- what the widgets show ----------------------------------------------------------------
+
+    def palette(self) -> dict:
+        """Plot and text styles for the current theme (computed once per theme)."""
+        cached = self._styles
+        if cached is None or cached[0] != self.theme:
+            cached = self._styles = (self.theme, theme_styles(self))
+        return cached[1]
 
     @property
     def training_alive(self) -> bool:
@@ -247,55 +255,70 @@ class LossmonApp(App[int]):
             return None, None
         if mode == "last 1k steps":
             return last - 1000 + 1, None
-        firsts = [len(s) and s.steps()[0] for s in (store.by_role(names.TRAIN_LOSS), store.by_role(names.VAL_LOSS))
-                  if s is not None and len(s)]
-        first = min(firsts) if firsts else 0
+        present = [s for s in (store.by_role(names.TRAIN_LOSS), store.by_role(names.VAL_LOSS)) if s is not None and len(s)]
+        first = min(int(s.steps()[0]) for s in present) if present else 0
         return last - 0.1 * (last - first), None
 
     def legend(self) -> str:
         beta = SMOOTHING[self.smoothing_i]
+        y, window = f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"
         parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
-                 "━• val", "▲ LR change", "! alert", "× NaN/inf",
-                 f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"]
-        return "  ".join(parts)
+                 "━• val", "▲ LR change", "! alert", "× NaN/inf", y, window]
+        text = "  ".join(parts)
+        if len(text) > self.query_one("#plot").size.width:
+            text = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", "▲ LR", "! alert", y, window])
+        return text
 
     def status_text(self) -> Text:
+        """Two lines; parts of lower priority (a higher number) are left out when the terminal is
+        too narrow, so nothing wraps and the state, step, LR and losses always show."""
         run, store = self.run_, self.run_.store
-        st = theme_styles(self)
+        st = self.palette()
         now = self.clock() if self.ended_at is None else self.ended_at
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f" {run.name} ", style="bold reverse")
         state = self.display_state()
-        t.append(f" {state} ", style=st["error"] if state == "failed" else st["warning"]
-                 if state in ("paused", "pausing", "stopping") else st["ok"])
+        state_style = st["error"] if state == "failed" else (
+            st["warning"] if state in ("paused", "pausing", "stopping") else st["ok"])
         step = store.last_step
-        t.append(f"  step {step:,}" + (f"/{run.total_steps:,}" if run.total_steps else ""))
+        line1: list[tuple[str, Any, int]] = [
+            (f" {run.name} ", "bold reverse", 0), (f" {state} ", state_style, 0),
+            (f"  step {step:,}" + (f"/{run.total_steps:,}" if run.total_steps else ""), None, 0)]
         epoch = store.by_role(names.EPOCH)
         if epoch is not None and epoch.last() is not None:
-            t.append(f"  epoch {fmt_value(epoch.last()[1])}")
+            line1.append((f"  epoch {fmt_value(epoch.last()[1])}", None, 3))
         rate = self._rate.rate() if state == "running" else None
         if rate is not None:
-            t.append(f"  {rate:,.1f} steps/s")
-        t.append(f"  elapsed {_fmt_duration(now - self.started)}")
+            line1.append((f"  {rate:,.1f} steps/s", None, 1))
+        line1.append((f"  elapsed {_fmt_duration(now - self.started)}", None, 4))
         if rate and run.total_steps and run.total_steps > step:
-            t.append(f"  ETA {_fmt_duration((run.total_steps - step) / rate)}")
-        t.append("\n")
+            line1.append((f"  ETA {_fmt_duration((run.total_steps - step) / rate)}", None, 2))
         lr = store.series("lr") or store.by_role(names.LR)
-        t.append(" LR ")
-        t.append(fmt_lr(lr.last()[1]) if lr is not None and lr.last() is not None else "-", style="bold")
+        line2: list[tuple[str, Any, int]] = [
+            (" LR ", None, 0),
+            (fmt_lr(lr.last()[1]) if lr is not None and lr.last() is not None else "-", "bold", 0)]
         if run.lr_scale != 1.0:
-            t.append(f" (x{run.lr_scale:.3g} manual)", style=st["lr_mark"])
+            line2.append((f" (x{run.lr_scale:.3g} manual)", st["lr_mark"], 0))
         if self.lr_note and run.lr_change_pending:
-            t.append(f"  {self.lr_note} at the next step", style=st["warning"])
+            line2.append((f"  {self.lr_note} at the next step", st["warning"], 0))
         for label, role in (("loss", names.TRAIN_LOSS), ("val", names.VAL_LOSS)):
             s = store.by_role(role)
             if s is not None and s.last() is not None:
-                t.append(f"  {label} {fmt_value(s.last()[1])}")
+                line2.append((f"  {label} {fmt_value(s.last()[1])}", None, 1))
         bad = store.nonfinite
-        t.append(f"  non-finite {bad}", style=st["error"] if bad else st["muted"])
+        line2.append((f"  non-finite {bad}", st["error"] if bad else st["muted"], 1 if bad else 3))
         new_alerts = self._alerts - self.acked
         if new_alerts:
-            t.append(f"  {new_alerts} new alert{'s' if new_alerts > 1 else ''} (a: ack)", style=st["warning"])
+            line2.append((f"  {new_alerts} new alert{'s' if new_alerts > 1 else ''} (a: ack)", st["warning"], 2))
+        width = self.size.width or 200
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, parts in enumerate((line1, line2)):
+            if i:
+                t.append("\n")
+            for level in (4, 3, 2, 1):
+                if sum(len(p[0]) for p in parts) <= width:
+                    break
+                parts = [p for p in parts if p[2] < level]
+            for text, style, _ in parts:
+                t.append(text, style=style)
         return t
 
     def display_state(self) -> str:
@@ -326,7 +349,7 @@ class LossmonApp(App[int]):
             if name not in picked and s is not None and s.role == names.OTHER and not name.startswith("lr/"):
                 rows.append((name, s))
         rows = rows[:MAX_SPARKS]
-        st = theme_styles(self)
+        st = self.palette()
         style = {"train": st["train"], "val": st["val"], "lr": st["lr_mark"]}
         t = Text(no_wrap=True, overflow="ellipsis")
         label_w, value_w = 10, 9
@@ -343,7 +366,7 @@ class LossmonApp(App[int]):
         return t
 
     def events_text(self) -> Text:
-        st = theme_styles(self)
+        st = self.palette()
         panel = self.query_one("#events", TextPanel)
         room = max(1, panel.size.height or 8)
         t = Text(overflow="fold")
@@ -369,7 +392,7 @@ class LossmonApp(App[int]):
             self.state = "failed"
             out = self.query_one("#output", RichLog)
             if outcome is not None and outcome.traceback:
-                out.write(Text(outcome.traceback.rstrip(), style=theme_styles(self)["error"]))
+                out.write(Text(outcome.traceback.rstrip(), style=self.palette()["error"]))
             msg = f"{type(outcome.error).__name__}: {outcome.error}" if outcome and outcome.error else "unknown error"
             self.notify(f"training raised {msg}. The curves stay; q quits.", severity="error", timeout=30)
         else:
@@ -427,11 +450,18 @@ class LossmonApp(App[int]):
             return False
         return True
 
+    def _lr_controllable(self) -> bool:
+        """LR keys need a watched optimizer; before training has logged anything, watch() may
+        simply not have run yet, so the request waits for it."""
+        if self.run_.lr_watched or self.run_.store.last_step == 0:
+            return True
+        self.notify("LR control needs run.watch(optimizer) in the training function", severity="warning")
+        return False
+
     def action_lr(self, factor: float) -> None:
         if not self._can_steer():
             return
-        if not self.run_.lr_watched:
-            self.notify("LR control needs run.watch(optimizer) in the training function", severity="warning")
+        if not self._lr_controllable():
             return
         self.run_.scale_lr(factor, source="key")
         self.lr_note = f"LR x{factor:g}"
@@ -450,8 +480,7 @@ class LossmonApp(App[int]):
     def action_lr_dialog(self) -> None:
         if not self._can_steer():
             return
-        if not self.run_.lr_watched:
-            self.notify("LR control needs run.watch(optimizer) in the training function", severity="warning")
+        if not self._lr_controllable():
             return
         lr = self.run_.store.series("lr")
         current = fmt_lr(lr.last()[1]) if lr is not None and lr.last() else "unknown"

@@ -83,16 +83,22 @@ def y_ticks(scale: Scale, target: int) -> list[float]:
 
 
 def fmt_tick(v: float) -> str:
-    """A short axis label: 0.25, 3e-05, 1.2e+03 -> 1200, at most 7 characters."""
+    """A short axis label, at most 7 characters: 0.25, 3e-5, 1200."""
     if v == 0:
         return "0"
     a = abs(v)
-    if 1e-3 <= a < 1e5:
+    if 1e3 <= a < 1e6:
+        return f"{v:.0f}"
+    if 1e-3 <= a < 1e3:
         text = f"{v:.3g}"
         return text if len(text) <= 7 else f"{v:.2g}"
-    mant, exp = f"{v:.1e}".split("e")
-    mant = mant.rstrip("0").rstrip(".")
-    return f"{mant}e{int(exp)}"
+    for digits in (1, 0):
+        mant, exp = f"{v:.{digits}e}".split("e")
+        mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
+        label = f"{mant}e{int(exp)}"
+        if len(label) <= 7:
+            return label
+    return label
 
 
 def fmt_step(v: float) -> str:

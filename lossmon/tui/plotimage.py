@@ -128,7 +128,7 @@ def render_plot(width: int, height: int, *, train: Series | None = None, smooth:
 
 def _val_markers(canvas: Canvas, val: Series, start: float, end: float, scale: Scale) -> None:
     """A dot on each validation point while they are few enough to tell apart."""
-    steps, values = val.steps(), val.values()
+    steps, values = val.points()
     i, j = np.searchsorted(steps, [np.ceil(start), np.floor(end) + 1])
     if j - i == 0 or j - i > canvas.width // 2:
         return

@@ -30,12 +30,18 @@ def theme_styles(app) -> dict[str, Style]:
             return fallback
 
     fg = c("foreground", "white")
+    try:
+        primary = bg + Color.parse(v["primary"])
+        faint = bg.blend(primary, 0.55).hex6  # raw points: the train colour, half-way to the background
+        strong = primary.lighten(0.12).hex6
+    except (KeyError, ColorParseError):
+        faint, strong = "blue", "bright_blue"
     return {
         "legend": Style(color=c("foreground-muted", fg)),
         "label": Style(color=c("foreground-muted", fg)),
         "axis": Style(color=c("foreground-muted", fg)),
-        "train_raw": Style(color=c("primary", "blue"), dim=True),
-        "train": Style(color=c("primary", "blue"), bold=True),
+        "train_raw": Style(color=faint),
+        "train": Style(color=strong, bold=True),
         "val": Style(color=c("accent", "yellow"), bold=True),
         "val_marker": Style(color=c("accent", "yellow"), bold=True),
         "nonfinite": Style(color=c("error", "red"), bold=True),
