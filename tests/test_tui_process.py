@@ -41,6 +41,8 @@ lossmon.run(train, run_dir=sys.argv[1])
 class PtyProcess:
     """A command with a pty as its terminal (stdin, stdout, stderr), of a given size."""
 
+    started: list["PtyProcess"] = []
+
     def __init__(self, args: list[str], env: dict, cols: int = 120, rows: int = 36) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -48,6 +50,7 @@ class PtyProcess:
         self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
                                      start_new_session=True, close_fds=True)
         os.close(slave)
+        PtyProcess.started.append(self)
         self.master = master
         self.out = bytearray()
 
@@ -91,6 +94,17 @@ class PtyProcess:
         assert data.count(ALT_SCREEN_ON) >= 1, "the UI never started"
         tail = data[data.rindex(ALT_SCREEN_OFF):]
         return tail.decode("utf-8", "replace")
+
+
+@pytest.fixture(autouse=True)
+def kill_leftovers():
+    """A failed test must not leave its child training in the background."""
+    yield
+    for p in PtyProcess.started:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
+    PtyProcess.started.clear()
 
 
 def demo(tmp_path: Path, subprocess_env, *extra: str, steps: int = 200_000) -> PtyProcess:

@@ -32,10 +32,11 @@ from ..smoothing import Smoothed
 from ..store import Series
 from .axes import fmt_step
 from .capture import OutputCapture
+from .governor import Governor
 from .plotimage import Mark, render_plot
 from .screens import ConfirmQuit, HelpScreen, LRDialog
 from .sparkline import spark_text
-from .widgets import LossPlot, TextPanel, theme_styles
+from .widgets import LossPlot, TextLines, TextPanel, theme_styles
 
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 WINDOWS = ("all", "last 10 %", "last 1k steps")
@@ -80,7 +81,7 @@ class LossmonApp(App[int]):
     ]
 
     def __init__(self, run: Run, train_fn: Callable[[Run], Any] | None = None, *,
-                 fps: float = 10.0, plot_hz: float = 4.0, handle_signals: bool = False,
+                 fps: float = 10.0, plot_hz: float = 4.0, ui_budget: float = 0.02, handle_signals: bool = False,
                  capture_output: bool = True, started: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -89,6 +90,7 @@ class LossmonApp(App[int]):
         self.run_ = run
         self.train_fn = train_fn
         self.fps, self.plot_hz = float(fps), float(plot_hz)
+        self.governor = Governor(self.fps, self.plot_hz, ui_budget)
         self.handle_signals = handle_signals
         self.clock = clock
         self.started = clock() if started is None else started
@@ -118,11 +120,11 @@ class LossmonApp(App[int]):
     # ---- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TextPanel(id="status")
+        yield TextLines(id="status")
         with Horizontal(id="main"):
             yield LossPlot(id="plot")
             with Vertical(id="side"):
-                yield TextPanel(id="sparks")
+                yield TextLines(id="sparks")
                 yield TextPanel(id="events")
         yield RichLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
         yield Footer()
@@ -141,8 +143,7 @@ class LossmonApp(App[int]):
             self._install_signals()
         if self.train_fn is not None:
             self.trainer = TrainerThread(self.train_fn, self.run_).start()
-        self.set_interval(1.0 / self.fps, self.tick)
-        self.set_interval(1.0 / self.plot_hz, self.plot_tick)
+        self.set_interval(1.0 / self.fps, self._heartbeat)
         self.tick()
         self.plot_tick()
 
@@ -190,8 +191,15 @@ class LossmonApp(App[int]):
 
     # ---- timers -------------------------------------------------------------------------------
 
+    def _heartbeat(self) -> None:
+        numbers, plot = self.governor.due()
+        if numbers:
+            self.tick()
+        if plot:
+            self.plot_tick()
+
     def tick(self) -> None:
-        """Numbers, events and captured output, at `fps`."""
+        """Numbers, events and captured output, at `fps` (or slower: see governor.py)."""
         try:
             self._tick()
         except NoMatches:  # a timer that fired while the app tears its screen down
@@ -202,12 +210,12 @@ class LossmonApp(App[int]):
         self._poll_trainer()
         self._take_events()
         self._rate.add(self.clock(), self.run_.store.last_step)
-        self.query_one("#status", TextPanel).show(self.status_text())
+        self.query_one("#status", TextLines).show(self.status_text())
         if self.quitting and not self.training_alive:
             self.exit()
 
     def plot_tick(self) -> None:
-        """The plot and sparklines, at `plot_hz`, only when the store or the view changed."""
+        """The plot and sparklines, at `plot_hz` (or slower), only when the store or the view changed."""
         try:
             self._plot_tick()
         except NoMatches:
@@ -232,7 +240,7 @@ class LossmonApp(App[int]):
         plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
                               marks=self._marks, legend=self.legend()), styles)
-        self.query_one("#sparks", TextPanel).show(self.sparks_text(start, end))
+        self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
 
     # ---- what the widgets show ----------------------------------------------------------------
 
@@ -334,7 +342,7 @@ class LossmonApp(App[int]):
 
     def sparks_text(self, start: float | None, end: float | None) -> Text:
         store = self.run_.store
-        panel = self.query_one("#sparks", TextPanel)
+        panel = self.query_one("#sparks", TextLines)
         width = max(10, panel.size.width)
         rows: list[tuple[str, Series]] = []
         picked: set[str] = set()
@@ -562,7 +570,7 @@ class LossmonApp(App[int]):
         self.push_screen(HelpScreen())
 
     def _refresh_status(self) -> None:
-        self.query_one("#status", TextPanel).show(self.status_text())
+        self.query_one("#status", TextLines).show(self.status_text())
 
     def _redraw_now(self) -> None:
         self._drawn_key = None

@@ -83,17 +83,54 @@ class LossPlot(Widget):
         return Strip.blank(self.size.width)
 
 
+class TextLines(Widget):
+    """Lines of styled text drawn with the line API: no wrapping or markup pass on each update
+    (the status line changes ten times a second). Its height follows its number of lines."""
+
+    DEFAULT_CSS = "TextLines { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._key: tuple | None = None
+        self._strips: list[Strip] = []
+
+    def show(self, text: Text) -> bool:
+        key = (text.plain, tuple((s.start, s.end, str(s.style)) for s in text.spans))
+        if key == self._key:
+            return False
+        self._key = key
+        console = self.app.console
+        lines = text.split("\n", allow_blank=True)
+        strips = [Strip(list(line.render(console, end=""))) for line in lines]
+        relayout = len(strips) != len(self._strips)
+        self._strips = strips
+        if relayout:
+            self.styles.height = len(strips) + self.styles.gutter.height
+        self.refresh(layout=relayout)
+        return True
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y < len(self._strips):
+            return self._strips[y].crop_extend(0, width, None)
+        return Strip.blank(width)
+
+
 class TextPanel(Static):
-    """A Static that repaints only when its text really changed."""
+    """A Static that repaints only when its text really changed, and asks for a new layout (a
+    whole-screen recomposition) only when its number of lines changed."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._shown: str | None = None
+        self._lines = -1
 
     def show(self, text: Text) -> bool:
         key = text.markup if text.spans else text.plain
         if key == self._shown:
             return False
         self._shown = key
-        self.update(text)
+        lines = text.plain.count("\n")
+        self.update(text, layout=lines != self._lines)
+        self._lines = lines
         return True

@@ -1,0 +1,118 @@
+"""The live TUI in a real (pseudo-)terminal: training throughput vs the bare loop, bytes per second
+written to the terminal, and key-to-screen latency.
+
+    python benchmarks/bench_tui.py [--reps 3] [--arm-s 8] [--cols 160 --rows 48]
+
+Runs benchmarks/tui_worker.py with a pty of the given size as its terminal and reads everything it
+writes, as an SSH client would. Throughput: the overfit demo's model, 1 torch thread, alternating
+arms (bare loop / the same loop under the TUI, logging every step), medians and their ratio
+(budget >= 97 %). Bytes/s: terminal output during the TUI arms' steady state (budget <= 100 KB/s at
+160x48). Latency: 'y' (log/linear y) typed 20 times into the terminal; time until the new legend
+text arrives (budget <= 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--arm-s", type=float, default=8.0)
+    ap.add_argument("--cols", type=int, default=160)
+    ap.add_argument("--rows", type=int, default=48)
+    ap.add_argument("--keys", type=int, default=20)
+    args = ap.parse_args()
+    latency_s = 4.0 + args.keys * 0.6
+    with tempfile.TemporaryDirectory() as tmp:
+        out_json = Path(tmp) / "result.json"
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", args.rows, args.cols, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(HERE.parent))
+        proc = subprocess.Popen([sys.executable, str(HERE / "tui_worker.py"), str(out_json), str(args.reps),
+                                 str(args.arm_s), str(latency_s)], stdin=slave, stdout=slave, stderr=slave,
+                                env=env, start_new_session=True)
+        os.close(slave)
+        chunks: list[tuple[float, int]] = []  # (time, bytes) of every read
+        buf = bytearray()
+        latencies: list[float] = []
+        key_state = {"next_at": None, "sent": None, "want": b"y: linear", "count": 0, "from": 0}
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.01)
+            now = time.time()
+            if ready:
+                try:
+                    data = os.read(master, 1 << 16)
+                except OSError:
+                    break
+                if not data:
+                    break
+                chunks.append((now, len(data)))
+                buf += data
+            ks = key_state
+            if ks["sent"] is not None and ks["want"] in buf[ks["from"]:]:
+                latencies.append(now - ks["sent"])
+                ks["want"] = b"y: log" if ks["want"] == b"y: linear" else b"y: linear"
+                ks["sent"], ks["next_at"] = None, now + 0.5
+            if proc.poll() is not None and not ready:
+                break
+            if out_json.exists():
+                continue
+            # the latency arm starts after the throughput arms; type 'y' there once it is drawing
+            if ks["next_at"] is None and b"steps/s" in buf[-20000:] and _in_latency_arm(chunks, args, latency_s):
+                ks["next_at"] = now + 2.0
+            if ks["next_at"] and now >= ks["next_at"] and ks["sent"] is None and ks["count"] < args.keys:
+                ks["from"] = len(buf)
+                ks["sent"] = now
+                ks["count"] += 1
+                os.write(master, b"y")
+        proc.wait()
+        if not out_json.exists():
+            sys.exit(f"worker failed:\n{bytes(buf[-3000:]).decode('utf-8', 'replace')}")
+        res = json.loads(out_json.read_text())
+    bare, tui = statistics.median(res["bare"]), statistics.median(res["tui"])
+    print(f"terminal {args.cols}x{args.rows}, overfit demo model, 1 torch thread, {args.reps} x {args.arm_s:g} s arms")
+    print(f"throughput: bare {bare:.1f} steps/s, under the TUI {tui:.1f} steps/s -> {100 * tui / bare:.1f} %"
+          f" (per arm: bare {['%.0f' % r for r in res['bare']]}, tui {['%.0f' % r for r in res['tui']]})")
+    if res.get("ui_cpu"):
+        print(f"UI thread CPU during the TUI arms: median {100 * statistics.median(res['ui_cpu']):.1f} % of a core"
+              f" (per arm {['%.1f' % (100 * c) for c in res['ui_cpu']]})")
+    rates = []
+    for t0, t1 in res["tui_windows"][:args.reps]:
+        n = sum(b for t, b in chunks if t0 <= t <= t1)
+        rates.append(n / (t1 - t0) / 1000)
+    print(f"terminal output during the TUI arms: median {statistics.median(rates):.1f} KB/s"
+          f" (per arm {['%.1f' % r for r in rates]})")
+    if latencies:
+        ms = sorted(x * 1000 for x in latencies)
+        print(f"key 'y' -> new legend on the terminal: median {statistics.median(ms):.0f} ms,"
+              f" max {ms[-1]:.0f} ms over {len(ms)} presses")
+    else:
+        print("key latency: no presses measured")
+
+
+def _in_latency_arm(chunks, args, latency_s) -> bool:
+    """Heuristic: the throughput arms take reps * (2 * arm_s + start-up); after that the latency arm runs."""
+    if not chunks:
+        return False
+    return chunks[-1][0] - chunks[0][0] > args.reps * (2 * args.arm_s + 1.5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Child process of bench_tui.py, run with a pty as its terminal. Trains the overfit demo's model
+(1 torch thread) in alternating arms: bare loop (no lossmon at all), then the same loop under the
+live TUI, timed from inside the loop. Results go to the JSON file named on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from lossmon.demos import IN_DIM, make_data  # noqa: E402
+from lossmon.session import Session  # noqa: E402
+from lossmon.tui.app import LossmonApp  # noqa: E402
+
+WARMUP_S = 1.5
+
+
+def thread_cpu_s(native_id: int) -> float:
+    """CPU seconds (user + system) one thread of this process has used."""
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # app start-up and first frames are not part of the steady state
+
+
+def main() -> None:
+    out_path, reps, arm_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    latency_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    torch.set_num_threads(1)
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))
+    torch.manual_seed(0)
+    x, y = make_data(512, 1.0, seed=0)
+    model = nn.Sequential(nn.Linear(IN_DIM, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-5)
+    gen = torch.Generator().manual_seed(0)
+
+
+    def loop(seconds: float, run=None, on_warm=None) -> float:
+        """Steps/s of the training loop between WARMUP_S and `seconds`."""
+        t_start = time.perf_counter()
+        n0 = t0 = None
+        step = 0
+        while True:
+            idx = torch.randint(0, len(x), (32,), generator=gen)
+            loss = nn.functional.mse_loss(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if run is not None:
+                run.log(loss=loss)
+                if step % 100 == 0:
+                    run.log(val_loss=loss.detach() * 1.1, epoch=step / 16)
+            step += 1
+            now = time.perf_counter()
+            if t0 is None and now - t_start >= WARMUP_S:
+                n0, t0 = step, now
+                if on_warm is not None:
+                    on_warm()
+            if now - t_start >= seconds:
+                return (step - n0) / (now - t0)
+
+    results = {"bare": [], "tui": [], "tui_windows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        def tui_arm(i: int, seconds: float) -> float:
+            session = Session("bench", Path(tmp) / f"run{i}")
+            box = {}
+
+            main_id = threading.main_thread().native_id
+
+            def train(run):
+                run.watch(opt)
+                def warm():
+                    box["cpu0"], box["t0"] = thread_cpu_s(main_id), time.time()
+
+                box["rate"] = loop(seconds, run, warm)
+                box["window"] = (box["t0"], time.time())
+                box["ui_cpu"] = (thread_cpu_s(main_id) - box["cpu0"]) / (time.time() - box["t0"])
+                app.call_from_thread(app.exit)
+
+            app = LossmonApp(session.run, train, started=session.started,
+                             fps=float(os.environ.get("LOSSMON_FPS", 10)), plot_hz=float(os.environ.get("LOSSMON_PLOT_HZ", 4)))
+            app.run()
+            session.close("finished", 0)
+            run = session.run
+            run._lr.unwatch_all()
+            results["tui_windows"].append(box["window"])
+            results.setdefault("ui_cpu", []).append(box["ui_cpu"])
+            return box["rate"]
+
+        for i in range(reps):
+            results["bare"].append(loop(arm_s))
+            results["tui"].append(tui_arm(i, arm_s))
+        if latency_s:
+            results["latency_window"] = [time.time()]
+            tui_arm(reps, latency_s)
+    Path(out_path).write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
