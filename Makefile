@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_overhead.py
 	$(BIN)/python benchmarks/bench_lr.py
+	$(BIN)/python benchmarks/bench_plot.py
+	$(BIN)/python benchmarks/bench_tui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -75,8 +75,10 @@ def main() -> None:
             if out_json.exists():
                 continue
             # the latency arm starts after the throughput arms; type 'y' there once it is drawing
-            if ks["next_at"] is None and b"steps/s" in buf[-20000:] and _in_latency_arm(chunks, args, latency_s):
-                ks["next_at"] = now + 2.0
+            if ks["next_at"] is None and args.keys:
+                mark = buf.find(b"<<latency arm>>")
+                if mark >= 0 and b" loss " in buf[mark:]:
+                    ks["next_at"] = now + 1.0
             if ks["next_at"] and now >= ks["next_at"] and ks["sent"] is None and ks["count"] < args.keys:
                 ks["from"] = len(buf)
                 ks["sent"] = now
@@ -105,13 +107,6 @@ def main() -> None:
               f" max {ms[-1]:.0f} ms over {len(ms)} presses")
     else:
         print("key latency: no presses measured")
-
-
-def _in_latency_arm(chunks, args, latency_s) -> bool:
-    """Heuristic: the throughput arms take reps * (2 * arm_s + start-up); after that the latency arm runs."""
-    if not chunks:
-        return False
-    return chunks[-1][0] - chunks[0][0] > args.reps * (2 * args.arm_s + 1.5)
 
 
 if __name__ == "__main__":

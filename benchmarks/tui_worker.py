@@ -99,7 +99,7 @@ def main() -> None:
             results["bare"].append(loop(arm_s))
             results["tui"].append(tui_arm(i, arm_s))
         if latency_s:
-            results["latency_window"] = [time.time()]
+            print("<<latency arm>>", flush=True)  # tells bench_tui.py to start typing keys
             tui_arm(reps, latency_s)
     Path(out_path).write_text(json.dumps(results))
 

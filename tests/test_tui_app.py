@@ -329,3 +329,15 @@ async def test_resize_relayouts_and_redraws_at_the_new_size():
         assert len(plot_text(app).splitlines()[1]) <= 78
         await pilot.resize_terminal(200, 60)
         await until(pilot, lambda: not app.screen.has_class("-narrow"))
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TEXTUAL_COLOR_SYSTEM": "standard"}])
+async def test_no_color_and_16_colours_render(monkeypatch, env):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: drawn(app))
+        svg = app.export_screenshot()
+        assert "preloaded" in svg and "alerts" in svg and "\u28ff" in svg  # status, panels, braille
+    assert app.return_code in (None, 0)

@@ -71,8 +71,8 @@ class LossPlot(Widget):
         width = self.size.width
         strips = []
         for row in image.rows:
-            segs = [Segment(text, styles.get(key)) for text, key in row if text]
-            strips.append(Strip(segs).adjust_cell_length(width))
+            segs = [Segment(text, styles.get(key) or Style.null()) for text, key in row if text]
+            strips.append(Strip(segs).adjust_cell_length(width, self.rich_style))
         self.image = image
         self._strips = strips
         self.refresh()
@@ -80,7 +80,7 @@ class LossPlot(Widget):
     def render_line(self, y: int) -> Strip:
         if y < len(self._strips):
             return self._strips[y]
-        return Strip.blank(self.size.width)
+        return Strip.blank(self.size.width, self.rich_style)
 
 
 class TextLines(Widget):
@@ -101,7 +101,9 @@ class TextLines(Widget):
         self._key = key
         console = self.app.console
         lines = text.split("\n", allow_blank=True)
-        strips = [Strip(list(line.render(console, end=""))) for line in lines]
+        null = Style.null()  # Textual's filters (NO_COLOR's monochrome) need a style on every segment
+        strips = [Strip([seg if seg.style is not None else Segment(seg.text, null)
+                         for seg in line.render(console, end="")]) for line in lines]
         relayout = len(strips) != len(self._strips)
         self._strips = strips
         if relayout:
@@ -112,8 +114,8 @@ class TextLines(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y < len(self._strips):
-            return self._strips[y].crop_extend(0, width, None)
-        return Strip.blank(width)
+            return self._strips[y].crop_extend(0, width, self.rich_style)
+        return Strip.blank(width, self.rich_style)
 
 
 class TextPanel(Static):
