@@ -8,7 +8,8 @@ writes, as an SSH client would. Throughput: the overfit demo's model, 1 torch th
 arms (bare loop / the same loop under the TUI, logging every step), medians and their ratio
 (budget >= 97 %). Bytes/s: terminal output during the TUI arms' steady state (budget <= 100 KB/s at
 160x48). Latency: 'y' (log/linear y) typed 20 times into the terminal; time until the new legend
-text arrives (budget <= 100 ms).
+text arrives (budget <= 100 ms). Environment: LOSSMON_FPS, LOSSMON_PLOT_HZ (maximum rates) and
+LOSSMON_UI_BUDGET (the governor's share of a core; 0 turns it off) set the app's options.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def main() -> None:
         res = json.loads(out_json.read_text())
     bare, tui = statistics.median(res["bare"]), statistics.median(res["tui"])
     print(f"terminal {args.cols}x{args.rows}, overfit demo model, 1 torch thread, {args.reps} x {args.arm_s:g} s arms")
+    paired = statistics.median(t / b for t, b in zip(res["tui"], res["bare"]))
     print(f"throughput: bare {bare:.1f} steps/s, under the TUI {tui:.1f} steps/s -> {100 * tui / bare:.1f} %"
+          f" (median of per-rep ratios {100 * paired:.1f} %)"
           f" (per arm: bare {['%.0f' % r for r in res['bare']]}, tui {['%.0f' % r for r in res['tui']]})")
     if res.get("ui_cpu"):
         print(f"UI thread CPU during the TUI arms: median {100 * statistics.median(res['ui_cpu']):.1f} % of a core"

@@ -34,8 +34,6 @@ def main() -> None:
     out_path, reps, arm_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     latency_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     torch.set_num_threads(1)
-    if os.environ.get("SWITCH"):
-        sys.setswitchinterval(float(os.environ["SWITCH"]))
     torch.manual_seed(0)
     x, y = make_data(512, 1.0, seed=0)
     model = nn.Sequential(nn.Linear(IN_DIM, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
@@ -86,7 +84,8 @@ def main() -> None:
                 app.call_from_thread(app.exit)
 
             app = LossmonApp(session.run, train, started=session.started,
-                             fps=float(os.environ.get("LOSSMON_FPS", 10)), plot_hz=float(os.environ.get("LOSSMON_PLOT_HZ", 4)))
+                             fps=float(os.environ.get("LOSSMON_FPS", 10)), plot_hz=float(os.environ.get("LOSSMON_PLOT_HZ", 4)),
+                             ui_budget=float(os.environ.get("LOSSMON_UI_BUDGET", 0.02)))
             app.run()
             session.close("finished", 0)
             run = session.run

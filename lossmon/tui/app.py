@@ -143,9 +143,9 @@ class LossmonApp(App[int]):
             self._install_signals()
         if self.train_fn is not None:
             self.trainer = TrainerThread(self.train_fn, self.run_).start()
-        self.set_interval(1.0 / self.fps, self._heartbeat)
         self.tick()
         self.plot_tick()
+        self._heartbeat()
 
     def on_unmount(self) -> None:
         if self.capture is not None:
@@ -192,11 +192,14 @@ class LossmonApp(App[int]):
     # ---- timers -------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
+        """Do what is due, then sleep until the next thing is (a one-shot timer each time)."""
         numbers, plot = self.governor.due()
         if numbers:
             self.tick()
         if plot:
             self.plot_tick()
+        if self.is_running:
+            self.set_timer(self.governor.wait(), self._heartbeat)
 
     def tick(self) -> None:
         """Numbers, events and captured output, at `fps` (or slower: see governor.py)."""

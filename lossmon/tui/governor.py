@@ -46,6 +46,10 @@ class Governor:
             return None
         return (s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0])
 
+    def wait(self) -> float:
+        """Seconds until the next piece of work is due (the app sleeps that long, no idle ticks)."""
+        return max(0.01, min(self._next_numbers, self._next_plot) - self._clock())
+
     def due(self) -> tuple[bool, bool]:
         """(numbers due, plot due) now; call it from the UI thread's base timer."""
         now, cpu = self._clock(), self._cpu()
