@@ -130,7 +130,9 @@ class LossmonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#plot").border_title = "loss"
+        plot = self.query_one("#plot", LossPlot)
+        plot.border_title = "loss"
+        plot.on_new_size = self._redraw_now
         self.query_one("#sparks").border_title = "metrics"
         self.query_one("#events").border_title = "alerts & events"
         out = self.query_one("#output", RichLog)
@@ -154,8 +156,6 @@ class LossmonApp(App[int]):
 
     def on_resize(self, event) -> None:
         self._layout_for(event.size.width, event.size.height)
-        self._drawn_key = None
-        self.call_after_refresh(self.plot_tick)
 
     def _layout_for(self, width: int, height: int) -> None:
         self.screen.set_class(width < _NARROW, "-narrow")

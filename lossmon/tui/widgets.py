@@ -66,6 +66,11 @@ class LossPlot(Widget):
         super().__init__(**kwargs)
         self._strips: list[Strip] = []
         self.image: PlotImage | None = None
+        self.on_new_size = None  # the app's redraw, called once the layout has given a new size
+
+    def on_resize(self, event) -> None:
+        if self.on_new_size is not None:
+            self.on_new_size()
 
     def show(self, image: PlotImage, styles: dict[str, Style]) -> None:
         width = self.size.width
