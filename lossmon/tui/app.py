@@ -25,6 +25,7 @@ from textual.widgets import Footer, RichLog
 
 from .. import names
 from ..events import describe, fmt_lr, fmt_value
+from ..plain import fmt_duration
 from ..rate import RateMeter
 from ..run_api import Run
 from ..session import TrainerThread
@@ -44,15 +45,6 @@ SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": 
 _EVENT_STYLE = {"error": "error", "lr_change": "lr_mark", "lr_commit": "lr_mark", "checkpoint": "ok"}
 MAX_SPARKS = 7  # metric rows in the side panel
 _NARROW, _SHORT = 110, 32  # below these the side panels stack under the plot / the log pane hides
-
-
-def _fmt_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 class LossmonApp(App[int]):
@@ -299,9 +291,9 @@ class LossmonApp(App[int]):
         rate = self._rate.rate() if state == "running" else None
         if rate is not None:
             line1.append((f"  {rate:,.1f} steps/s", None, 1))
-        line1.append((f"  elapsed {_fmt_duration(now - self.started)}", None, 4))
+        line1.append((f"  elapsed {fmt_duration(now - self.started)}", None, 4))
         if rate and run.total_steps and run.total_steps > step:
-            line1.append((f"  ETA {_fmt_duration((run.total_steps - step) / rate)}", None, 2))
+            line1.append((f"  ETA {fmt_duration((run.total_steps - step) / rate)}", None, 2))
         lr = store.series("lr") or store.by_role(names.LR)
         line2: list[tuple[str, Any, int]] = [
             (" LR ", None, 0),
