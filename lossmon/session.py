@@ -165,8 +165,9 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     A training exception is printed once and the process exits 1; SIGINT/SIGTERM/SIGHUP stop
     training at the next step and exit 130/143/129 after the run log is closed.
 
-    `fps` (numbers) and `plot_hz` (plot and sparklines) set how often the TUI repaints; lower them
-    on a slow SSH link.
+    `fps` (numbers) and `plot_hz` (plot and sparklines) are the most often the TUI repaints; it
+    repaints less often when that would take more than ~2 % of a core from training. Lower them on a
+    slow SSH link.
 
     Under torch.distributed (initialise it first), call it on every rank: rank 0 shows the view and
     writes the run log; control from rank 0 takes effect on all ranks at the same optimizer step

@@ -86,8 +86,7 @@ class LossmonApp(App[int]):
         self.handle_signals = handle_signals
         self.clock = clock
         self.started = clock() if started is None else started
-        self.capture = OutputCapture(run.dir / "output.log" if run.dir and capture_output else None) \
-            if capture_output else None
+        self.capture = OutputCapture(run.dir / "output.log" if run.dir else None) if capture_output else None
         self.trainer: TrainerThread | None = None
         self.state = "running" if train_fn is not None else "idle"
         self.ended_at: float | None = None
