@@ -322,13 +322,19 @@ async def test_resize_relayouts_and_redraws_at_the_new_size():
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: drawn(app))
         wide = len(plot_text(app).splitlines()[1])
-        assert not app.screen.has_class("-narrow")
+        assert not app.has_class("-narrow")
         await pilot.resize_terminal(80, 24)
-        await until(pilot, lambda: app.screen.has_class("-narrow") and app.screen.has_class("-short"))
+        await until(pilot, lambda: app.has_class("-narrow") and app.has_class("-short"))
         await until(pilot, lambda: len(plot_text(app).splitlines()[1]) < wide, what="plot redrawn smaller")
         assert len(plot_text(app).splitlines()[1]) <= 78
+        await pilot.press("question_mark")  # a dialog on top while the terminal shrinks
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.resize_terminal(200, 60)
-        await until(pilot, lambda: not app.screen.has_class("-narrow"))
+        await until(pilot, lambda: not app.has_class("-narrow"))
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.query_one("#side").region.y > app.query_one("#plot").region.y,
+                    what="side panels stacked under the plot")
 
 
 @pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TEXTUAL_COLOR_SYSTEM": "standard"}])

@@ -149,8 +149,9 @@ class LossmonApp(App[int]):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
-        self.screen.set_class(width < _NARROW, "-narrow")
-        self.screen.set_class(height < _SHORT, "-short")
+        # on the app, not self.screen: a dialog may be the current screen when the terminal resizes
+        self.set_class(width < _NARROW, "-narrow")
+        self.set_class(height < _SHORT, "-short")
 
     # ---- signals ------------------------------------------------------------------------------
 
