@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 MAX_QUEUED = 10_000  # lines waiting for the pane; older ones are still in output.log
+MAX_PARTIAL = 10_000  # characters of an unfinished line held back
 
 
 class _Stream(io.TextIOBase):
@@ -72,10 +73,17 @@ class OutputCapture:
                 except OSError:
                     pass
             text = self._partial + text
-            *done, self._partial = text.split("\n")
-            for line in done:
-                self.lines.append(line.rstrip("\r"))
+            *done, partial = text.split("\n")
+            for line in done:  # a progress bar rewrites its line with "\r": keep what a terminal shows
+                line = line.rstrip("\r")
+                self.lines.append(line[line.rfind("\r") + 1:])
             self.total_lines += len(done)
+            partial = partial[partial.rfind("\r") + 1:] if "\r" in partial else partial
+            if len(partial) > MAX_PARTIAL:  # a line that never ends is shown in pieces, not kept whole
+                self.lines.append(partial)
+                self.total_lines += 1
+                partial = ""
+            self._partial = partial
 
     def flush(self) -> None:
         with self._lock:
