@@ -17,7 +17,7 @@ KEYS = [
     ("0", "LR multiplier back to 1 (the schedule's own LR)"),
     ("l", "type an exact LR"),
     ("p  space", "pause / resume training"),
-    ("c", "checkpoint now (your on_checkpoint function, in the training thread)"),
+    ("c", "checkpoint now (on_checkpoint runs in the training thread)"),
     ("s", "stop training gracefully; the app stays open"),
     ("q", "quit (asks while training runs; q again while stopping forces)"),
     ("ctrl+c", "stop training gracefully"),
@@ -78,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in KEYS)
-        body = Text("lossmon keys (LR and pause act at the training loop's next step)\n\n")
+        body = Text("lossmon keys (LR and pause act at the training loop's next step)\n\n", style="bold")
         for k, text in KEYS:
             body.append(k.ljust(width), style="bold")
             body.append(f"  {text}\n")
