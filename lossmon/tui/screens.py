@@ -78,7 +78,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in KEYS)
-        body = Text("lossmon keys (LR and pause act at the training loop's next step)\n\n", style="bold")
+        body = Text()
+        body.append("lossmon keys", style="bold")
+        body.append(" (LR and pause act at the training loop's next step)\n\n")
         for k, text in KEYS:
             body.append(k.ljust(width), style="bold")
             body.append(f"  {text}\n")
