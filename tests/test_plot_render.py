@@ -6,14 +6,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lossmon.store import Series
 from lossmon.tui.axes import fit_scale, fmt_step, fmt_tick, y_ticks
 from lossmon.tui.braille import Canvas
 from lossmon.tui.plotimage import LABEL_W, Mark, render_plot
-from lossmon.tui.sparkline import NONFINITE, spark_text
+from lossmon.tui.sparkline import BARS, NONFINITE, spark_text
 
 
 def series(name, steps, values) -> Series:
@@ -130,6 +130,10 @@ def test_tiny_sizes_and_empty_series_do_not_crash():
 
 
 @settings(max_examples=60, deadline=None)
+@example([1.7120886998688722e308], 24, 6, False)  # found by hypothesis: padding overflowed
+@example([8.912509381337805e307], 24, 6, True)
+@example([-1.7e308, 1.7e308], 30, 8, False)
+@example([5e-324, 1e-310], 30, 8, True)
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(1.0)), min_size=1, max_size=300),
        st.integers(24, 120), st.integers(6, 40), st.booleans())
 def test_any_values_any_size_render_without_error(values, width, height, log):
@@ -137,6 +141,15 @@ def test_any_values_any_size_render_without_error(values, width, height, log):
     img = render_plot(width, height, train=s, val=s, log=log)
     assert len(img.rows) == height
     assert all(sum(len(t) for t, _ in row) <= width for row in img.rows)
+
+
+@settings(max_examples=60, deadline=None)
+@example([-1.7e308, 1.7e308], 5, True)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=200), st.integers(1, 60),
+       st.booleans())
+def test_sparkline_any_values(values, width, log):
+    line = spark_text(series("x", np.arange(len(values)), values), width, log=log)
+    assert len(line) == width and set(line) <= set(BARS + NONFINITE + " ")
 
 
 def test_sparkline_is_nan_safe_and_keeps_spikes():

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
+_LIMIT = 1e300
+
+
 @dataclass(frozen=True)
 class Scale:
     """Maps values onto dot rows: `lo` at the bottom row, `hi` at row 0; log10 when `log`."""
@@ -34,10 +37,15 @@ class Scale:
 
 
 def fit_scale(lo: float, hi: float, want_log: bool) -> Scale | None:
-    """A scale showing [lo, hi] with a little room; linear when log is impossible (values <= 0)."""
+    """A scale showing [lo, hi] with a little room; linear when log is impossible (values <= 0).
+    The range is held within +-1e300 (1e-300 on a log axis), so padding and ticks never overflow;
+    values beyond it are drawn at the edge."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
+    lo, hi = max(lo, -_LIMIT), min(hi, _LIMIT)
     log = want_log and lo > 0
+    if log:
+        lo, hi = max(lo, 1.0 / _LIMIT), max(hi, 1.0 / _LIMIT)
     a, b = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
     if b - a < 1e-12 * max(1.0, abs(a)):
         pad = 0.05 if log else max(abs(a) * 0.05, 1e-9)

@@ -27,8 +27,9 @@ def spark_text(series: Series, width: int, start: float | None = None, end: floa
         return "".join(NONFINITE if b else " " for b in env.nonfinite > 0)
     lo, hi = float(v[fin].min()), float(v[fin].max())
     levels = np.zeros(width, dtype=np.int64)
-    if hi > lo:
-        levels[fin] = np.clip(((v[fin] - lo) / (hi - lo) * (len(BARS) - 1)).round(), 0, len(BARS) - 1)
+    if hi > lo:  # halves first: hi - lo of two huge values of opposite sign would overflow
+        frac = (v[fin] / 2 - lo / 2) / (hi / 2 - lo / 2)
+        levels[fin] = np.clip(np.nan_to_num(frac * (len(BARS) - 1)).round(), 0, len(BARS) - 1)
     chars = []
     prev = None
     for i in range(width):
