@@ -134,6 +134,9 @@ def test_tiny_sizes_and_empty_series_do_not_crash():
 @example([8.912509381337805e307], 24, 6, True)
 @example([-1.7e308, 1.7e308], 30, 8, False)
 @example([5e-324, 1e-310], 30, 8, True)
+@example([1.0, -1.797693134462316e308], 24, 6, False)
+@example([1.0, 1.4251026703030195e296], 24, 6, True)
+@example([-8.98846572931158e307], 24, 6, False)
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(1.0)), min_size=1, max_size=300),
        st.integers(24, 120), st.integers(6, 40), st.booleans())
 def test_any_values_any_size_render_without_error(values, width, height, log):

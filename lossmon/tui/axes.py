@@ -9,6 +9,7 @@ import numpy as np
 
 
 _LIMIT = 1e300
+_LOG_LIMIT = 300.0
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class Scale:
             return np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
 
     def to_rows(self, v: np.ndarray | float, rows: int) -> np.ndarray:
-        t = self.transform(v)
         span = self.hi - self.lo
+        t = np.clip(self.transform(v), self.lo - span, self.hi + span)  # off-canvas stays finite
         return (self.hi - t) / span * (rows - 1)
 
     def value_at(self, frac: float) -> float:
@@ -42,16 +43,18 @@ def fit_scale(lo: float, hi: float, want_log: bool) -> Scale | None:
     values beyond it are drawn at the edge."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
-    lo, hi = max(lo, -_LIMIT), min(hi, _LIMIT)
+    lo, hi = min(max(lo, -_LIMIT), _LIMIT), min(max(hi, -_LIMIT), _LIMIT)
     log = want_log and lo > 0
     if log:
         lo, hi = max(lo, 1.0 / _LIMIT), max(hi, 1.0 / _LIMIT)
     a, b = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
     if b - a < 1e-12 * max(1.0, abs(a)):
         pad = 0.05 if log else max(abs(a) * 0.05, 1e-9)
-        return Scale(a - pad, b + pad, log)
+        edge = _LOG_LIMIT if log else _LIMIT
+        return Scale(max(a - pad, -edge), min(b + pad, edge), log)
     pad = (b - a) * 0.04
-    return Scale(a - pad, b + pad, log)
+    edge = _LOG_LIMIT if log else _LIMIT
+    return Scale(max(a - pad, -edge), min(b + pad, edge), log)
 
 
 def nice_step(span: float, target: int) -> float:
