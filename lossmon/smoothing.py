@@ -45,7 +45,8 @@ def ema(values: np.ndarray, beta: float, m0: float = 0.0) -> np.ndarray:
     grid = padded.reshape(rows, c)
     j = np.arange(1, c + 1, dtype=np.float64)
     decay = beta ** j  # beta^(j) for j = 1..c
-    local = (1.0 - beta) * np.cumsum(grid / decay, axis=1) * decay  # each chunk's EMA from state 0
+    with np.errstate(over="ignore", invalid="ignore"):  # only values beyond ~1e296 overflow
+        local = (1.0 - beta) * np.cumsum(grid / decay, axis=1) * decay  # each chunk's EMA from state 0
     carry = np.empty(rows)
     state, tail = m0, decay[-1]
     ends = local[:, -1]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -212,7 +213,9 @@ class LossmonApp(App[int]):
     def plot_tick(self) -> None:
         """The plot and sparklines, at `plot_hz` (or slower), only when the store or the view changed."""
         try:
-            self._plot_tick()
+            # NaN/inf are expected data here; numpy's warnings would land in the training output pane
+            with np.errstate(all="ignore"):
+                self._plot_tick()
         except NoMatches:
             pass
 
