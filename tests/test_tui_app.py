@@ -152,6 +152,7 @@ async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
         await start(pilot, app, log)
         await pilot.press("ctrl+c")
         await until(pilot, lambda: not app.training_alive)
+        await until(pilot, lambda: app.state == "stopped", what="the app noticed at its next numbers tick")
         assert app.is_running and app.state == "stopped"
         assert any(e["event"] == "stop" and e["source"] == "key" for e in app.run_.store.events)
 
