@@ -87,6 +87,11 @@ class LRControl:
         self.scale = check_positive(scale, "LR multiplier")
 
     @property
+    def pending(self) -> bool:
+        """True while a request waits for the next optimizer step."""
+        return bool(self._requests)
+
+    @property
     def watched(self) -> bool:
         return bool(self._optimizers)
 

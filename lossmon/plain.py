@@ -13,6 +13,7 @@ from typing import IO, Any, Callable
 
 from . import names
 from .events import describe, fmt_lr, fmt_value
+from .rate import RateMeter
 from .run_api import Run
 from .session import Session, TrainerThread
 from .signals import SignalStop
@@ -40,7 +41,7 @@ class PlainPrinter:
         self.every = every
         self._events_seen = 0
         self._last_status = 0.0
-        self._last_rate_point: tuple[float, int] | None = None
+        self._rate = RateMeter(window_s=every)  # the rate since the previous status line
         self._printed_first = False
         self.started = time.monotonic() if started is None else started
 
@@ -88,15 +89,14 @@ class PlainPrinter:
         if final:  # the store caught up all at once at the end: a whole-run average says more
             if now > self.started:
                 parts.append(f"{step / (now - self.started):.1f} steps/s")
-        elif self._last_rate_point is not None:
-            t0, s0 = self._last_rate_point
-            if now - t0 >= 1.0 and step >= s0:  # the store lags by up to a pump interval: use >= 1 s
-                rate = (step - s0) / (now - t0)
+        else:
+            self._rate.add(now, step)
+            rate = self._rate.rate()  # None until the window spans 1 s: the store lags by a pump tick
+            if rate is not None:
                 parts.append(f"{rate:.1f} steps/s")
                 total = self.run.total_steps
                 if total and rate > 0 and total > step:
                     parts.append(f"ETA {fmt_duration((total - step) / rate)}")
-        self._last_rate_point = (now, step)
         if store.nonfinite:
             parts.append(f"{store.nonfinite} non-finite")
         if self.run.paused:

@@ -215,7 +215,7 @@ class Run:
     @property
     def lr_change_pending(self) -> bool:
         """True while an LR request waits for the next optimizer step."""
-        return bool(self._lr._requests)
+        return self._lr.pending
 
     @property
     def lr_scale(self) -> float:

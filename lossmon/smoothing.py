@@ -32,6 +32,11 @@ def ema(values: np.ndarray, beta: float, m0: float = 0.0) -> np.ndarray:
     Vectorised: inside fixed-size chunks the recurrence is a weighted cumulative sum; only the
     state carried from one chunk to the next is a Python loop (one iteration per chunk).
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # only values beyond ~1e296 overflow
+        return _ema(values, beta, m0)
+
+
+def _ema(values: np.ndarray, beta: float, m0: float) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if n == 0:
@@ -45,8 +50,7 @@ def ema(values: np.ndarray, beta: float, m0: float = 0.0) -> np.ndarray:
     grid = padded.reshape(rows, c)
     j = np.arange(1, c + 1, dtype=np.float64)
     decay = beta ** j  # beta^(j) for j = 1..c
-    with np.errstate(over="ignore", invalid="ignore"):  # only values beyond ~1e296 overflow
-        local = (1.0 - beta) * np.cumsum(grid / decay, axis=1) * decay  # each chunk's EMA from state 0
+    local = (1.0 - beta) * np.cumsum(grid / decay, axis=1) * decay  # each chunk's EMA from state 0
     carry = np.empty(rows)
     state, tail = m0, decay[-1]
     ends = local[:, -1]

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -82,8 +81,7 @@ class LossmonApp(App[int]):
             raise ValueError("fps and plot_hz must be > 0")
         self.run_ = run
         self.train_fn = train_fn
-        self.fps, self.plot_hz = float(fps), float(plot_hz)
-        self.governor = Governor(self.fps, self.plot_hz, ui_budget)
+        self.governor = Governor(float(fps), float(plot_hz), ui_budget)
         self.handle_signals = handle_signals
         self.clock = clock
         self.started = clock() if started is None else started
@@ -213,9 +211,7 @@ class LossmonApp(App[int]):
     def plot_tick(self) -> None:
         """The plot and sparklines, at `plot_hz` (or slower), only when the store or the view changed."""
         try:
-            # NaN/inf are expected data here; numpy's warnings would land in the training output pane
-            with np.errstate(all="ignore"):
-                self._plot_tick()
+            self._plot_tick()
         except NoMatches:
             pass
 

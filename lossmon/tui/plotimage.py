@@ -76,6 +76,12 @@ def render_plot(width: int, height: int, *, train: Series | None = None, smooth:
                 val: Series | None = None, start: float | None = None, end: float | None = None,
                 log: bool = True, marks: list[Mark] | None = None, legend: str = "") -> PlotImage:
     """Draw the loss plot into `width` x `height` cells."""
+    # NaN/inf are data here, not mistakes: numpy's warnings would only reach the training output pane
+    with np.errstate(all="ignore"):
+        return _render(width, height, train, smooth, val, start, end, log, marks, legend)
+
+
+def _render(width, height, train, smooth, val, start, end, log, marks, legend) -> PlotImage:
     if width < MIN_W or height < MIN_H:
         return PlotImage([[("plot: enlarge the terminal", "label")]] + [[("", "label")]] * (max(0, height - 1)))
     present = [s for s in (train, val) if s is not None and len(s)]

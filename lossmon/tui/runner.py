@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..plain import PlainPrinter, conclude, follow
 from ..run_api import Run
-from ..session import Session
+from ..session import Session, TrainerThread
 from .app import LossmonApp
 
 
@@ -36,8 +36,6 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     printer.skip_seen_events()
     trainer = app.trainer
     if trainer is None:  # the app failed before it could start training: run it now, plainly
-        from ..session import TrainerThread
-
         printer.emit("lossmon: starting training with plain output instead")
         trainer = TrainerThread(train_fn, run).start()
     signum, forced = app.signum, app.forced

@@ -15,6 +15,11 @@ def spark_text(series: Series, width: int, start: float | None = None, end: floa
                log: bool = True) -> str:
     """`width` characters: each the column's max (spikes stay visible), × where a column holds only
     NaN/inf, blank before the first point; empty columns after it repeat the last level."""
+    with np.errstate(all="ignore"):  # NaN/inf are data here
+        return _spark(series, width, start, end, log)
+
+
+def _spark(series: Series, width: int, start: float | None, end: float | None, log: bool) -> str:
     if width <= 0 or not len(series):
         return " " * max(0, width)
     env = series.envelope(width, start, end)

@@ -124,20 +124,17 @@ class TextLines(Widget):
 
 
 class TextPanel(Static):
-    """A Static that repaints only when its text really changed, and asks for a new layout (a
-    whole-screen recomposition) only when its number of lines changed."""
+    """A Static of fixed size (its CSS sets it) that wraps its text and repaints only when the
+    text really changed, never asking for a new layout (a whole-screen recomposition)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._shown: str | None = None
-        self._lines = -1
 
     def show(self, text: Text) -> bool:
         key = text.markup if text.spans else text.plain
         if key == self._shown:
             return False
         self._shown = key
-        lines = text.plain.count("\n")
-        self.update(text, layout=lines != self._lines)
-        self._lines = lines
+        self.update(text, layout=False)
         return True
