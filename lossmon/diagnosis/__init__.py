@@ -1,0 +1,10 @@
+"""Diagnosis: streaming detectors that say in plain words when a run overfits, when the LR is too
+high (spikes, divergence, NaN, oscillation) or too low (stall), and when it has simply converged.
+
+Core code: numpy only, no UI imports. See DESIGN.md §6 for the rules and their sources.
+"""
+
+from .config import ConfigError, DiagnosisConfig, load_config
+from .engine import Diagnoser
+
+__all__ = ["ConfigError", "DiagnosisConfig", "Diagnoser", "load_config"]

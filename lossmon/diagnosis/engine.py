@@ -1,0 +1,277 @@
+"""The Diagnoser: routes logged points to the detectors, in step order, batch by batch.
+
+The pump hands it each tick's points ({name: (steps, values)}) and events; `lossmon check` hands it
+a recorded run in chunks. Metric roles come from the naming conventions (names.py): the first train
+loss, val loss, grad norm and LR names seen are the ones watched. A manual LR change (an applied
+`lr_change` event) splits the batch at its step and re-bases every detector that compares against
+the past. Alerts go to `sink` as event dicts (see alerts.py); configured actions (pause/stop) go to
+`act(action, alert)`. Cost: O(1) amortised per point, vectorised per batch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import numpy as np
+
+from .. import names
+from .blocks import BlockHistory
+from .config import DiagnosisConfig
+from .divergence import DivergenceDetector
+from .early_stopping import EarlyStopping
+from .nonfinite import NonFiniteDetector
+from .spikes import SpikeDetector
+from .trend import LRTrack, OscillationDetector, TrendDetector
+from .validation import ValidationDetector
+
+Act = Callable[[str, dict], None]
+
+
+class _Train:
+    """Everything watching the train loss, plus its smoothed level for the val detectors."""
+
+    def __init__(self, cfg: DiagnosisConfig, sink, metric: str, lr: LRTrack) -> None:
+        self.cfg = cfg
+        self.metric = metric
+        self.blocks = BlockHistory()
+        self.nonfinite = NonFiniteDetector(cfg.nonfinite, sink, metric)
+        self.oscillation = OscillationDetector(cfg.oscillation, sink, metric, self.blocks)
+        self.spike = SpikeDetector(cfg.spike, sink, metric, on_flag=self._on_spike)
+        self.divergence = DivergenceDetector(cfg.divergence, sink, metric)
+        self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,
+                                   self.oscillation.spikes_since,
+                                   lambda: self.divergence.episode.open or self.nonfinite.episode.open)
+        self._batch_start = 0  # point count before the current batch (the oscillation clock)
+        self._next_look = 0  # block-history point count at which the trend is judged next
+        self._level_steps = np.empty(0, dtype=np.int64)  # smoothed level over the latest batch
+        self._level_values = np.empty(0)
+        self._level_before = np.nan  # ... and just before it
+
+    def rebase(self, step: int) -> None:
+        self.spike.rebase()
+        self.divergence.rebase()
+        self.oscillation.rebase()
+        self.blocks.clear()
+        self._next_look = 0
+        self.trend.rebase(step)
+
+    def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
+        cfg = self.cfg
+        bad = ~np.isfinite(values)
+        if cfg.nonfinite.enabled:
+            self.nonfinite.feed(steps, values, bad)
+        if bad.any():
+            steps, values = steps[~bad], values[~bad]
+        if len(values) == 0:
+            return
+        self._batch_start = self.oscillation.position
+        if cfg.spike.enabled:
+            self.spike.feed(steps, values)
+        self.oscillation.position = self._batch_start + len(values)
+        smooth = self.divergence.feed(steps, values)
+        if len(self._level_values):
+            self._level_before = float(self._level_values[-1])
+        self._level_steps, self._level_values = steps, smooth
+        self.blocks.extend(steps, values, self._on_block)
+
+    def _on_spike(self, step: int, index: int) -> None:
+        self.oscillation.position = self._batch_start + index
+        self.oscillation.on_spike(step)
+
+    def _on_block(self) -> None:
+        """Judge the trend every 1/32 of the run so far (windows are >= 5 % of it): ~22 looks per
+        doubling of the run, at the same points whatever the batch sizes."""
+        b = self.blocks
+        if b.points < self._next_look:
+            return
+        self._next_look = b.points + max(b.size, b.points // 32)
+        if self.cfg.plateau.enabled or self.cfg.lr_too_low.enabled:
+            self.trend.evaluate()
+        self.oscillation.evaluate()
+
+    def level_at(self, steps: np.ndarray) -> np.ndarray:
+        """Smoothed train loss at or just before each step (NaN before the first train point)."""
+        idx = np.searchsorted(self._level_steps, steps, side="right") - 1
+        if len(self._level_values) == 0:
+            return np.full(len(steps), self._level_before)
+        return np.where(idx >= 0, self._level_values[np.maximum(idx, 0)], self._level_before)
+
+
+class _Role:
+    """Which metric name plays a role: the first one seen with it ('lr' preferred for the LR)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def claim(self, name: str) -> str | None:
+        r = names.role(name)
+        if r in (names.OTHER, names.EPOCH):
+            return None
+        held = self.names.get(r)
+        if held is None or (r == names.LR and name == "lr" and held != "lr"):
+            self.names[r] = name
+            return r
+        return r if held == name else None
+
+
+class Diagnoser:
+    """All detectors for one run. `feed(points, events)` is the pump's subscriber signature."""
+
+    def __init__(self, config: DiagnosisConfig | None = None, sink: Callable[[dict], None] | None = None,
+                 act: Act | None = None) -> None:
+        self.cfg = config if config is not None else DiagnosisConfig()
+        self.alerts: list[dict] = []
+        self._sink = sink
+        self._act = act
+        self.roles = _Role()
+        self.lr = LRTrack()
+        self.train: _Train | None = None
+        self.val: ValidationDetector | None = None
+        self.val_nonfinite: NonFiniteDetector | None = None
+        self.val_spike: SpikeDetector | None = None
+        self.grad_nonfinite: NonFiniteDetector | None = None
+        self.grad_spike: SpikeDetector | None = None
+        self.early: EarlyStopping | None = None
+        self.points = 0
+        self.failed: str | None = None
+
+    # ---- output -----------------------------------------------------------------------------
+
+    def _emit(self, alert: dict) -> None:
+        self.alerts.append(alert)
+        if self._sink is not None:
+            self._sink(alert)
+        if alert["state"] == "open" and self._act is not None:
+            action = "stop" if alert["kind"] == "early_stopping" else self.cfg.action(alert["kind"])
+            if action != "alert":
+                self._act(action, alert)
+
+    # ---- input ------------------------------------------------------------------------------
+
+    def feed(self, points: dict, events: list | tuple = ()) -> None:
+        """One batch: {name: (steps, values)} plus the events logged with it. Never raises: an
+        internal error is reported once and diagnosis switches off (the run goes on)."""
+        if self.failed:
+            return
+        try:
+            self._feed(points, events)
+        except Exception as e:  # noqa: BLE001 - the monitor must never take the run down
+            self.failed = f"{type(e).__name__}: {e}"
+            print(f"lossmon: diagnosis stopped after an internal error ({self.failed})", file=sys.stderr)
+
+    def _feed(self, points: dict, events) -> None:
+        cuts = sorted({int(ev["step"]) for ev in events
+                       if ev.get("event") == "lr_change" and ev.get("applied", True)
+                       and isinstance(ev.get("step"), int)})
+        arrays = {}
+        for name, (steps, values) in points.items():
+            if self.roles.claim(name) is None:
+                continue
+            arrays[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        if not cuts:
+            self._segment(arrays)
+            return
+        lo = None
+        for cut in cuts + [None]:
+            seg = {}
+            for name, (st, va) in arrays.items():
+                a = 0 if lo is None else int(np.searchsorted(st, lo, side="left"))
+                b = len(st) if cut is None else int(np.searchsorted(st, cut, side="left"))
+                if b > a:
+                    seg[name] = (st[a:b], va[a:b])
+            self._segment(seg)
+            if cut is not None:
+                self.rebase(cut)
+            lo = cut
+
+    def rebase(self, step: int) -> None:
+        """A manual LR change at `step`: detectors that compare with the past start over."""
+        if self.train is not None:
+            self.train.rebase(step)
+        if self.val is not None:
+            self.val.rebase()
+        for sp in (self.val_spike, self.grad_spike):
+            if sp is not None:
+                sp.rebase()
+
+    def _segment(self, arrays: dict) -> None:
+        by_role = {names.role(n): (n, st, va) for n, (st, va) in arrays.items()
+                   if self.roles.names.get(names.role(n)) == n}
+        cfg = self.cfg
+        if names.LR in by_role:
+            _, st, va = by_role[names.LR]
+            self.lr.feed(st, va)
+        if names.TRAIN_LOSS in by_role:
+            name, st, va = by_role[names.TRAIN_LOSS]
+            if self.train is None:
+                self.train = _Train(cfg, self._emit, name, self.lr)
+            self.train.feed(st, va)
+            self.points += len(va)
+        if names.GRAD_NORM in by_role:
+            name, st, va = by_role[names.GRAD_NORM]
+            if self.grad_nonfinite is None:
+                self.grad_nonfinite = NonFiniteDetector(cfg.nonfinite, self._emit, name, is_grad_norm=True)
+                self.grad_spike = SpikeDetector(cfg.spike, self._emit, name, severity="info")
+            bad = ~np.isfinite(va)
+            if cfg.nonfinite.enabled:
+                self.grad_nonfinite.feed(st, va, bad)
+            if cfg.spike.enabled:
+                self.grad_spike.feed(st[~bad], va[~bad])
+            self.points += len(va)
+        if names.VAL_LOSS in by_role:
+            name, st, va = by_role[names.VAL_LOSS]
+            self._val(name, st, va)
+            self.points += len(va)
+        if cfg.early_stopping.enabled:
+            self._early(arrays)
+
+    def _val(self, name: str, st: np.ndarray, va: np.ndarray) -> None:
+        cfg = self.cfg
+        if self.val is None:
+            self.val = ValidationDetector(cfg.overfitting, cfg.plateau, cfg.oscillation, self._emit, name, self._train_at,
+                                          lambda: self.train.metric if self.train else "train loss")
+            self.val_nonfinite = NonFiniteDetector(cfg.nonfinite, self._emit, name)
+            self.val_spike = SpikeDetector(cfg.spike, self._emit, name)
+        bad = ~np.isfinite(va)
+        if cfg.nonfinite.enabled:
+            self.val_nonfinite.feed(st, va, bad)
+        st, va = st[~bad], va[~bad]
+        if len(va) == 0:
+            return
+        if cfg.spike.enabled:
+            self.val_spike.feed(st, va)
+        self.val.feed(st, va)
+
+    def _train_at(self, steps: np.ndarray) -> np.ndarray:
+        if self.train is None:
+            return np.full(len(steps), np.nan)
+        return self.train.level_at(steps)
+
+    def _early(self, arrays: dict) -> None:
+        cfg = self.cfg.early_stopping
+        monitor = cfg.monitor
+        found = arrays.get(monitor)
+        if found is None:  # "val_loss" also means eval_loss, valid/loss, ...
+            want = names.role(monitor)
+            if want != names.OTHER:
+                for name, pair in arrays.items():
+                    if names.role(name) == want and self.roles.names.get(want) == name:
+                        found = pair
+                        monitor = name
+                        break
+        if found is None:
+            return
+        if self.early is None:
+            self.early = EarlyStopping(cfg, self._emit, lambda: None, monitor)
+        for s, v in zip(found[0].tolist(), found[1].tolist()):
+            if self.early.update(s, v):
+                break
+
+    # ---- results ----------------------------------------------------------------------------
+
+    def worst(self) -> str | None:
+        """The highest severity among opened/updated alerts, or None."""
+        order = {"info": 0, "warning": 1, "critical": 2}
+        sev = [a["severity"] for a in self.alerts if a["state"] != "resolved"]
+        return max(sev, key=order.__getitem__) if sev else None

@@ -1,0 +1,69 @@
+"""Non-finite values (NaN, +-inf): reported at the first one, no warm-up, one episode per outbreak."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .alerts import Episode, fmt_step
+from .config import NonFiniteConfig
+
+
+class NonFiniteDetector:
+    """Counts non-finite points on one metric; the episode closes after `resolve_after` finite ones.
+
+    Gradient norms are different: mixed-precision training (GradScaler) sees inf gradients now and
+    then by design and skips those steps, so on a grad norm a lone inf is info and only a run of
+    them is critical."""
+
+    def __init__(self, cfg: NonFiniteConfig, sink, metric: str, is_grad_norm: bool = False) -> None:
+        self.cfg = cfg
+        self.metric = metric
+        self.grad = is_grad_norm
+        self.episode = Episode(sink, "nonfinite", metric)
+        self.total = 0
+        self.in_row = 0  # non-finite points in a row
+        self.finite_run = 0  # finite points since the last non-finite one
+
+    def feed(self, steps: np.ndarray, values: np.ndarray, bad: np.ndarray) -> None:
+        """`bad`: the mask of non-finite values (computed once by the caller). One Python
+        iteration per run of finite or non-finite points, not per point."""
+        n = len(values)
+        if n == 0:
+            return
+        if not bad.any():
+            self._finite(int(steps[-1]), n)
+            return
+        edges = np.flatnonzero(np.diff(bad.astype(np.int8))) + 1
+        bounds = [0, *edges.tolist(), n]
+        for a, b in zip(bounds, bounds[1:]):
+            if bad[a]:
+                self._bad_run(steps[a:b], float(values[a]))
+            else:
+                self._finite(int(steps[b - 1]), b - a)
+
+    def _bad_run(self, steps: np.ndarray, first: float) -> None:
+        count = len(steps)
+        before = self.in_row
+        self.total += count
+        self.in_row += count
+        self.finite_run = 0
+        step = int(steps[0])
+        what = "NaN" if first != first else ("+inf" if first > 0 else "-inf")
+        if not self.grad:
+            self.episode.escalate(step, "critical", f"{self.metric} is {what} at step {fmt_step(step)}: training"
+                                  " has broken down (overflow, a bad batch, or an LR far too high)", "rollback")
+            return
+        if not self.episode.open:
+            self.episode.start(step, "info", f"{self.metric} was {what} at step {fmt_step(step)}; with mixed"
+                               " precision the scaler skips such steps, so this is fine unless it repeats")
+        if before < 10 <= self.in_row:
+            at = int(steps[10 - before - 1])
+            self.episode.escalate(at, "critical", f"{self.metric} has been non-finite for 10 steps in a row"
+                                  f" (to step {fmt_step(at)}): the gradients have blown up", "rollback")
+
+    def _finite(self, last_step: int, count: int) -> None:
+        self.in_row = 0
+        self.finite_run += count
+        if self.episode.open and self.finite_run >= self.cfg.resolve_after:
+            self.episode.resolve(last_step, f"{self.metric} finite again for {self.finite_run} points;"
+                                 f" {self.total} non-finite value{'s' if self.total != 1 else ''} so far")

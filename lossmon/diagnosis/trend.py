@@ -1,0 +1,269 @@
+"""Where the training curve is heading: plateau, converged, "LR too small?", and oscillation.
+
+All of these compare the curve now with the curve a window ago, so they run on a `BlockHistory`
+(O(1) memory) each time a block completes. The window is max(`plateau.window` points, 5 % of the
+run), at most half the run, so a 40-point Hugging Face log and a 10M-step run are judged alike.
+Levels are means over half a window; the noise on a level is the within-block scatter of single
+points divided by the square root of the points averaged.
+
+- plateau: the level improved by less than `min_improvement` (plus its noise) over a window.
+  With the LR annealed below 10 % of its peak this is convergence (info, converged=true); with the
+  LR still high it is a noise floor a lower LR may get under (info).
+- lr_too_low (warning): the curve has barely moved since the start with no spikes, or it keeps
+  falling at a steady rate that never slowed down (healthy curves fall fastest early), while the
+  LR is neither annealed nor warming up.
+- oscillation (warning): several spike episodes close together, or block means that swing up and
+  down by more than `rel` of the level and far beyond their noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable
+
+import numpy as np
+
+from .alerts import Episode, fmt, fmt_step, pct
+from .blocks import BlockHistory
+from .config import LRTooLowConfig, OscillationConfig, PlateauConfig
+
+
+def moved(progress: float) -> str:
+    """'12 % below' / '3 % above' for a relative change from a start level."""
+    return f"{pct(abs(progress))} {'below' if progress >= 0 else 'above'}"
+
+
+class LRTrack:
+    """The effective LR as logged: its peak, its latest value and where it was at a given step.
+    Samples are thinned by half whenever 4096 are held, so memory stays bounded."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self.current: float | None = None
+        self._steps = np.empty(0, dtype=np.int64)
+        self._values = np.empty(0)
+        self._every = 1
+
+    def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
+        ok = np.isfinite(values) & (values > 0)
+        if not ok.any():
+            return
+        steps, values = steps[ok], values[ok]
+        self.peak = max(self.peak, float(values.max()))
+        self.current = float(values[-1])
+        self._steps = np.concatenate((self._steps, steps[::self._every]))
+        self._values = np.concatenate((self._values, values[::self._every]))
+        if len(self._steps) > 4096:
+            self._steps, self._values = self._steps[::2], self._values[::2]
+            self._every *= 2
+
+    def at(self, step: int) -> float | None:
+        """The LR at (or just before) `step`; the first one known if `step` is earlier."""
+        if len(self._steps) == 0:
+            return None
+        i = int(np.searchsorted(self._steps, step, side="right")) - 1
+        return float(self._values[max(i, 0)])
+
+    @property
+    def known(self) -> bool:
+        return self.current is not None
+
+    def fraction(self) -> float:
+        return self.current / self.peak if self.current and self.peak > 0 else 1.0
+
+
+class TrendDetector:
+    """Plateau, converged and "LR too small?" on the train loss."""
+
+    def __init__(self, plateau: PlateauConfig, lr_cfg: LRTooLowConfig, sink, metric: str,
+                 blocks: BlockHistory, lr: LRTrack, spikes_since: Callable[[int], int],
+                 broken: Callable[[], bool]) -> None:
+        self.cfg, self.lr_cfg = plateau, lr_cfg
+        self.metric = metric
+        self.blocks = blocks
+        self.lr = lr
+        self.spikes_since = spikes_since  # spikes_since(step) -> spike episodes at or after step
+        self.broken = broken  # diverged or non-finite: no trend to judge
+        self.plateau = Episode(sink, "plateau", metric)
+        self.too_low = Episode(sink, "lr_too_low", metric)
+        self.base_step = 0  # start of the current comparison history (0 or the last re-base)
+        self._flat_level = math.nan  # the level an open plateau was reported at
+
+    def rebase(self, step: int) -> None:
+        self.base_step = step
+        for ep, what in ((self.plateau, "plateau"), (self.too_low, "LR too small?")):
+            ep.resolve(step, f"LR changed by hand at step {fmt_step(step)}; the {what} check starts over")
+
+    def window(self, rel_noise: float, precision: float) -> int:
+        """Points per window: max(`window`, 5 % of the run, enough points for the levels to be
+        known to `precision` given the per-point relative noise), at most half the run."""
+        n = self.blocks.points
+        need = 8.0 * rel_noise * rel_noise / (precision * precision)  # se of a difference = precision/sqrt(2)
+        return int(min(max(self.cfg.window, self.cfg.window_frac * n, need), n // 2))
+
+    def evaluate(self) -> None:
+        b = self.blocks
+        n = b.points
+        if n < 16 or b.count < 5 or self.broken():
+            return
+        block_se = b.mean_noise()  # one block mean's scatter about the trend
+        k = b.count
+        recent = float((b.cs[k] - b.cs[k - 4]) / (b.cn[k] - b.cn[k - 4])) + b.ref  # the last 4 blocks
+        if not math.isfinite(block_se) or not math.isfinite(recent):
+            return
+        rel_noise = block_se * math.sqrt(b.size) / (abs(recent) or 1.0)  # of one point
+        step = int(b.last[b.count - 1])
+        if self.cfg.enabled and not self.too_low.open:
+            self._plateau(step, self.window(rel_noise, self.cfg.max_noise), block_se)
+        if self.lr_cfg.enabled and not self.too_low.open:
+            self._steady(step, self.window(rel_noise, 1.0), block_se)
+
+    def _lr_phrase(self) -> str:
+        if not self.lr.known:
+            return ""
+        return f"; LR {fmt(self.lr.current)} is {pct(self.lr.fraction())} of its peak {fmt(self.lr.peak)}"
+
+    def _plateau(self, step: int, w: int, block_se: float) -> None:
+        cfg, b = self.cfg, self.blocks
+        n = b.points
+        half = max(1, w // 2)
+        (now, then, first), (n_now, n_then, _) = b.levels(np.array([n, n - w, half]), half)
+        if n_now == 0 or n_then == 0:
+            return
+        ref = abs(then) or 1.0
+        se = block_se * math.sqrt(b.size / n_now + b.size / n_then) / ref
+        if se > cfg.max_noise:
+            return  # the levels are too noisy to tell a plateau from progress yet
+        r = (then - now) / ref
+        sigma = block_se * math.sqrt(b.size)
+        if self.plateau.open:  # resolved once clearly below the level it flattened at
+            gain = (self._flat_level - now) / (abs(self._flat_level) or 1.0)
+            if gain > 3 * cfg.min_improvement + 3 * se:
+                self.plateau.resolve(step, f"{self.metric} is improving again: {fmt(now)}, {pct(gain)} below the"
+                                     f" {fmt(self._flat_level)} it had flattened at")
+            return
+        if r >= cfg.min_improvement + se:
+            return
+        progress = (first - now) / (abs(first) or 1.0)
+        self._flat_level = now
+        noise = f" (noise {fmt(sigma)} a point)" if sigma > 0 else ""
+        flat = (f"{self.metric} has flattened at {fmt(now)}{noise}: {pct(r)} change over the last {w} points,"
+                f" {moved(progress)} its start")
+        annealed = self.lr.known and self.lr.fraction() < self.lr_cfg.annealed_below
+        if annealed:
+            self.plateau.start(step, "info", f"converged: {flat}{self._lr_phrase()}. Loss need not reach zero;"
+                               " this looks like its floor", converged=True, level=now)
+        elif (self.lr_cfg.enabled and abs(progress) < self.lr_cfg.barely_moved and self.spikes_since(0) == 0
+              and self._lr_steady(b.step_at(n - w))):
+            self.too_low.start(step, "warning", f"LR too small? {self.metric} has barely moved in {b.points} points"
+                               f" ({moved(progress)} its start, {fmt(now)} now) with no spikes{self._lr_phrase()}",
+                               "raise_lr", level=now)
+        else:
+            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase()}. A lower LR (press [) may take"
+                               " it lower; or it has converged", "cut_lr", converged=False, level=now)
+
+    def _lr_steady(self, since: int) -> bool:
+        """The LR stayed within 10 % of its current value since `since` (or is not logged)."""
+        if not self.lr.known:
+            return True
+        back = self.lr.at(since)
+        return back is None or 0.9 * back <= self.lr.current <= 1.1 * back
+
+    def _steady(self, step: int, w: int, block_se: float) -> None:
+        """A steady fall that never slowed down: the early-training regime, stretched out."""
+        b, cfg = self.blocks, self.lr_cfg
+        n = b.points
+        half = max(1, w // 2)
+        bounds = list(range(n, half, -w))[::-1]  # window ends, earliest first
+        if self.lr.known:  # judge only the stretch where the LR has been what it is now
+            bounds = [e for e in bounds if self._lr_steady(b.step_at(e - half))]
+        if len(bounds) < max(cfg.min_windows, cfg.history_windows) + 1:
+            return
+        if n < cfg.history_span * (bounds[0] - half):
+            return  # a slow power law looks straight over a short stretch: judge a long one
+        vals, cnt = b.levels(np.array(bounds), half)
+        if not np.all(np.isfinite(vals)) or np.any(cnt == 0):
+            return
+        ref = np.abs(vals[:-1])
+        ref[ref == 0] = 1.0
+        rates = (vals[:-1] - vals[1:]) / ref
+        se = block_se * np.sqrt(b.size / cnt[:-1] + b.size / cnt[1:]) / ref
+        recent = rates[-cfg.min_windows:]
+        if not np.all(recent > 2 * se[-cfg.min_windows:]):
+            return  # not a clear, steady fall in every recent window
+        drops = vals[:-1] - vals[1:]  # absolute: a curve's relative rate stays up as its level falls
+        latest, earlier = float(rates[-1]), float(rates[:-1].max())
+        if drops[-1] < cfg.max_slowdown * float(drops[:-1].max()):
+            return  # it slowed down, as healthy curves do
+        if self.lr.known and self.lr.fraction() < cfg.annealed_below:
+            return
+        since = b.step_at(n - cfg.min_windows * w)
+        if not self._lr_steady(since) or self.spikes_since(since) > 0:
+            return  # a schedule moved the LR (warm-up, decay) or the LR is high enough to spike
+        self.too_low.start(step, "warning",
+                           f"LR too small? {self.metric} falls steadily but slowly: {pct(latest)} over the last {w}"
+                           f" points, no slower than earlier ({pct(earlier)} at best), down to {fmt(float(vals[-1]))}"
+                           f"{self._lr_phrase()}", "raise_lr", rate=latest)
+
+
+class OscillationDetector:
+    """The LR is too high: spikes close together, or block means swinging beyond their noise."""
+
+    def __init__(self, cfg: OscillationConfig, sink, metric: str, blocks: BlockHistory | None) -> None:
+        self.cfg = cfg
+        self.metric = metric
+        self.blocks = blocks
+        self.episode = Episode(sink, "oscillation", metric)
+        self.spikes: deque[tuple[int, int]] = deque()  # (step, point index) of spike episodes
+        self.all_spikes: list[int] = []  # steps of every spike episode (for spikes_since)
+        self.position = 0  # points seen (kept by the engine)
+        self._calm_from = 0
+
+    def spikes_since(self, step: int) -> int:
+        return sum(1 for s in self.all_spikes[-64:] if s >= step)
+
+    def rebase(self) -> None:
+        self.spikes.clear()
+
+    def on_spike(self, step: int) -> None:
+        self.all_spikes.append(step)
+        if len(self.all_spikes) > 256:
+            del self.all_spikes[:128]
+        cfg = self.cfg
+        self.spikes.append((step, self.position))
+        while self.spikes and self.position - self.spikes[0][1] > cfg.window:
+            self.spikes.popleft()
+        if cfg.enabled and len(self.spikes) >= cfg.spikes and not self.episode.open:
+            first = self.spikes[0][0]
+            self.episode.start(step, "warning", f"{self.metric} spiked {len(self.spikes)} times between steps"
+                               f" {fmt_step(first)} and {fmt_step(step)}: the LR is probably too high",
+                               "cut_lr", spikes=len(self.spikes))
+
+    def evaluate(self) -> None:
+        b, cfg = self.blocks, self.cfg
+        if b is None or not cfg.enabled:
+            return
+        if self.episode.open:
+            calm = not self.spikes or self.position - self.spikes[-1][1] > 2 * cfg.window
+            if calm and self._swings() < cfg.min_swings // 2:
+                self.episode.resolve(int(b.last[b.count - 1]), f"{self.metric} has calmed down")
+            return
+        if self._swings() >= cfg.min_swings:
+            m = b.means()[-16:]
+            amp = float(np.mean(np.abs(np.diff(m)))) / (abs(float(np.mean(m))) or 1.0)
+            self.episode.start(int(b.last[b.count - 1]), "warning",
+                               f"{self.metric} oscillates: its {b.size}-point means swing up and down by"
+                               f" {pct(amp)} on average, well beyond their noise: the LR is probably too high",
+                               "cut_lr", amplitude=amp)
+
+    def _swings(self) -> int:
+        b = self.blocks
+        if b.size < 4 or b.count < 17:
+            return 0
+        m = b.means()[-16:]
+        d = np.diff(m)
+        se = b.within_noise() / math.sqrt(b.size)
+        big = np.abs(d) > max(self.cfg.rel * abs(float(np.mean(m))), 3 * math.sqrt(2) * se)
+        turn = np.sign(d[1:]) != np.sign(d[:-1])
+        return int(np.sum(turn & big[1:] & big[:-1]))

@@ -1,0 +1,135 @@
+"""Validation-curve detectors: overfitting (Prechelt) and the evaluation-level plateau
+(ReduceLROnPlateau). Evaluations are few, so these walk them one by one.
+
+The val curve's own scatter sets the margins: sigma is estimated from the median absolute second
+difference of the last 32 evaluations (second differences cancel a steady trend; the median
+ignores the steep start), so a noisy but healthy val curve has to rise well beyond its wobble.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable
+
+import numpy as np
+
+from .alerts import Episode, fmt, fmt_step, pct
+from .config import OscillationConfig, OverfittingConfig, PlateauConfig
+
+_MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(6.0))  # median |N(0, 6 sigma^2)| = 0.6745 sqrt(6) sigma
+
+
+class ValidationDetector:
+    """Overfitting onset/confirmed and the val plateau on one val-loss metric."""
+
+    def __init__(self, over: OverfittingConfig, plateau: PlateauConfig, osc: OscillationConfig, sink,
+                 metric: str, train_at: Callable[[np.ndarray], np.ndarray], train_name: Callable[[], str]) -> None:
+        self.cfg, self.pcfg, self.ocfg = over, plateau, osc
+        self.wobble = Episode(sink, "oscillation", metric)
+        self.metric = metric
+        self.train_at = train_at  # smoothed train loss at given steps (NaN where unknown)
+        self.train_name = train_name
+        self.over = Episode(sink, "overfitting", metric)
+        self.plateau = Episode(sink, "plateau", metric)
+        self.best = math.inf
+        self.best_step = 0
+        self.train_at_best = math.nan
+        self.recent: deque[tuple[int, float, float]] = deque(maxlen=max(over.up_evals + 1, 3))
+        self.d2: deque[float] = deque(maxlen=32)
+        self.window: deque[float] = deque(maxlen=20)
+        self.evals = 0
+        self.plateau_best = math.inf
+        self.bad_evals = 0
+
+    def rebase(self) -> None:
+        self.recent.clear()
+        self.window.clear()
+        self.bad_evals = 0
+
+    def sigma(self) -> float:
+        """One evaluation's scatter about the local trend (0 until 3 second differences exist)."""
+        n = len(self.d2)
+        if n < 3:
+            return 0.0
+        d = sorted(self.d2)  # 32 numbers: plain Python beats np.median's overhead 30x
+        return (d[n // 2] if n % 2 else 0.5 * (d[n // 2 - 1] + d[n // 2])) * _MAD_TO_SIGMA
+
+    def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
+        train = self.train_at(steps)
+        for s, v, t in zip(steps.tolist(), values.tolist(), train.tolist()):
+            self._one(s, v, t)
+
+    def _one(self, step: int, v: float, t: float) -> None:
+        if len(self.recent) >= 2:
+            (_, a, _), (_, b, _) = self.recent[-2], self.recent[-1]
+            self.d2.append(abs(v - 2 * b + a))
+        self.recent.append((step, v, t))
+        self.window.append(v)
+        self.evals += 1
+        # the level is a mean of the last k evaluations: k grows with the number of evaluations so
+        # the best of many noisy ones is not just the luckiest draw
+        k = min(len(self.window), max(3, min(20, self.evals // 20)))
+        level = sum(list(self.window)[-k:]) / k if k < len(self.window) else sum(self.window) / k
+        if level < self.best:
+            self.best, self.best_step, self.train_at_best = level, step, t
+            if self.over.open:
+                self.over.resolve(step, f"{self.metric} reached a new best {fmt(level)} at step {fmt_step(step)}")
+        if self.cfg.enabled and len(self.d2) >= 3:  # 5 evaluations before judging a trend
+            self._overfitting(step, v, t, level, k)
+        if self.pcfg.enabled:
+            self._plateau(step, v)
+        if self.ocfg.enabled and len(self.d2) >= 6:
+            self._wobble(step)
+
+    def _wobble(self, step: int) -> None:
+        k = min(8, len(self.recent))
+        level = abs(sum(x[1] for x in list(self.recent)[-k:]) / k) or 1.0
+        rel = self.sigma() / level
+        if not self.wobble.open and rel > self.ocfg.val_scatter:
+            self.wobble.start(step, "warning", f"{self.metric} swings by about {pct(rel)} of its level from one"
+                              f" evaluation to the next (around {fmt(level)}): the LR is probably too high",
+                              "cut_lr", scatter=rel)
+        elif self.wobble.open and rel < self.ocfg.val_scatter / 2:
+            self.wobble.resolve(step, f"{self.metric} has steadied ({pct(rel)} scatter between evaluations)")
+
+    def _overfitting(self, step: int, v: float, t: float, level: float, k: int) -> None:
+        cfg = self.cfg
+        sigma = self.sigma()
+        up = cfg.up_evals
+        if not self.over.open and len(self.recent) >= up + 1:
+            seq = list(self.recent)[-(up + 1):]
+            vals = [x[1] for x in seq]
+            t0 = seq[0][2]
+            rising = all(b > a for a, b in zip(vals, vals[1:]))
+            if rising and vals[-1] - vals[0] > cfg.noise_sigmas * sigma and math.isfinite(t0) and math.isfinite(t) and t < t0:
+                self.over.start(step, "info",
+                                f"overfitting may be starting: {self.metric} rose at {up} evaluations in a row"
+                                f" ({fmt(vals[0])} -> {fmt(v)} since step {fmt_step(seq[0][0])}) while"
+                                f" {self.train_name()} fell {pct((t0 - t) / (abs(t0) or 1))}", "none",
+                                stage="onset")
+        ref = abs(self.best) or 1.0
+        margin = max(cfg.gl_percent / 100 * ref, cfg.noise_sigmas * sigma)
+        fell = (self.train_at_best - t) / (abs(self.train_at_best) or 1.0)
+        if (self.over.severity != "warning" or not self.over.open) and level > self.best + margin \
+                and math.isfinite(fell) and fell > cfg.train_fall:
+            self.over.escalate(step, "warning",
+                               f"overfitting: {self.metric} {fmt(level)}{f' (mean of {k})' if k > 1 else ''} is"
+                               f" {pct((level - self.best) / ref)} above its"
+                               f" best {fmt(self.best)} at step {fmt_step(self.best_step)} while {self.train_name()}"
+                               f" fell {pct(fell)} since", "early_stop", stage="confirmed", best=self.best,
+                               best_step=self.best_step)
+
+    def _plateau(self, step: int, v: float) -> None:
+        cfg = self.pcfg
+        if self.plateau_best == math.inf or v < self.plateau_best - cfg.threshold * abs(self.plateau_best):
+            self.plateau_best = v
+            self.bad_evals = 0
+            if self.plateau.open:
+                self.plateau.resolve(step, f"{self.metric} improving again ({fmt(v)})")
+            return
+        self.bad_evals += 1
+        if self.bad_evals > cfg.patience and not self.plateau.open and not self.over.open:
+            self.plateau.start(step, "info", f"plateau: {self.metric} has not improved on its best"
+                               f" {fmt(self.plateau_best)} for {self.bad_evals} evaluations; a lower LR"
+                               " (press [) often helps here", "cut_lr")
