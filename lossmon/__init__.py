@@ -16,7 +16,8 @@
 
 __version__ = "0.1.0"
 
+from .diagnosis import DiagnosisConfig  # noqa: E402
 from .run_api import Run  # noqa: E402
 from .session import run  # noqa: E402
 
-__all__ = ["Run", "run", "__version__"]
+__all__ = ["DiagnosisConfig", "Run", "run", "__version__"]

@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
     demo.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
     demo.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
+    demo.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
+    check = sub.add_parser("check", help="run the detectors over a recorded run; exit 1 if they raise a warning",
+                           description="Run lossmon's detectors over a recorded run: a lossmon run directory or "
+                           "run.jsonl, or any JSONL or CSV file with a step column. Exit status: 0 no warning or "
+                           "critical alert, 1 at least one, 2 unreadable input.")
+    check.add_argument("path", metavar="PATH", help="run directory, run.jsonl, JSONL or CSV file")
+    check.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+    check.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
     return parser
 
 
@@ -63,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "demo":
         return _demo(args)
+    if args.command == "check":
+        from .diagnosis.check import run_check
+
+        return run_check(args.path, as_json=args.json, config_path=args.config)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -70,13 +82,19 @@ def _demo(args: argparse.Namespace) -> int:
     import torch
 
     from .demos import training_function
+    from .diagnosis.config import ConfigError, load_config
     from .session import run
 
+    try:
+        config = load_config(args.config) if args.config else None
+    except ConfigError as e:
+        print(f"lossmon demo: {e}", file=sys.stderr)
+        return 2
     torch.set_num_threads(1)  # leave a core for the monitor on small machines; results are per seed
     train = training_function(args.scenario, steps=args.steps, seed=args.seed)
     try:
         run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
-            fps=args.fps, plot_hz=args.plot_hz)
+            fps=args.fps, plot_hz=args.plot_hz, config=config)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0

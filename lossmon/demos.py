@@ -36,8 +36,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              n_train=16384, noise=0.2, width=128, optimizer="adamw", lr=3e-3, steps=4000),
     Scenario("lr-high", "SGD with an LR 4x too high: spikes and oscillation; cutting the LR 4x calms it",
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=0.08, steps=4000),
-    Scenario("lr-low", "an LR 1000x too small: a slow stall; raising it helps",
-             n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=2e-5, steps=4000),
+    Scenario("lr-low", "an LR 1000x too small: a slow, steady crawl; raising it helps",
+             n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=2e-5, steps=6000, batch=256),
     Scenario("nan", "the LR grows every step until the loss overflows to inf and NaN",
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=0.01, steps=1500, lr_growth=1.01),
 ]}

@@ -55,6 +55,9 @@ def describe(ev: dict) -> str:
     if kind == "error":
         return f"training raised {ev.get('message', 'an error')}"
     if kind == "alert":
-        return f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}"
+        if ev.get("state") == "resolved":
+            return f"[resolved] {ev.get('message', '')}"
+        advice = ev.get("advice")
+        return f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}" + (f" -> {advice}" if advice else "")
     extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
     return f"{kind} {extra}" if extra else str(kind)

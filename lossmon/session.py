@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import distributed
+from .diagnosis import DiagnosisConfig, Diagnoser
+from .diagnosis.config import ConfigError, coerce
 from .pump import Pump
 from .rundir import RunDirError, create_run_dir, initial_meta, write_meta
 from .run_api import Run
@@ -71,7 +73,8 @@ class TrainerThread:
 class Session:
     """A run directory with its Run, run log writer, pump and metadata."""
 
-    def __init__(self, name: str, run_dir: str | os.PathLike | None = None) -> None:
+    def __init__(self, name: str, run_dir: str | os.PathLike | None = None,
+                 config: DiagnosisConfig | None = None) -> None:
         self.dir: Path = create_run_dir(name, run_dir)
         self.run = Run(name, self.dir)
         self.meta = initial_meta(name)
@@ -84,9 +87,24 @@ class Session:
                 self.writer.close()
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
         self.pump = Pump(self.run, self.writer)
+        self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
+        self.pump.subscribers.append(self.diagnoser.feed)
         self.started = time.monotonic()
         self.pump.start()
         self._closed = False
+
+    def _alert(self, alert: dict) -> None:
+        """Alerts travel like every other event: queued on the run, logged and shown next tick."""
+        fields = {k: v for k, v in alert.items() if k != "event"}
+        self.run._emit("alert", **fields)
+
+    def _act(self, action: str, alert: dict) -> None:
+        """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
+        source = "early_stopping" if alert["kind"] == "early_stopping" else f"diagnosis:{alert['kind']}"
+        if action == "stop":
+            self.run.stop(source=source)
+        elif action == "pause":
+            self.run.pause(source=source)
 
     def close(self, state: str, exit_code: int, error: str | None = None) -> None:
         """Flush and fsync the run log and record the final state. Safe to call twice."""
@@ -157,13 +175,16 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
 
 def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         run_dir: str | os.PathLike | None = None, ui: str = "auto",
-        fps: float = 10.0, plot_hz: float = 4.0) -> Run:
+        fps: float = 10.0, plot_hz: float = 4.0, config: Any = None) -> Run:
     """Run `train_fn(run)` under the live monitor and return the Run when training ends.
 
     In a terminal the TUI shows the run; otherwise (nohup, CI, a pipe, or ui="plain") plain status
     lines are printed. The run log goes to `run_dir` (default ./lossmon_runs/<time>-<name>/).
     A training exception is printed once and the process exits 1; SIGINT/SIGTERM/SIGHUP stop
     training at the next step and exit 130/143/129 after the run log is closed.
+
+    `config` sets the detectors: a `lossmon.DiagnosisConfig`, a dict of its sections, or the path
+    of a TOML file; each detector's `action` ("alert", "pause" or "stop") says what an alert does.
 
     `fps` (numbers) and `plot_hz` (plot and sparklines) are the most often the TUI repaints; it
     repaints less often when that would take more than ~2 % of a core from training. Lower them on a
@@ -180,6 +201,10 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     for label, rate in (("fps", fps), ("plot_hz", plot_hz)):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60:
             raise ValueError(f"{label} must be a number in (0, 60], got {rate!r}")
+    try:
+        diag_config = coerce(config)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
     mode = choose_ui(ui)
     name = name or getattr(train_fn, "__name__", None) or "run"
     if name == "<lambda>":
@@ -188,7 +213,7 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     if ranks is not None and ranks[0] != 0:
         return _run_follower(train_fn, name)
     try:
-        session = Session(name, run_dir)
+        session = Session(name, run_dir, diag_config)
     except RunDirError as e:
         print(f"lossmon: {e}", file=sys.stderr)
         raise SystemExit(2) from None

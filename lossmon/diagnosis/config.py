@@ -50,7 +50,7 @@ class SpikeConfig:
     enabled: bool = True
     action: str = "alert"
     window: int = 128
-    min_points: int = 8
+    min_points: int = 6
     sigmas: float = 6.0
     rel: float = 0.10  # and at least 10 % above the prediction
     persistent: int = 5  # this many flagged points in a row: a persistent spike (LLM Foundry)

@@ -19,8 +19,10 @@ from .config import EarlyStoppingConfig
 
 
 class EarlyStopping:
-    def __init__(self, cfg: EarlyStoppingConfig, sink, on_stop: Callable[[], None], metric: str) -> None:
+    def __init__(self, cfg: EarlyStoppingConfig, sink, on_stop: Callable[[], None], metric: str,
+                 live: bool = True) -> None:
         self.cfg = cfg
+        self.live = live
         self.on_stop = on_stop
         self.metric = metric
         self.episode = Episode(sink, "early_stopping", metric)
@@ -59,6 +61,7 @@ class EarlyStopping:
 
     def _stop(self, step: int, message: str) -> bool:
         self.stopped_at = step
-        self.episode.start(step, "info", message + "; stopping", "none", best=self.best, best_step=self.best_step)
+        tail = "; stopping" if self.live else "; a run with this setting would stop here"
+        self.episode.start(step, "info", message + tail, "none", best=self.best, best_step=self.best_step)
         self.on_stop()
         return True

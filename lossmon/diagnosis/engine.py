@@ -49,7 +49,7 @@ class _Train:
         self._level_before = np.nan  # ... and just before it
 
     def rebase(self, step: int) -> None:
-        self.spike.rebase()
+        self.spike.rebase(step)
         self.divergence.rebase()
         self.oscillation.rebase()
         self.blocks.clear()
@@ -119,8 +119,9 @@ class Diagnoser:
     """All detectors for one run. `feed(points, events)` is the pump's subscriber signature."""
 
     def __init__(self, config: DiagnosisConfig | None = None, sink: Callable[[dict], None] | None = None,
-                 act: Act | None = None) -> None:
+                 act: Act | None = None, live: bool = True) -> None:
         self.cfg = config if config is not None else DiagnosisConfig()
+        self.live = live  # False for a recorded run: actions are only reported
         self.alerts: list[dict] = []
         self._sink = sink
         self._act = act
@@ -176,8 +177,8 @@ class Diagnoser:
         for cut in cuts + [None]:
             seg = {}
             for name, (st, va) in arrays.items():
-                a = 0 if lo is None else int(np.searchsorted(st, lo, side="left"))
-                b = len(st) if cut is None else int(np.searchsorted(st, cut, side="left"))
+                a = 0 if lo is None else int(np.searchsorted(st, lo, side="right"))
+                b = len(st) if cut is None else int(np.searchsorted(st, cut, side="right"))
                 if b > a:
                     seg[name] = (st[a:b], va[a:b])
             self._segment(seg)
@@ -193,7 +194,7 @@ class Diagnoser:
             self.val.rebase()
         for sp in (self.val_spike, self.grad_spike):
             if sp is not None:
-                sp.rebase()
+                sp.rebase(step)
 
     def _segment(self, arrays: dict) -> None:
         by_role = {names.role(n): (n, st, va) for n, (st, va) in arrays.items()
@@ -263,7 +264,7 @@ class Diagnoser:
         if found is None:
             return
         if self.early is None:
-            self.early = EarlyStopping(cfg, self._emit, lambda: None, monitor)
+            self.early = EarlyStopping(cfg, self._emit, lambda: None, monitor, live=self.live)
         for s, v in zip(found[0].tolist(), found[1].tolist()):
             if self.early.update(s, v):
                 break

@@ -31,7 +31,7 @@ class NonFiniteDetector:
         if n == 0:
             return
         if not bad.any():
-            self._finite(int(steps[-1]), n)
+            self._finite(steps)
             return
         edges = np.flatnonzero(np.diff(bad.astype(np.int8))) + 1
         bounds = [0, *edges.tolist(), n]
@@ -39,7 +39,7 @@ class NonFiniteDetector:
             if bad[a]:
                 self._bad_run(steps[a:b], float(values[a]))
             else:
-                self._finite(int(steps[b - 1]), b - a)
+                self._finite(steps[a:b])
 
     def _bad_run(self, steps: np.ndarray, first: float) -> None:
         count = len(steps)
@@ -61,9 +61,12 @@ class NonFiniteDetector:
             self.episode.escalate(at, "critical", f"{self.metric} has been non-finite for 10 steps in a row"
                                   f" (to step {fmt_step(at)}): the gradients have blown up", "rollback")
 
-    def _finite(self, last_step: int, count: int) -> None:
+    def _finite(self, steps: np.ndarray) -> None:
+        before = self.finite_run
         self.in_row = 0
-        self.finite_run += count
-        if self.episode.open and self.finite_run >= self.cfg.resolve_after:
-            self.episode.resolve(last_step, f"{self.metric} finite again for {self.finite_run} points;"
+        self.finite_run += len(steps)
+        need = self.cfg.resolve_after
+        if self.episode.open and before < need <= self.finite_run:
+            at = int(steps[need - before - 1])  # the step where the run of finite points reached it
+            self.episode.resolve(at, f"{self.metric} finite again for {need} points;"
                                  f" {self.total} non-finite value{'s' if self.total != 1 else ''} so far")

@@ -1,8 +1,10 @@
 """Spike detection: a point far above what the recent accepted points predict.
 
-The prediction is a least-squares line through the last `window` accepted points (by position), so
-on a falling curve the reference is where the curve is now, not the window's mean; the scale is the
-line's residual scatter, widened for short windows. A point is flagged when it is more than
+The prediction is a least-squares line through the last `window` accepted points, in log-loss
+against log-steps (a power law is a straight line there), so on a falling curve the reference is
+where the curve is now, not the window's mean, and a 40-point log averaged every 500 steps is
+predicted to within its own small scatter; the scale is the line's residual scatter, widened for
+short windows. A point is flagged when it is more than
 `sigmas` scales and more than `rel` of the predicted level above the prediction (both tests, as in
 Lightning's SpikeDetection). Flagged points never enter the window (OLMo-core), so a spike cannot
 raise the bar for the next one; after `accept_after` flags in a row the new level is accepted.
@@ -25,37 +27,32 @@ _CHUNK = 2048
 FlagHook = Callable[[int, int], None]  # (step, index of the point in the batch)
 
 
-def rolling_line(seq: np.ndarray, first: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each target index t >= first in seq: (prediction at t, residual scale, points used),
-    from the line fitted to seq[max(0, t - window):t]."""
+def rolling_line(seq: np.ndarray, pos: np.ndarray, first: int, window: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each target index t >= first: (prediction at pos[t], residual scale, points used), from
+    the least-squares line through (pos, seq)[max(0, t - window):t]."""
     n = len(seq)
     t = np.arange(first, n)
     m = np.minimum(window, t).astype(np.float64)
     lo = t - m.astype(np.int64)
-    ref = seq[0]
-    y = seq - ref  # centred: the sums below lose no digits to a large common level
-    p = np.arange(n, dtype=np.float64)
-    cy = np.concatenate(([0.0], np.cumsum(y)))
-    cyy = np.concatenate(([0.0], np.cumsum(y * y)))
-    cpy = np.concatenate(([0.0], np.cumsum(p * y)))
-    sy = cy[t] - cy[lo]
-    syy = cyy[t] - cyy[lo]
-    spy = cpy[t] - cpy[lo]
-    # positions lo..t-1: sum p and sum p^2 in closed form
-    a, b = lo.astype(np.float64), t.astype(np.float64) - 1.0
-    sp = (a + b) * m / 2.0
-    spp = (b * (b + 1) * (2 * b + 1) - (a - 1) * a * (2 * a - 1)) / 6.0
+    y = seq - seq[0]  # centred: the sums below lose no digits to a large common level
+    x = pos - pos[0]
+    zero = np.zeros(1)
+    cy, cyy = np.concatenate((zero, np.cumsum(y))), np.concatenate((zero, np.cumsum(y * y)))
+    cx, cxx = np.concatenate((zero, np.cumsum(x))), np.concatenate((zero, np.cumsum(x * x)))
+    cxy = np.concatenate((zero, np.cumsum(x * y)))
+    sy, syy, sx, sxx_, sxy_ = (c[t] - c[lo] for c in (cy, cyy, cx, cxx, cxy))
     with np.errstate(divide="ignore", invalid="ignore"):
-        pm, ym = sp / m, sy / m
-        sxx = spp - m * pm * pm
-        sxy = spy - m * pm * ym
-        slope = np.where(sxx > 0, sxy / sxx, 0.0)
-        pred = ym + slope * (t - pm)
+        xm, ym = sx / m, sy / m
+        sxx = sxx_ - m * xm * xm
+        sxy = sxy_ - m * xm * ym
+        slope = np.where(sxx > 1e-12 * np.maximum(sxx_, 1e-300), sxy / sxx, 0.0)
+        pred = ym + slope * (x[t] - xm)
         sse = np.maximum(syy - m * ym * ym - slope * sxy, 0.0)
         dof = np.maximum(m - 2.0, 1.0)
         # residual scale, widened for the line's own uncertainty and for few points
         scale = np.sqrt(sse / dof) * np.sqrt(1.0 + 4.0 / m) * (1.0 + 2.0 / dof)
-    return pred + ref, scale, m
+    return pred + seq[0], scale, m
 
 
 class SpikeDetector:
@@ -69,16 +66,20 @@ class SpikeDetector:
         self.on_flag = on_flag
         self.episode = Episode(sink, "spike", metric)
         self.win = np.empty(0)  # accepted points, newest last, at most cfg.window
+        self.win_x = np.empty(0)  # ... and their positions, log(steps since the origin)
+        self.origin: int | None = None  # the step before the first (or the re-base step)
         self.streak: list[float] = []  # values of the flagged points in a row, newest last
         self.quiet = 0  # accepted points since the last flag
         self.flags = 0  # flagged points in the open episode
         self.peak = (0, 0.0, 0.0)  # (step, value, predicted) of the episode's worst point
         self.log = True  # work on log(values) while every value is positive
 
-    def rebase(self) -> None:
+    def rebase(self, step: int | None = None) -> None:
         """Forget the past (a manual LR change): the window refills before it arms again."""
         self.win = np.empty(0)
+        self.win_x = np.empty(0)
         self.streak = []
+        self.origin = step
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         """Finite points in step order.
@@ -92,45 +93,55 @@ class SpikeDetector:
             self.streak = []
         with np.errstate(divide="ignore"):
             y = np.log(values) if self.log else values
+        if len(steps) == 0:
+            return
+        if self.origin is None:
+            gap = int(steps[1] - steps[0]) if len(steps) > 1 else 1
+            self.origin = int(steps[0]) - max(1, gap)
+        x = np.log(np.maximum(steps - self.origin, 1).astype(np.float64))
         i, n = 0, len(y)
         cfg = self.cfg
         rel = np.log1p(cfg.rel)
         while i < n:
             chunk = y[i:i + _CHUNK]
             seq = np.concatenate((self.win, chunk))
+            pos = np.concatenate((self.win_x, x[i:i + _CHUNK]))
             first = len(self.win)
-            pred, scale, m = rolling_line(seq, first, cfg.window)
+            pred, scale, m = rolling_line(seq, pos, first, cfg.window)
             excess = chunk - pred
             floor = rel if self.log else cfg.rel * np.abs(pred)
             hit = (m >= cfg.min_points) & (excess > cfg.sigmas * scale) & (excess > floor)
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
             if j > 0:
-                self._accept(steps[i + j - 1], chunk[:j])
+                self._accept(steps[i:i + j], chunk[:j], x[i:i + j])
             if j < len(chunk):
                 p = float(pred[j])
                 self._flag(int(steps[i + j]), float(values[i + j]), float(np.exp(p)) if self.log else p,
                            float(chunk[j] - p) / float(scale[j]) if scale[j] > 0 else float("inf"),
-                           float(chunk[j]), i + j)
+                           float(chunk[j]), float(x[i + j]), i + j)
             i += j + 1 if j < len(chunk) else j
 
-    def _accept(self, last_step: int, accepted: np.ndarray) -> None:
+    def _accept(self, steps: np.ndarray, accepted: np.ndarray, xs: np.ndarray) -> None:
         w = self.cfg.window
         self.win = np.concatenate((self.win[-w:], accepted[-w:]))[-w:]
+        self.win_x = np.concatenate((self.win_x[-w:], xs[-w:]))[-w:]
         self.streak = []
+        before = self.quiet
         self.quiet += len(accepted)
-        if self.episode.open and self.quiet >= self.cfg.quiet:
+        need = self.cfg.quiet
+        if self.episode.open and before < need <= self.quiet:
+            at = int(steps[need - before - 1])  # the point that completed the quiet stretch
             if self.episode.severity == self.severity:  # a lone spike: its alert said it all
                 self.episode.close()
             else:
-                step = self.peak[0]
-                self.episode.resolve(int(last_step), f"{self.metric} back to normal after the spikes from step"
-                                     f" {fmt_step(step)} ({self.flags} points flagged)")
+                self.episode.resolve(at, f"{self.metric} back to normal after the spikes from step"
+                                     f" {fmt_step(self.peak[0])} ({self.flags} points flagged)")
 
-    def _flag(self, step: int, value: float, pred: float, sig: float, y: float, index: int) -> None:
+    def _flag(self, step: int, value: float, pred: float, sig: float, y: float, x: float, index: int) -> None:
         cfg = self.cfg
         self.quiet = 0
-        self.streak.append(y)
+        self.streak.append((y, x))
         if self.on_flag is not None and not self.episode.open:
             self.on_flag(step, index)
         if not self.episode.open:
@@ -153,6 +164,7 @@ class SpikeDetector:
                                   f" (now {fmt(value)}, {fmt(value / base if base else float('inf'))}x its recent"
                                   f" mean {fmt(base)})", "rollback", value=value, expected=base)
         if len(self.streak) >= cfg.accept_after:  # a new level, not a spike: the window follows it
-            self.win = np.asarray(self.streak[-cfg.window:], dtype=np.float64)
+            self.win = np.array([v for v, _ in self.streak[-cfg.window:]])
+            self.win_x = np.array([p for _, p in self.streak[-cfg.window:]])
             self.streak = []
 

@@ -117,7 +117,7 @@ class TrendDetector:
         if self.cfg.enabled and not self.too_low.open:
             self._plateau(step, self.window(rel_noise, self.cfg.max_noise), block_se)
         if self.lr_cfg.enabled and not self.too_low.open:
-            self._steady(step, self.window(rel_noise, 1.0), block_se)
+            self._steady(step, self.window(rel_noise, 0.01), block_se)
 
     def _lr_phrase(self) -> str:
         if not self.lr.known:
@@ -143,7 +143,7 @@ class TrendDetector:
                 self.plateau.resolve(step, f"{self.metric} is improving again: {fmt(now)}, {pct(gain)} below the"
                                      f" {fmt(self._flat_level)} it had flattened at")
             return
-        if r >= cfg.min_improvement + se:
+        if r >= cfg.min_improvement:  # se is small by now (the window grew until it was)
             return
         progress = (first - now) / (abs(first) or 1.0)
         self._flat_level = now
@@ -202,9 +202,9 @@ class TrendDetector:
         if not self._lr_steady(since) or self.spikes_since(since) > 0:
             return  # a schedule moved the LR (warm-up, decay) or the LR is high enough to spike
         self.too_low.start(step, "warning",
-                           f"LR too small? {self.metric} falls steadily but slowly: {pct(latest)} over the last {w}"
-                           f" points, no slower than earlier ({pct(earlier)} at best), down to {fmt(float(vals[-1]))}"
-                           f"{self._lr_phrase()}", "raise_lr", rate=latest)
+                           f"LR too small? {self.metric} is not slowing down: {pct(latest)} over the last {w} points,"
+                           f" {pct(earlier)} at most per window before (healthy runs fall fastest early), down to"
+                           f" {fmt(float(vals[-1]))}{self._lr_phrase()}", "raise_lr", rate=latest)
 
 
 class OscillationDetector:

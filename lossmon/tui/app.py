@@ -424,9 +424,12 @@ class LossmonApp(App[int]):
         step = int(ev.get("step", 0) or 0)
         if kind == "alert":
             sev = ev.get("severity", "warning")
+            if ev.get("state") == "resolved":  # shown, but neither counted nor marked
+                self._feed.append((step, "muted", describe(ev)))
+                return
             self._alerts += 1
             key = ev.get("key")
-            text = describe(ev) + (f"  [{key}]" if key else "")
+            text = describe(ev) + (f"  [{key}]" if key and not ev.get("advice") else "")
             self._feed.append((step, SEVERITY_STYLE.get(sev, "alert_warning"), text))
             self._marks.append(Mark(step, sev if sev in SEVERITY_STYLE else "warning"))
             if sev == "critical":

@@ -1,0 +1,72 @@
+"""`lossmon check PATH`: run the detectors over a recorded run and report what they find.
+
+Exit status: 0 when no warning or critical alert was raised, 1 when one was, 2 when the input
+cannot be read (one line on stderr naming the problem).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO
+
+from ..runlog import strict
+from ..sources import SourceError, chunks, load
+from .alerts import fmt_step
+from .config import ConfigError, DiagnosisConfig, load_config
+from .engine import Diagnoser
+
+
+def diagnose(path, config: DiagnosisConfig | None = None) -> tuple[Diagnoser, object]:
+    """Load a recorded run and feed it through a Diagnoser in step order (SourceError if unreadable)."""
+    rec = load(path)
+    diag = Diagnoser(config, live=False)
+    for points, events in chunks(rec):
+        diag.feed(points, events)
+    return diag, rec
+
+
+def _human(alert: dict) -> str:
+    state = alert["state"]
+    label = "resolved" if state == "resolved" else alert["severity"]
+    line = f"step {fmt_step(alert['step']):>9}  {label:<8}  {alert['kind']:<14} {alert['message']}"
+    if state != "resolved" and alert.get("advice"):
+        line += f" -> {alert['advice']}"
+    return line
+
+
+def run_check(path: str, *, as_json: bool = False, config_path: str | None = None,
+              out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        config = load_config(config_path) if config_path else DiagnosisConfig()
+        diag, rec = diagnose(path, config)
+    except (SourceError, ConfigError) as e:
+        print(f"lossmon check: {e}", file=err)
+        return 2
+    if diag.failed:
+        print(f"lossmon check: internal error while diagnosing {path}: {diag.failed}", file=err)
+        return 2
+    alerts = sorted(diag.alerts, key=lambda a: a["step"])  # stable: detector order within a step
+    if rec.malformed:
+        print(f"lossmon check: {rec.malformed} malformed line{'s' if rec.malformed != 1 else ''} skipped", file=err)
+    if as_json:
+        for a in alerts:
+            out.write(json.dumps(strict(a), ensure_ascii=False, allow_nan=False) + "\n")
+    else:
+        series = ", ".join(f"{n} ({len(v[1])})" for n, v in rec.points.items())
+        out.write(f"{path}: {rec.format}, {rec.count} points: {series}\n")
+        for a in alerts:
+            out.write(_human(a) + "\n")
+    raised = [a for a in alerts if a["state"] != "resolved" and a["severity"] in ("warning", "critical")]
+    if not as_json:
+        if raised:
+            kinds = sorted({a["kind"] for a in raised})
+            out.write(f"{len(raised)} warning or critical alert{'s' if len(raised) != 1 else ''}"
+                      f" ({', '.join(kinds)})\n")
+        else:
+            info = sum(1 for a in alerts if a["state"] == "open")
+            out.write("no problems found" + (f" ({info} note{'s' if info != 1 else ''} above)" if info else "") + "\n")
+    out.flush()
+    return 1 if raised else 0

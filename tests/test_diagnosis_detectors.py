@@ -1,0 +1,156 @@
+"""Each detector's episode rules: one alert per condition, updates only when it gets worse, a
+resolution when it clears; re-basing on a manual LR change; never an exception out of feed()."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lossmon.diagnosis import Diagnoser
+from lossmon.diagnosis.synthetic import generate
+
+
+def steps(n, start=0):
+    return np.arange(start, start + n)
+
+
+def noisy(n, level=1.0, noise=0.05, seed=0):
+    return level * np.exp(noise * np.random.default_rng(seed).standard_normal(n))
+
+
+def kinds(d, *fields):
+    return [tuple(a[f] for f in fields) for a in d.alerts]
+
+
+def test_a_nan_outbreak_is_one_alert_and_a_resolution():
+    d = Diagnoser()
+    v = noisy(600)
+    v[200:260] = np.nan
+    for lo in range(0, 600, 50):  # fed in ticks, the outbreak spans several
+        d.feed({"loss": (steps(50, lo), v[lo:lo + 50])})
+    nf = [a for a in d.alerts if a["kind"] == "nonfinite"]
+    assert [(a["state"], a["severity"], a["step"]) for a in nf] == [("open", "critical", 200), ("resolved", "info", 359)]
+    assert "60 non-finite values" in nf[1]["message"]
+
+
+def test_grad_norm_inf_is_info_until_it_repeats():
+    d = Diagnoser()
+    g = noisy(300, 2.0)
+    g[100] = np.inf  # a GradScaler skip
+    g[200:215] = np.inf
+    d.feed({"loss": (steps(300), noisy(300)), "grad_norm": (steps(300), g)})
+    nf = [(a["state"], a["severity"], a["step"]) for a in d.alerts if a["kind"] == "nonfinite"]
+    assert nf == [("open", "info", 100), ("update", "critical", 209)]
+
+
+def test_a_persistent_spike_escalates_once_then_the_new_level_is_accepted():
+    d = Diagnoser()
+    v = noisy(1000)
+    v[500:] *= 5  # a jump that stays
+    d.feed({"loss": (steps(1000), v)})
+    sp = [(a["state"], a["severity"], a["step"]) for a in d.alerts if a["kind"] == "spike"]
+    assert sp[:2] == [("open", "warning", 500), ("update", "critical", 504)]
+    assert sp[2][0] == "resolved" and sp[2][2] < 600  # accepted as the new level, then quiet
+    assert len(sp) == 3
+
+
+def test_spikes_are_judged_without_the_flagged_points():
+    """Two spikes close together: the first never raises the bar for the second (OLMo-core)."""
+    d = Diagnoser()
+    v = noisy(1000)
+    v[400] *= 4
+    v[420] *= 4
+    d.feed({"loss": (steps(1000), v)})
+    assert [a["step"] for a in d.alerts if a["kind"] == "spike"] == [400, 420]
+
+
+def test_divergence_and_recovery():
+    d = Diagnoser()
+    v = noisy(3000, noise=0.02)
+    v[1000:1400] *= np.linspace(1, 8, 400)
+    v[1400:] = noisy(1600, noise=0.02, seed=1)
+    d.feed({"loss": (steps(3000), v)})
+    div = [(a["state"], a["severity"]) for a in d.alerts if a["kind"] == "divergence"]
+    assert div == [("open", "critical"), ("resolved", "info")]
+
+
+def test_a_manual_lr_change_rebases_spike_and_trend_detectors():
+    d = Diagnoser()
+    v = np.r_[noisy(2000), noisy(2000, level=1.8, seed=2)]
+    change = {"event": "lr_change", "step": 1999, "applied": True, "request": "x4", "source": "key"}
+    d.feed({"loss": (steps(1000), v[:1000])})
+    d.feed({"loss": (steps(3000, 1000), v[1000:])}, [change])
+    assert not [a for a in d.alerts if a["kind"] in ("spike", "divergence")]
+    refused = dict(change, applied=False)
+    d2 = Diagnoser()
+    d2.feed({"loss": (steps(4000), v)}, [refused])  # a refused change changes nothing
+    assert [a["step"] for a in d2.alerts if a["kind"] == "spike"][0] == 2000
+
+
+def test_an_annealed_flat_end_is_convergence_not_a_problem():
+    """Step decay: flat at 10 % of the peak LR is a plateau (a lower LR may help); after the next
+    x0.1 it improves, then flat at 1 % of the peak is convergence. All info, never a warning."""
+    c = generate(100_000, seed=5, noise=0.05, schedule="step", tau=200)
+    d = Diagnoser()
+    for b in c.batches(10_000):
+        d.feed(b)
+    train = [a for a in d.alerts if a["kind"] == "plateau" and a["metric"] == "loss"]
+    assert [(a["state"], a.get("converged")) for a in train] == [("open", False), ("resolved", None), ("open", True)]
+    assert 50_000 < train[0]["step"] < 75_000 and train[2]["step"] > 75_000
+    assert "converged" in train[2]["message"] and "1 % of its peak" in train[2]["message"]
+    assert not [a for a in d.alerts if a["severity"] != "info"]
+
+
+def test_a_flat_start_at_full_lr_is_lr_too_low():
+    c = generate(30_000, seed=6, noise=0.02, lr_scale=1e-4, tau=100)
+    d = Diagnoser()
+    for b in c.batches(1000):
+        d.feed(b)
+    low = [a for a in d.alerts if a["kind"] == "lr_too_low"]
+    assert low and low[0]["severity"] == "warning" and "barely moved" in low[0]["message"]
+    assert low[0]["key"] == "]"
+
+
+def test_actions_are_reported_only_when_configured():
+    acts = []
+    v = noisy(200)
+    v[100] = np.nan
+    Diagnoser(act=lambda a, al: acts.append(a)).feed({"loss": (steps(200), v)})
+    assert acts == []
+    Diagnoser(_cfg(nonfinite={"action": "pause"}), act=lambda a, al: acts.append((a, al["kind"]))).feed(
+        {"loss": (steps(200), v)})
+    assert acts == [("pause", "nonfinite")]
+
+
+def _cfg(**sections):
+    from lossmon.diagnosis.config import from_dict
+
+    return from_dict(sections)
+
+
+def test_disabled_detectors_stay_silent():
+    v = noisy(500)
+    v[300] = np.nan
+    v[200] *= 10
+    d = Diagnoser(_cfg(nonfinite={"enabled": False}, spike={"enabled": False}))
+    d.feed({"loss": (steps(500), v)})
+    assert not [a for a in d.alerts if a["kind"] in ("nonfinite", "spike", "oscillation")]
+    d = Diagnoser(_cfg(lr_too_low={"enabled": False}))
+    d.feed({"loss": (steps(500), noisy(500))})  # flat from the start: "LR too small?" when it is on
+    assert not [a for a in d.alerts if a["kind"] == "lr_too_low"]
+
+
+def test_bad_input_never_raises_out_of_feed(capsys):
+    d = Diagnoser()
+    d.feed({"loss": ([0, 1], ["a", "b"])})  # values that are not numbers
+    assert d.failed is not None
+    d.feed({"loss": (steps(10), noisy(10))})  # and it stays off, quietly
+    assert "diagnosis stopped after an internal error" in capsys.readouterr().err
+
+
+def test_unrelated_metrics_are_ignored_and_roles_use_the_first_name():
+    d = Diagnoser()
+    v = noisy(300)
+    v[200] = np.nan
+    d.feed({"accuracy": (steps(300), v), "train/loss": (steps(300), noisy(300)), "loss": (steps(300), v)})
+    assert d.alerts == []  # "loss" is a second train-loss name: train/loss came first
+    assert d.train.metric == "train/loss"
