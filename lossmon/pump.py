@@ -52,6 +52,7 @@ class Pump:
         self.writer = writer
         self.interval = interval
         self.subscribers: list[Subscriber] = []
+        self.flushers: list[Callable[[], None]] = []
         self._reported: set[str] = set()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lossmon-pump", daemon=True)
@@ -62,10 +63,19 @@ class Pump:
         return self
 
     def stop(self) -> None:
+        """Stop the thread, move what is left, let buffering subscribers finish (`flushers`: what
+        they produce, alerts, is queued on the run) and move that too, then close the run log."""
         self._halt.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self.tick()
+        if self.flushers:
+            for flush in self.flushers:
+                try:
+                    flush()
+                except Exception as e:  # noqa: BLE001
+                    self._report(f"internal error while finishing: {type(e).__name__}: {e}")
+            self.tick()
         if self.writer is not None:
             self.writer.close()
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from . import distributed
 from .diagnosis import DiagnosisConfig, Diagnoser
 from .diagnosis.config import ConfigError, coerce
+from .diagnosis.live import TickBuffer
 from .pump import Pump
 from .rundir import RunDirError, create_run_dir, initial_meta, write_meta
 from .run_api import Run
@@ -88,7 +89,9 @@ class Session:
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
         self.pump = Pump(self.run, self.writer)
         self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
-        self.pump.subscribers.append(self.diagnoser.feed)
+        feed = TickBuffer(self.diagnoser)
+        self.pump.subscribers.append(feed)
+        self.pump.flushers.append(feed.flush)
         self.started = time.monotonic()
         self.pump.start()
         self._closed = False

@@ -37,11 +37,10 @@ def rolling_line(seq: np.ndarray, pos: np.ndarray, first: int, window: int
     lo = t - m.astype(np.int64)
     y = seq - seq[0]  # centred: the sums below lose no digits to a large common level
     x = pos - pos[0]
-    zero = np.zeros(1)
-    cy, cyy = np.concatenate((zero, np.cumsum(y))), np.concatenate((zero, np.cumsum(y * y)))
-    cx, cxx = np.concatenate((zero, np.cumsum(x))), np.concatenate((zero, np.cumsum(x * x)))
-    cxy = np.concatenate((zero, np.cumsum(x * y)))
-    sy, syy, sx, sxx_, sxy_ = (c[t] - c[lo] for c in (cy, cyy, cx, cxx, cxy))
+    cols = np.zeros((5, n + 1))  # one cumulative sum for all five running sums
+    cols[0, 1:], cols[1, 1:], cols[2, 1:], cols[3, 1:], cols[4, 1:] = y, y * y, x, x * x, x * y
+    np.cumsum(cols, axis=1, out=cols)
+    sy, syy, sx, sxx_, sxy_ = cols[:, t] - cols[:, lo]
     with np.errstate(divide="ignore", invalid="ignore"):
         xm, ym = sx / m, sy / m
         sxx = sxx_ - m * xm * xm

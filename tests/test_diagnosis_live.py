@@ -1,0 +1,99 @@
+"""Diagnosis in a live run: alerts reach the run log and the views, configured actions pause or
+stop the real training loop, and nothing is lost at the end of the run."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+import lossmon
+from lossmon.runlog import load_run
+from lossmon.session import Session
+from lossmon.tui.app import LossmonApp
+from tui_helpers import until
+
+
+def trainer(steps=3000, nan_at=None, delay=0.0, seen=None):
+    def train(run):
+        for i in range(1, steps + 1):
+            loss = float("nan") if nan_at is not None and i >= nan_at else 2.0 / math.sqrt(i)
+            run.log(loss=loss)
+            if seen is not None:
+                seen.append(run.paused)
+            if run.should_stop:
+                return "stopped"
+            if delay:
+                time.sleep(delay)
+        return "done"
+    return train
+
+
+def alerts(run_dir):
+    return [e for e in load_run(run_dir).store.events if e["event"] == "alert"]
+
+
+def test_an_alert_is_in_the_run_log_and_the_run_goes_on_by_default(tmp_path, capsys):
+    run = lossmon.run(trainer(nan_at=2000), run_dir=tmp_path / "r", ui="plain")
+    assert run.result == "done" and run.step == 3000  # the default action only alerts
+    nf = [a for a in alerts(tmp_path / "r") if a["kind"] == "nonfinite"]
+    assert nf[0]["step"] == 2000 and nf[0]["severity"] == "critical"
+    assert "[critical] loss is NaN at step 2 000" in capsys.readouterr().out
+
+
+def test_stop_action_stops_training_soon_after(tmp_path):
+    run = lossmon.run(trainer(steps=1_000_000, nan_at=500, delay=0.0005), run_dir=tmp_path / "r", ui="plain",
+                      config={"nonfinite": {"action": "stop"}})
+    assert run.result == "stopped" and 500 <= run.step < 5000  # within ~a pump tick and a half-second batch
+    events = load_run(tmp_path / "r").store.events
+    stop = [e for e in events if e["event"] == "stop"]
+    assert stop and stop[0]["source"] == "diagnosis:nonfinite"
+
+
+def test_pause_action_pauses_until_resumed(tmp_path):
+    seen = []
+    session = Session("p", tmp_path / "r", lossmon.DiagnosisConfig())
+    session.diagnoser.cfg.nonfinite.action = "pause"
+    run = session.run
+    worker = threading.Thread(target=lambda: trainer(steps=2000, nan_at=300, delay=0.0005, seen=seen)(run))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not run.paused and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert run.paused
+    paused_at = run.step
+    time.sleep(0.3)
+    assert run.step == paused_at  # really paused: no steps while waiting
+    run.resume(source="test")
+    worker.join(20)
+    session.close("finished", 0)
+    pauses = [e for e in load_run(tmp_path / "r").store.events if e["event"] == "pause"]
+    assert pauses[0]["source"] == "diagnosis:nonfinite" and run.step == 2000
+
+
+def test_an_alert_raised_at_the_last_step_is_not_lost(tmp_path):
+    lossmon.run(trainer(steps=400, nan_at=400), run_dir=tmp_path / "r", ui="plain")
+    assert [a["step"] for a in alerts(tmp_path / "r") if a["kind"] == "nonfinite"] == [400]
+
+
+async def test_the_live_ui_shows_a_critical_alert(tmp_path):
+    session = Session("ui", tmp_path / "r")
+    app = LossmonApp(session.run, trainer(steps=100_000, nan_at=300, delay=0.001))
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: any("[critical] loss is NaN" in t for _, _, t in app._feed), timeout=20,
+                        what="alert shown")
+            assert "new alert" in app.status_text().plain
+            assert any(m.kind == "critical" for m in app._marks)
+            app.run_.stop(source="test")
+            await pilot.press("q")
+    finally:
+        session.close("stopped", 0)
+
+
+@pytest.mark.parametrize("bad", [{"spike": {"window": 0}}, {"nonfinite": {"action": "explode"}}])
+def test_bad_config_is_refused_with_the_reason(bad, tmp_path):
+    with pytest.raises(ValueError):
+        lossmon.run(trainer(steps=1), run_dir=tmp_path / "r", ui="plain", config=bad)
