@@ -89,7 +89,8 @@ class OscillationConfig:
 @dataclass
 class PlateauConfig:
     """Validation: torch ReduceLROnPlateau semantics (better means v < best*(1 - threshold); alert
-    after more than `patience` bad evaluations). Training: the smoothed loss improved less than
+    after more than `patience` bad evaluations, or 5 % of the evaluations when there are many;
+    v is the same smoothed level the overfitting rule uses). Training: the smoothed loss improved less than
     `min_improvement` over the last max(`window`, `window_frac` of the run) points."""
 
     enabled: bool = True

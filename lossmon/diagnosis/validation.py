@@ -78,7 +78,7 @@ class ValidationDetector:
         if self.cfg.enabled and len(self.d2) >= 3:  # 5 evaluations before judging a trend
             self._overfitting(step, v, t, level, k)
         if self.pcfg.enabled:
-            self._plateau(step, v)
+            self._plateau(step, level)
         if self.ocfg.enabled and len(self.d2) >= 6:
             self._wobble(step)
 
@@ -120,16 +120,23 @@ class ValidationDetector:
                                f" fell {pct(fell)} since", "early_stop", stage="confirmed", best=self.best,
                                best_step=self.best_step)
 
-    def _plateau(self, step: int, v: float) -> None:
+    def _plateau(self, step: int, level: float) -> None:
+        """ReduceLROnPlateau's rule on the val level (the mean of the last k evaluations); with
+        many evaluations the patience grows to 5 % of them, so frequent noisy evaluations of a
+        slowly improving curve do not read as a plateau every few steps."""
         cfg = self.pcfg
-        if self.plateau_best == math.inf or v < self.plateau_best - cfg.threshold * abs(self.plateau_best):
-            self.plateau_best = v
+        best = self.plateau_best
+        if best == math.inf or level < best - cfg.threshold * abs(best):
+            if self.plateau.open:  # to end a plateau the improvement must stand out of the noise
+                if level > best - 2 * self.sigma():
+                    return
+                self.plateau.resolve(step, f"{self.metric} improving again ({fmt(level)})")
+            self.plateau_best = level
             self.bad_evals = 0
-            if self.plateau.open:
-                self.plateau.resolve(step, f"{self.metric} improving again ({fmt(v)})")
             return
         self.bad_evals += 1
-        if self.bad_evals > cfg.patience and not self.plateau.open and not self.over.open:
+        patience = max(cfg.patience, self.evals // 20)
+        if self.bad_evals > patience and not self.plateau.open and not self.over.open:
             self.plateau.start(step, "info", f"plateau: {self.metric} has not improved on its best"
                                f" {fmt(self.plateau_best)} for {self.bad_evals} evaluations; a lower LR"
                                " (press [) often helps here", "cut_lr")
