@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_lr.py
 	$(BIN)/python benchmarks/bench_plot.py
 	$(BIN)/python benchmarks/bench_tui.py
+	$(BIN)/python benchmarks/bench_detectors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

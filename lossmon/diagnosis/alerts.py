@@ -25,11 +25,11 @@ KINDS = ("nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_l
 
 # What each condition usually calls for, with the key that does it in the live UI.
 ADVICE = {
-    "cut_lr": ("cut the LR (press [ to halve it)", "["),
-    "raise_lr": ("try a x2 LR probe (press ])", "]"),
-    "rollback": ("cut the LR and roll back to a checkpoint from before it (press [, then restart)", "["),
+    "cut_lr": ("cut the LR ([ halves it)", "["),
+    "raise_lr": ("try the LR x2 (])", "]"),
+    "rollback": ("cut the LR ([) or restart from a checkpoint taken before it", "["),
     "none": ("", ""),
-    "early_stop": ("consider stopping and keeping the best checkpoint (s stops, c saves)", "s"),
+    "early_stop": ("consider stopping (s) and keeping the best checkpoint", "s"),
 }
 
 

@@ -122,7 +122,8 @@ class Diagnoser:
                  act: Act | None = None, live: bool = True) -> None:
         self.cfg = config if config is not None else DiagnosisConfig()
         self.live = live  # False for a recorded run: actions are only reported
-        self.alerts: list[dict] = []
+        self.alerts: list[dict] = []  # every alert so far, in the order handed on
+        self._batch: list[dict] = []  # found during the current feed()
         self._sink = sink
         self._act = act
         self.roles = _Role()
@@ -140,13 +141,20 @@ class Diagnoser:
     # ---- output -----------------------------------------------------------------------------
 
     def _emit(self, alert: dict) -> None:
-        self.alerts.append(alert)
-        if self._sink is not None:
-            self._sink(alert)
-        if alert["state"] == "open" and self._act is not None:
-            action = "stop" if alert["kind"] == "early_stopping" else self.cfg.action(alert["kind"])
-            if action != "alert":
-                self._act(action, alert)
+        self._batch.append(alert)
+
+    def _dispatch(self) -> None:
+        """Hand this batch's alerts on in step order (detectors run one after another, so they
+        find things out of order within a batch)."""
+        batch, self._batch = sorted(self._batch, key=lambda a: a["step"]), []
+        for alert in batch:
+            self.alerts.append(alert)
+            if self._sink is not None:
+                self._sink(alert)
+            if alert["state"] == "open" and self._act is not None:
+                action = "stop" if alert["kind"] == "early_stopping" else self.cfg.action(alert["kind"])
+                if action != "alert":
+                    self._act(action, alert)
 
     # ---- input ------------------------------------------------------------------------------
 
@@ -160,6 +168,7 @@ class Diagnoser:
         except Exception as e:  # noqa: BLE001 - the monitor must never take the run down
             self.failed = f"{type(e).__name__}: {e}"
             print(f"lossmon: diagnosis stopped after an internal error ({self.failed})", file=sys.stderr)
+        self._dispatch()  # what was found before an error still counts
 
     def _feed(self, points: dict, events) -> None:
         cuts = sorted({int(ev["step"]) for ev in events

@@ -103,6 +103,7 @@ class LossmonApp(App[int]):
         self._marks: list[Mark] = []
         self._feed: list[tuple[int, str, str]] = []  # (step, style key, text), oldest first
         self._alerts = 0
+        self._last_toast = -1e9
         self._rate = RateMeter()
         self._signals_installed: list[int] = []
         self._styles: tuple[str, dict] | None = None
@@ -432,7 +433,9 @@ class LossmonApp(App[int]):
             text = describe(ev) + (f"  [{key}]" if key and not ev.get("advice") else "")
             self._feed.append((step, SEVERITY_STYLE.get(sev, "alert_warning"), text))
             self._marks.append(Mark(step, sev if sev in SEVERITY_STYLE else "warning"))
-            if sev == "critical":
+            now = time.monotonic()
+            if sev == "critical" and now - self._last_toast > 5.0:  # one toast for a burst of them
+                self._last_toast = now
                 self.notify(ev.get("message", "alert"), severity="error", timeout=10)
             return
         if kind in ("lr_change", "lr_commit"):
