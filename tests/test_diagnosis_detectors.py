@@ -154,3 +154,33 @@ def test_unrelated_metrics_are_ignored_and_roles_use_the_first_name():
     d.feed({"accuracy": (steps(300), v), "train/loss": (steps(300), noisy(300)), "loss": (steps(300), v)})
     assert d.alerts == []  # "loss" is a second train-loss name: train/loss came first
     assert d.train.metric == "train/loss"
+
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+values = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                   st.floats(min_value=-1e3, max_value=1e3), st.floats(min_value=1e-6, max_value=10.0))
+
+
+@pytest.mark.filterwarnings("error")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(train=st.lists(values, min_size=1, max_size=400), val=st.lists(values, max_size=40),
+       cuts=st.lists(st.integers(1, 399), max_size=6), back=st.booleans())
+def test_any_values_in_any_batches_never_break_the_diagnoser(train, val, cuts, back):
+    """NaN, inf, huge, negative, constant, a handful or hundreds of points, steps that go back:
+    feed() never fails, and every alert is well formed."""
+    d = Diagnoser()
+    n = len(train)
+    tsteps = np.arange(n) if not back else np.r_[np.arange(n // 2, n), np.arange(n // 2)]
+    vsteps = np.linspace(0, max(n - 1, 0), len(val)).astype(np.int64)
+    bounds = sorted({0, n, *[c for c in cuts if c < n]})
+    for a, b in zip(bounds, bounds[1:]):
+        vm = (vsteps >= a) & (vsteps < b)
+        d.feed({"loss": (tsteps[a:b], np.array(train[a:b])), "grad_norm": (tsteps[a:b], np.abs(train[a:b])),
+                "val_loss": (vsteps[vm], np.array(val)[vm]), "lr": (tsteps[a:b], np.full(b - a, 1e-3))})
+    assert d.failed is None
+    for a in d.alerts:
+        assert a["severity"] in ("info", "warning", "critical") and a["state"] in ("open", "update", "resolved")
+        assert isinstance(a["message"], str) and a["message"] and isinstance(a["step"], int)

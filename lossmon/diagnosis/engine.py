@@ -164,7 +164,8 @@ class Diagnoser:
         if self.failed:
             return
         try:
-            self._feed(points, events)
+            with np.errstate(all="ignore"):  # values near the float limit overflow in sums: no noise
+                self._feed(points, events)
         except Exception as e:  # noqa: BLE001 - the monitor must never take the run down
             self.failed = f"{type(e).__name__}: {e}"
             print(f"lossmon: diagnosis stopped after an internal error ({self.failed})", file=sys.stderr)
@@ -178,7 +179,11 @@ class Diagnoser:
         for name, (steps, values) in points.items():
             if self.roles.claim(name) is None:
                 continue
-            arrays[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+            st, va = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+            if len(st) > 1 and np.any(st[1:] < st[:-1]):  # explicit steps that went back: step order
+                order = np.argsort(st, kind="stable")
+                st, va = st[order], va[order]
+            arrays[name] = (st, va)
         if not cuts:
             self._segment(arrays)
             return
