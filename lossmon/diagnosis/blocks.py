@@ -119,10 +119,6 @@ class BlockHistory:
             mean = (cs[hi] - cs[lo]) / used + self.ref
         return np.where(used > 0, mean, np.nan), used
 
-    def level(self, end: int, span: int) -> tuple[float, int]:
-        m, used = self.levels(np.array([end]), span)
-        return float(m[0]), int(used[0])
-
     def step_at(self, end: int) -> int:
         """The last step of the block that ends at or before point count `end`."""
         k = self.count

@@ -29,6 +29,11 @@ from .blocks import BlockHistory
 from .config import LRTooLowConfig, OscillationConfig, PlateauConfig
 
 
+# Windows for the "never slowed down" rule grow until each window's fall is known to 1 % of the
+# loss: finer than that costs detection delay on noisy curves, coarser makes the rates noise.
+_RATE_PRECISION = 0.01
+
+
 def moved(progress: float) -> str:
     """'12 % below' / '3 % above' for a relative change from a start level."""
     return f"{pct(abs(progress))} {'below' if progress >= 0 else 'above'}"
@@ -87,11 +92,9 @@ class TrendDetector:
         self.broken = broken  # diverged or non-finite: no trend to judge
         self.plateau = Episode(sink, "plateau", metric)
         self.too_low = Episode(sink, "lr_too_low", metric)
-        self.base_step = 0  # start of the current comparison history (0 or the last re-base)
         self._flat_level = math.nan  # the level an open plateau was reported at
 
     def rebase(self, step: int) -> None:
-        self.base_step = step
         for ep, what in ((self.plateau, "plateau"), (self.too_low, "LR too small?")):
             ep.resolve(step, f"LR changed by hand at step {fmt_step(step)}; the {what} check starts over")
 
@@ -117,7 +120,7 @@ class TrendDetector:
         if self.cfg.enabled and not self.too_low.open:
             self._plateau(step, self.window(rel_noise, self.cfg.max_noise), block_se)
         if self.lr_cfg.enabled and not self.too_low.open:
-            self._steady(step, self.window(rel_noise, 0.01), block_se)
+            self._steady(step, self.window(rel_noise, _RATE_PRECISION), block_se)
 
     def _lr_phrase(self) -> str:
         if not self.lr.known:
