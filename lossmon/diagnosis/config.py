@@ -114,7 +114,7 @@ class LRTooLowConfig:
     action: str = "alert"
     annealed_below: float = 0.10
     min_windows: int = 3  # the last windows (of the plateau length) that must each fall clearly
-    history_windows: int = 6  # windows of history before "never slowed down" can be judged
+    history_windows: int = 5  # windows of history before "never slowed down" can be judged
     history_span: float = 4.0  # ... covering a stretch whose end is 4x its start (in points)
     max_slowdown: float = 0.3  # "never slowed down": latest rate >= this x the best earlier rate
     barely_moved: float = 0.01  # total progress under 1 % since the start
