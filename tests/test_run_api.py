@@ -273,7 +273,10 @@ def test_backpressure_waits_for_the_pump_but_never_long():
     drainer.start()
     t0 = time.monotonic()
     run.log(loss=1.0)
-    assert time.monotonic() - t0 < 0.9 and len(run._pending) <= 1
+    waited = time.monotonic() - t0
+    # it waited for the pump, and went on once the backlog was down to half the high-water mark
+    # (the pump may still be draining the rest: on a loaded machine that takes a while)
+    assert 0.15 < waited < 0.9 and len(run._pending) <= 50_001
 
 
 class FakeDeviceTensor(torch.Tensor):
