@@ -2,7 +2,8 @@
 
 The pump is driven by step count here, not by its 0.1 s timer: under valgrind a step takes ~50x
 longer, so a timer would tick ~50x more often per step than in a real run and inflate the per-tick
-share. ROWS_PER_TICK is what the timer collects natively at this model's ~750 steps/s."""
+share. ROWS_PER_TICK is what the timer collects natively at this model's ~750 steps/s; the
+diagnosis batch is likewise one second's worth of native steps."""
 
 import sys
 import tempfile
@@ -14,9 +15,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lossmon.demos import IN_DIM, make_data  # noqa: E402
+from lossmon.diagnosis.live import TickBuffer  # noqa: E402
 from lossmon.session import Session  # noqa: E402
 
 ROWS_PER_TICK = 75
+NATIVE_STEPS_PER_S = 750  # rows (x2 points: loss, lr) the diagnosis batch holds natively
 
 
 def main() -> None:
@@ -34,6 +37,9 @@ def main() -> None:
         session.pump._thread.join()
         if mode == "monitored":
             session.run.watch(opt)
+            for sub in session.pump.subscribers:  # the detectors get a batch per second of native time
+                if isinstance(sub, TickBuffer):
+                    sub.interval, sub.max_points = float("inf"), 2 * NATIVE_STEPS_PER_S
         for i, idx in enumerate(batches, 1):
             loss = nn.functional.mse_loss(model(x[idx]), y[idx])
             opt.zero_grad()

@@ -80,12 +80,13 @@ class _Train:
         self.oscillation.on_spike(step)
 
     def _on_block(self) -> None:
-        """Judge the trend every 1/32 of the run so far (windows are >= 5 % of it): ~22 looks per
-        doubling of the run, at the same points whatever the batch sizes."""
+        """Judge the trend every 1/32 of the run so far (windows are >= 5 % of it), but no more
+        often than every 64 points once there are a few hundred (windows are >= 500 points then):
+        ~22 looks per doubling of the run, at the same points whatever the batch sizes."""
         b = self.blocks
         if b.points < self._next_look:
             return
-        self._next_look = b.points + max(b.size, b.points // 32)
+        self._next_look = b.points + max(b.size, b.points // 32, min(64, b.points // 8))
         if self.cfg.plateau.enabled or self.cfg.lr_too_low.enabled:
             self.trend.evaluate()
         self.oscillation.evaluate()

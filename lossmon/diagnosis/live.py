@@ -1,8 +1,8 @@
 """Diagnosis inside a live run: pump ticks are batched before the detectors see them.
 
 The pump ticks every 0.1 s; the detectors' cost is mostly per call, not per point, so handing them
-half a second at a time costs the training thread (which shares the GIL with the pump) a fifth as
-much, for alerts that appear at most 0.5 s later -- well inside what a person watching notices.
+a second at a time costs the training thread (which shares the GIL with the pump) a fraction as
+much, for alerts that appear at most a second later -- about when a person watching would look.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class TickBuffer:
     """A pump subscriber: collects ticks and feeds the diagnoser every `interval` seconds (or
     sooner past `max_points`); `flush()` hands over the rest (the session calls it at close)."""
 
-    def __init__(self, diagnoser: Diagnoser, interval: float = 0.5, max_points: int = 65536,
+    def __init__(self, diagnoser: Diagnoser, interval: float = 1.0, max_points: int = 65536,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.diagnoser = diagnoser
         self.interval = interval
