@@ -43,9 +43,11 @@ class NonFiniteConfig:
 @dataclass
 class SpikeConfig:
     """A point far above what the recent points predict (OLMo-core: 128-point window, 6 sigma; the
-    relative test is Lightning SpikeDetection's). The prediction is a line fitted to the window, so
-    a falling curve does not hide spikes, and the window arms after `min_points` so short averaged
-    logs (Hugging Face every 500 steps) are covered too. Flagged points never enter the window."""
+    relative test is Lightning SpikeDetection's). The prediction is a line fitted to the window in
+    log-loss against log-step (a power law is straight there), so a falling curve does not hide
+    spikes, and the window arms after `min_points` so short averaged logs (Hugging Face's mean every
+    500 steps) are covered too: 6 points is enough, as the scale is widened for few points.
+    Flagged points never enter the window. Curves that go <= 0 are judged on their values."""
 
     enabled: bool = True
     action: str = "alert"
