@@ -93,6 +93,7 @@ class TrendDetector:
         self.plateau = Episode(sink, "plateau", metric)
         self.too_low = Episode(sink, "lr_too_low", metric)
         self._flat_level = math.nan  # the level an open plateau was reported at
+        self._need = 0.0  # points the last window() asked for
 
     def rebase(self, step: int) -> None:
         for ep, what in ((self.plateau, "plateau"), (self.too_low, "LR too small?")):
@@ -102,8 +103,8 @@ class TrendDetector:
         """Points per window: max(`window`, 5 % of the run, enough points for the levels to be
         known to `precision` given the per-point relative noise), at most half the run."""
         n = self.blocks.points
-        need = 8.0 * rel_noise * rel_noise / (precision * precision)  # se of a difference = precision/sqrt(2)
-        return int(min(max(self.cfg.window, self.cfg.window_frac * n, need), n // 2))
+        self._need = 8.0 * rel_noise * rel_noise / (precision * precision)  # se of a difference: precision/sqrt(2)
+        return int(min(max(self.cfg.window, self.cfg.window_frac * n, self._need), n // 2))
 
     def evaluate(self) -> None:
         b = self.blocks
@@ -117,10 +118,16 @@ class TrendDetector:
             return
         rel_noise = block_se * math.sqrt(b.size) / (abs(recent) or 1.0)  # of one point
         step = int(b.last[b.count - 1])
-        if self.cfg.enabled and not self.too_low.open:
-            self._plateau(step, self.window(rel_noise, self.cfg.max_noise), block_se)
-        if self.lr_cfg.enabled and not self.too_low.open:
-            self._steady(step, self.window(rel_noise, _RATE_PRECISION), block_se)
+        half_run = n // 2
+        w = self.window(rel_noise, self.cfg.max_noise)
+        # a window capped at half the run that is shorter than the noise asks for cannot be
+        # precise enough yet: skip the work (this is most looks early in a noisy run)
+        if self.cfg.enabled and not self.too_low.open and (w < half_run or self._need <= half_run):
+            self._plateau(step, w, block_se)
+        w = self.window(rel_noise, _RATE_PRECISION)
+        if (self.lr_cfg.enabled and not self.too_low.open
+                and n >= (self.lr_cfg.history_windows + 1) * w):
+            self._steady(step, w, block_se)
 
     def _lr_phrase(self) -> str:
         if not self.lr.known:
