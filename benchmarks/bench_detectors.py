@@ -4,8 +4,10 @@
 
 Throughput: every detector at once on a synthetic 1M-step run (train loss, grad norm, LR every
 step; val loss every 100 steps), counting every point handed to the diagnoser; fed in 16k-step
-chunks (as `lossmon check` does) and in 300-step batches (a live run at 600 steps/s, batched per
-half second). Delays and false alarms come from the same synthetic generator as the tests.
+chunks (as `lossmon check` does) and in 750-step batches (a live run at 750 steps/s hands them a
+batch a second). Then the live cost per training step on a short (4k) and a long (100k) run of the
+demo's shape (loss, LR, val every 100). Delays and false alarms come from the same synthetic
+generator as the tests.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def throughput(curve, batch: int, reps: int) -> tuple[float, float]:
         for b in batches:
             d.feed(b)
         rates.append(n / (time.perf_counter() - t))
-    return statistics.median(rates), (time.perf_counter() - t) / len(batches)
+    return statistics.median(rates), n / statistics.median(rates) / len(batches)
 
 
 def first(d, kind, severities):
@@ -73,9 +75,21 @@ def main() -> None:
 
     curve = generate(args.steps, seed=0, noise=0.2, tau=500, eval_every=100)
     print(f"throughput, all detectors, {args.steps:,} steps (4 series), median of {args.reps}:")
-    for batch, label in ((16384, "16k-step chunks (lossmon check)"), (300, "300-step batches (live, 0.5 s)")):
+    for batch, label in ((16384, "16k-step chunks (lossmon check)"), (750, "750-step batches (live, 1 s)")):
         rate, per_batch = throughput(curve, batch, args.reps)
         print(f"  {label:34s} {rate / 1e6:6.2f} M points/s   {per_batch * 1e6:8.0f} us per batch")
+    print("live cost per training step (loss + LR every step, val every 100; 750-step batches):")
+    for n in (4000, 100_000):
+        c = generate(n, seed=1, noise=0.2, eval_every=100, tau=50)
+        batches = [{k: v for k, v in b.items() if k != "grad_norm"} for b in c.batches(750)]
+        times = []
+        for _ in range(args.reps):
+            d = Diagnoser()
+            t = time.perf_counter()
+            for b in batches:
+                d.feed(b)
+            times.append(time.perf_counter() - t)
+        print(f"  {n:>7,} steps {statistics.median(times) / n * 1e6:6.2f} us per step")
 
     print(f"\ndetection delay in steps after the event, {args.seeds} seeds, noise {NOISES} (100k-step runs):")
     print(f"  {'kind':12s} {'found':>7s} {'median':>8s} {'max':>8s}")
