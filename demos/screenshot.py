@@ -1,6 +1,6 @@
 """Regenerate docs/screenshot.svg: the overfit demo under the live UI, mid-run, 160x48.
 
-    .venv/bin/python demos/screenshot.py [--at-step 2600] [--lr-key-at 1500]
+    .venv/bin/python demos/screenshot.py [--at-step 3000] [--lr-key-at 1500]
 
 Runs headless (no terminal needed); presses `]` once at --lr-key-at so the LR mark shows.
 """
@@ -46,7 +46,7 @@ async def shoot(at_step: int, lr_key_at: int, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--at-step", type=int, default=2600)
+    ap.add_argument("--at-step", type=int, default=3000)
     ap.add_argument("--lr-key-at", type=int, default=1500)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot.svg"))
     args = ap.parse_args()
