@@ -186,6 +186,18 @@ class Batch:
     lines: int = 0
     malformed: int = 0
 
+    def add_raw(self, raw: bytes) -> None:
+        """One line as bytes: blank lines are skipped, bytes that are not UTF-8 are malformed."""
+        if not raw.strip():
+            return
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.lines += 1
+            self.malformed += 1
+            return
+        self.add_line(line)
+
     def add_line(self, line: str) -> None:
         self.lines += 1
         try:
@@ -246,13 +258,7 @@ class RunLogReader:
         self._partial = rest
         if sep:
             for raw in complete.split(b"\n"):
-                if not raw.strip():
-                    continue
-                try:
-                    batch.add_line(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    batch.lines += 1
-                    batch.malformed += 1
+                batch.add_raw(raw)
         self.malformed += batch.malformed
         self.lines += batch.lines
         return batch

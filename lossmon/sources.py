@@ -60,13 +60,7 @@ def read_jsonl(path: Path) -> Recorded:
     batch = Batch()
     with open(path, "rb") as f:
         for raw in f:
-            if not raw.strip():
-                continue
-            try:
-                batch.add_line(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                batch.lines += 1
-                batch.malformed += 1
+            batch.add_raw(raw)
     return Recorded(_sorted(batch.points), batch.events, batch.malformed, batch.lines,
                     "lossmon run log" if path.name == RUN_LOG else "JSONL")
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..events import fmt_value as fmt  # numbers in messages read like the status line's
+
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "overfitting",
          "early_stopping")
@@ -31,15 +33,6 @@ ADVICE = {
     "none": ("", ""),
     "early_stop": ("consider stopping (s) and keeping the best checkpoint", "s"),
 }
-
-
-def fmt(x: float) -> str:
-    """A number for a message: 4 significant digits, no exponent for ordinary losses."""
-    if x != x:
-        return "NaN"
-    if x in (float("inf"), float("-inf")):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
 
 
 def fmt_step(step: int) -> str:
