@@ -4,6 +4,8 @@
 The val curve's own scatter sets the margins: sigma is estimated from the median absolute second
 difference of the last 32 evaluations (second differences cancel a steady trend; the median
 ignores the steep start), so a noisy but healthy val curve has to rise well beyond its wobble.
+The level compared with the best is the mean of the last k evaluations, k = 3 to 20 growing with
+their number: with hundreds of noisy evaluations the best single one is just the luckiest draw.
 """
 
 from __future__ import annotations
