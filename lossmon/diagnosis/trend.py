@@ -170,8 +170,8 @@ class TrendDetector:
                                f" ({moved(progress)} its start, {fmt(now)} now) with no spikes{self._lr_phrase()}",
                                "raise_lr", level=now)
         else:
-            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase()}. A lower LR (press [) may take"
-                               " it lower; or it has converged", "cut_lr", converged=False, level=now)
+            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase()}. Converged at this LR, or a"
+                               " noise floor a lower LR can get under", "cut_lr", converged=False, level=now)
 
     def _lr_steady(self, since: int) -> bool:
         """The LR stayed within 10 % of its current value since `since` (or is not logged)."""

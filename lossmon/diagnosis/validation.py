@@ -140,5 +140,4 @@ class ValidationDetector:
         patience = max(cfg.patience, self.evals // 20)
         if self.bad_evals > patience and not self.plateau.open and not self.over.open:
             self.plateau.start(step, "info", f"plateau: {self.metric} has not improved on its best"
-                               f" {fmt(self.plateau_best)} for {self.bad_evals} evaluations; a lower LR"
-                               " (press [) often helps here", "cut_lr")
+                               f" {fmt(self.plateau_best)} for {self.bad_evals} evaluations", "cut_lr")
