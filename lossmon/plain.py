@@ -104,6 +104,22 @@ class PlainPrinter:
         return " | ".join(parts)
 
 
+def alert_summary(events: list[dict]) -> str:
+    """'2 warnings: overfitting (step 2 800), spike (step 120)' -- the last line of a scheduler's
+    log should say whether anything went wrong; '' when no warning or critical alert was raised."""
+    raised = [e for e in events if e.get("event") == "alert" and e.get("state") != "resolved"
+              and e.get("severity") in ("warning", "critical")]
+    if not raised:
+        return ""
+    first: dict[str, int] = {}
+    for e in raised:
+        first.setdefault(str(e.get("kind")), int(e.get("step", 0) or 0))
+    crit = sum(1 for e in raised if e["severity"] == "critical")
+    head = f"{len(raised)} alert{'s' if len(raised) != 1 else ''}" + (f" ({crit} critical)" if crit else "")
+    kinds = ", ".join(f"{k} (step {s:,})".replace(",", " ") for k, s in first.items())
+    return f"{head}: {kinds}; see the run log or `lossmon check`"
+
+
 def follow(run: Run, trainer: TrainerThread, printer: PlainPrinter, signum: int | None = None) -> SignalStop:
     """Print status and events until training returns, or until a second signal gives up on it
     (`signum`: a signal already received, so the next one is the second)."""
@@ -142,6 +158,9 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
         sys.stderr.flush()
     elapsed = time.monotonic() - session.started
     printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / 'run.jsonl'}")
+    summary = alert_summary(run.store.events)
+    if summary:
+        printer.emit(f"lossmon: {summary}")
     return code
 
 

@@ -40,7 +40,9 @@ def test_an_alert_is_in_the_run_log_and_the_run_goes_on_by_default(tmp_path, cap
     assert run.result == "done" and run.step == 3000  # the default action only alerts
     nf = [a for a in alerts(tmp_path / "r") if a["kind"] == "nonfinite"]
     assert nf[0]["step"] == 2000 and nf[0]["severity"] == "critical"
-    assert "[critical] loss is NaN at step 2 000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[critical] loss is NaN at step 2 000" in out
+    assert out.rstrip().splitlines()[-1].startswith("lossmon: 1 alert (1 critical): nonfinite (step 2 000)")
 
 
 def test_stop_action_stops_training_soon_after(tmp_path):
