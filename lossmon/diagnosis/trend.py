@@ -94,6 +94,8 @@ class TrendDetector:
         self.too_low = Episode(sink, "lr_too_low", metric)
         self._flat_level = math.nan  # the level an open plateau was reported at
         self._need = 0.0  # points the last window() asked for
+        self._reopen_at = 0  # after a plateau resolves, the next one waits until the run is 1.5x as long
+        self._lr_at_open: float | None = None  # the LR when the last plateau opened
 
     def rebase(self, step: int) -> None:
         for ep, what in ((self.plateau, "plateau"), (self.too_low, "LR too small?")):
@@ -152,9 +154,15 @@ class TrendDetector:
             if gain > 3 * cfg.min_improvement + 3 * se:
                 self.plateau.resolve(step, f"{self.metric} is improving again: {fmt(now)}, {pct(gain)} below the"
                                      f" {fmt(self._flat_level)} it had flattened at")
+                self._reopen_at = int(n * 1.5)  # a slow tail would otherwise flap open/resolved
             return
         if r >= cfg.min_improvement:  # se is small by now (the window grew until it was)
             return
+        lr_moved = self.lr.known and self._lr_at_open is not None and not (
+            0.9 * self._lr_at_open <= self.lr.current <= 1.1 * self._lr_at_open)
+        if n < self._reopen_at and not lr_moved:  # (a new LR is a new regime: no hold-off)
+            return
+        self._lr_at_open = self.lr.current
         progress = (first - now) / (abs(first) or 1.0)
         self._flat_level = now
         noise = f" (noise {fmt(sigma)} a point)" if sigma > 0 else ""

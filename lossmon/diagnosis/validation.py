@@ -43,6 +43,7 @@ class ValidationDetector:
         self.evals = 0
         self.plateau_best = math.inf
         self.bad_evals = 0
+        self._reopen_at = 0
 
     def rebase(self) -> None:
         self.recent.clear()
@@ -133,11 +134,12 @@ class ValidationDetector:
                 if level > best - 2 * self.sigma():
                     return
                 self.plateau.resolve(step, f"{self.metric} improving again ({fmt(level)})")
+                self._reopen_at = int(self.evals * 1.5)  # a slow tail would otherwise flap
             self.plateau_best = level
             self.bad_evals = 0
             return
         self.bad_evals += 1
         patience = max(cfg.patience, self.evals // 20)
-        if self.bad_evals > patience and not self.plateau.open and not self.over.open:
+        if self.bad_evals > patience and not self.plateau.open and not self.over.open and self.evals >= self._reopen_at:
             self.plateau.start(step, "info", f"plateau: {self.metric} has not improved on its best"
                                f" {fmt(self.plateau_best)} for {self.bad_evals} evaluations", "cut_lr")
