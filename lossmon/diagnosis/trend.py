@@ -236,9 +236,9 @@ class OscillationDetector:
         self.spikes: deque[tuple[int, int]] = deque()  # (step, point index) of spike episodes
         self.all_spikes: list[int] = []  # steps of every spike episode (for spikes_since)
         self.position = 0  # points seen (kept by the engine)
-        self._calm_from = 0
 
     def spikes_since(self, step: int) -> int:
+        """Spike episodes at or after `step` (among the last 64: enough to say "none" or "some")."""
         return sum(1 for s in self.all_spikes[-64:] if s >= step)
 
     def rebase(self) -> None:
