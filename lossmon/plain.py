@@ -12,6 +12,7 @@ import time
 from typing import IO, Any, Callable
 
 from . import names
+from .diagnosis.alerts import is_raised
 from .events import describe, fmt_lr, fmt_value
 from .rate import RateMeter
 from .run_api import Run
@@ -107,8 +108,7 @@ class PlainPrinter:
 def alert_summary(events: list[dict]) -> str:
     """'2 warnings: overfitting (step 2 800), spike (step 120)' -- the last line of a scheduler's
     log should say whether anything went wrong; '' when no warning or critical alert was raised."""
-    raised = [e for e in events if e.get("event") == "alert" and e.get("state") != "resolved"
-              and e.get("severity") in ("warning", "critical")]
+    raised = [e for e in events if is_raised(e)]
     if not raised:
         return ""
     first: dict[str, int] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..events import fmt_value as fmt  # numbers in messages read like the status line's
+from ..events import fmt_value as fmt  # noqa: F401 - detectors format numbers like the status line
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "overfitting",
@@ -44,6 +44,13 @@ def pct(x: float) -> str:
 
 
 Sink = Callable[[dict], None]
+
+
+def is_raised(alert: dict) -> bool:
+    """A warning or critical alert that opened or got worse: what `lossmon check` exits 1 on and
+    what plain mode's last line sums up."""
+    return (alert.get("event", "alert") == "alert" and alert.get("state") != "resolved"
+            and alert.get("severity") in ("warning", "critical"))
 
 
 class Episode:

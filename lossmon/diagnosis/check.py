@@ -12,7 +12,7 @@ from typing import IO
 
 from ..runlog import strict
 from ..sources import SourceError, chunks, load
-from .alerts import fmt_step
+from .alerts import fmt_step, is_raised
 from .config import ConfigError, DiagnosisConfig, load_config
 from .engine import Diagnoser
 
@@ -59,7 +59,7 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
         out.write(f"{path}: {rec.format}, {rec.count} points: {series}\n")
         for a in alerts:
             out.write(_human(a) + "\n")
-    raised = [a for a in alerts if a["state"] != "resolved" and a["severity"] in ("warning", "critical")]
+    raised = [a for a in alerts if is_raised(a)]
     if not as_json:
         if raised:
             kinds = sorted({a["kind"] for a in raised})

@@ -37,12 +37,14 @@ class _Train:
         self.blocks = BlockHistory()
         self.nonfinite = NonFiniteDetector(cfg.nonfinite, sink, metric)
         self.oscillation = OscillationDetector(cfg.oscillation, sink, metric, self.blocks)
-        self.spike = SpikeDetector(cfg.spike, sink, metric, on_flag=self._on_spike)
+        # the oscillation clock is the block history's point count: spikes are found in a batch
+        # before the batch enters the history, so a spike's position is that count + its index
+        self.spike = SpikeDetector(cfg.spike, sink, metric,
+                                   on_flag=lambda step, i: self.oscillation.on_spike(step, self.blocks.points + i))
         self.divergence = DivergenceDetector(cfg.divergence, sink, metric)
         self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,
                                    self.oscillation.spikes_since,
                                    lambda: self.divergence.episode.open or self.nonfinite.episode.open)
-        self._batch_start = 0  # point count before the current batch (the oscillation clock)
         self._next_look = 0  # block-history point count at which the trend is judged next
         self._level_steps = np.empty(0, dtype=np.int64)  # smoothed level over the latest batch
         self._level_values = np.empty(0)
@@ -65,19 +67,13 @@ class _Train:
             steps, values = steps[~bad], values[~bad]
         if len(values) == 0:
             return
-        self._batch_start = self.oscillation.position
         if cfg.spike.enabled:
             self.spike.feed(steps, values)
-        self.oscillation.position = self._batch_start + len(values)
         smooth = self.divergence.feed(steps, values)
         if len(self._level_values):
             self._level_before = float(self._level_values[-1])
         self._level_steps, self._level_values = steps, smooth
         self.blocks.extend(steps, values, self._on_block)
-
-    def _on_spike(self, step: int, index: int) -> None:
-        self.oscillation.position = self._batch_start + index
-        self.oscillation.on_spike(step)
 
     def _on_block(self) -> None:
         """Judge the trend every 1/32 of the run so far (windows are >= 5 % of it), but no more
@@ -136,7 +132,6 @@ class Diagnoser:
         self.grad_nonfinite: NonFiniteDetector | None = None
         self.grad_spike: SpikeDetector | None = None
         self.early: EarlyStopping | None = None
-        self.points = 0
         self.failed: str | None = None
 
     # ---- output -----------------------------------------------------------------------------
@@ -223,7 +218,6 @@ class Diagnoser:
             if self.train is None:
                 self.train = _Train(cfg, self._emit, name, self.lr)
             self.train.feed(st, va)
-            self.points += len(va)
         if names.GRAD_NORM in by_role:
             name, st, va = by_role[names.GRAD_NORM]
             if self.grad_nonfinite is None:
@@ -234,11 +228,9 @@ class Diagnoser:
                 self.grad_nonfinite.feed(st, va, bad)
             if cfg.spike.enabled:
                 self.grad_spike.feed(st[~bad], va[~bad])
-            self.points += len(va)
         if names.VAL_LOSS in by_role:
             name, st, va = by_role[names.VAL_LOSS]
             self._val(name, st, va)
-            self.points += len(va)
         if cfg.early_stopping.enabled:
             self._early(arrays)
 
@@ -283,11 +275,3 @@ class Diagnoser:
         for s, v in zip(found[0].tolist(), found[1].tolist()):
             if self.early.update(s, v):
                 break
-
-    # ---- results ----------------------------------------------------------------------------
-
-    def worst(self) -> str | None:
-        """The highest severity among opened/updated alerts, or None."""
-        order = {"info": 0, "warning": 1, "critical": 2}
-        sev = [a["severity"] for a in self.alerts if a["state"] != "resolved"]
-        return max(sev, key=order.__getitem__) if sev else None

@@ -70,7 +70,6 @@ class SpikeDetector:
         self.streak: list[float] = []  # values of the flagged points in a row, newest last
         self.quiet = 0  # accepted points since the last flag
         self.flags = 0  # flagged points in the open episode
-        self.peak = (0, 0.0, 0.0)  # (step, value, predicted) of the episode's worst point
         self.log = True  # work on log(values) while every value is positive
 
     def rebase(self, step: int | None = None) -> None:
@@ -135,7 +134,7 @@ class SpikeDetector:
                 self.episode.close()
             else:
                 self.episode.resolve(at, f"{self.metric} back to normal after the spikes from step"
-                                     f" {fmt_step(self.peak[0])} ({self.flags} points flagged)")
+                                     f" {fmt_step(self.episode.opened_at)} ({self.flags} points flagged)")
 
     def _flag(self, step: int, value: float, pred: float, sig: float, y: float, x: float, index: int) -> None:
         cfg = self.cfg
@@ -145,7 +144,6 @@ class SpikeDetector:
             self.on_flag(step, index)
         if not self.episode.open:
             self.flags = 0
-            self.peak = (step, value, pred)
             over = (value - pred) / abs(pred) if pred else float("inf")
             self.episode.start(step, self.severity,
                                f"{self.metric} spiked to {fmt(value)} at step {fmt_step(step)}, {pct(over)} above the"
@@ -153,8 +151,6 @@ class SpikeDetector:
                                "cut_lr" if self.severity != "info" else "none",
                                value=value, expected=pred)
         self.flags += 1
-        if value > self.peak[1]:
-            self.peak = (step, value, pred)
         if len(self.streak) == cfg.persistent:
             base = float(np.mean(self.win)) if len(self.win) else pred
             base = float(np.exp(base)) if self.log and len(self.win) else base

@@ -235,7 +235,6 @@ class OscillationDetector:
         self.episode = Episode(sink, "oscillation", metric)
         self.spikes: deque[tuple[int, int]] = deque()  # (step, point index) of spike episodes
         self.all_spikes: list[int] = []  # steps of every spike episode (for spikes_since)
-        self.position = 0  # points seen (kept by the engine)
 
     def spikes_since(self, step: int) -> int:
         """Spike episodes at or after `step` (among the last 64: enough to say "none" or "some")."""
@@ -244,13 +243,14 @@ class OscillationDetector:
     def rebase(self) -> None:
         self.spikes.clear()
 
-    def on_spike(self, step: int) -> None:
+    def on_spike(self, step: int, position: int) -> None:
+        """A spike episode began at `step`, the `position`-th train point (the blocks' clock)."""
         self.all_spikes.append(step)
         if len(self.all_spikes) > 256:
             del self.all_spikes[:128]
         cfg = self.cfg
-        self.spikes.append((step, self.position))
-        while self.spikes and self.position - self.spikes[0][1] > cfg.window:
+        self.spikes.append((step, position))
+        while self.spikes and position - self.spikes[0][1] > cfg.window:
             self.spikes.popleft()
         if cfg.enabled and len(self.spikes) >= cfg.spikes and not self.episode.open:
             first = self.spikes[0][0]
@@ -263,7 +263,7 @@ class OscillationDetector:
         if b is None or not cfg.enabled:
             return
         if self.episode.open:
-            calm = not self.spikes or self.position - self.spikes[-1][1] > 2 * cfg.window
+            calm = not self.spikes or b.points - self.spikes[-1][1] > 2 * cfg.window
             if calm and self._swings() < cfg.min_swings // 2:
                 self.episode.resolve(int(b.last[b.count - 1]), f"{self.metric} has calmed down")
             return

@@ -10,6 +10,7 @@ their number: with hundreds of noisy evaluations the best single one is just the
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from typing import Callable
@@ -73,7 +74,7 @@ class ValidationDetector:
         # the level is a mean of the last k evaluations: k grows with the number of evaluations so
         # the best of many noisy ones is not just the luckiest draw
         k = min(len(self.window), max(3, min(20, self.evals // 20)))
-        level = sum(list(self.window)[-k:]) / k if k < len(self.window) else sum(self.window) / k
+        level = sum(itertools.islice(reversed(self.window), k)) / k
         if level < self.best:
             self.best, self.best_step, self.train_at_best = level, step, t
             if self.over.open:
