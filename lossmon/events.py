@@ -52,6 +52,15 @@ def describe(ev: dict) -> str:
             res = ev.get("result")
             return f"checkpoint saved{by}" + (f": {res}" if res else "")
         return f"checkpoint failed{by}: {ev.get('error', 'unknown error')}"
+    if kind == "control":
+        args = " ".join(f"{k}={ev[k]}" for k in ("factor", "value") if k in ev)
+        who = f" from pid {ev['peer_pid']}" if ev.get("peer_pid") else ""
+        return f"control request{who}: {ev.get('cmd', '?')}" + (f" {args}" if args else "")
+    if kind == "control_refused":
+        more = f" (+{ev['unlogged']} more)" if ev.get("unlogged") else ""
+        return f"control connection refused: uid {ev.get('uid')} (pid {ev.get('pid')}) is not this run's user{more}"
+    if kind == "source":
+        return str(ev.get("message", "the source changed"))
     if kind == "error":
         return f"training raised {ev.get('message', 'an error')}"
     if kind == "alert":

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .columns import ColumnWriter
 from .run_api import Run
 from .runlog import RunLogWriter, encode_event, encode_rows
 
@@ -47,9 +48,11 @@ def resolve_device_values(rows: list[dict]) -> None:
 class Pump:
     """Drains `run` every `interval` seconds on its own thread; `stop()` does a final drain."""
 
-    def __init__(self, run: Run, writer: RunLogWriter | None = None, interval: float = 0.1) -> None:
+    def __init__(self, run: Run, writer: RunLogWriter | None = None, interval: float = 0.1,
+                 columns: ColumnWriter | None = None) -> None:
         self.run = run
         self.writer = writer
+        self.columns = columns
         self.interval = interval
         self.subscribers: list[Subscriber] = []
         self.flushers: list[Callable[[], None]] = []
@@ -78,6 +81,8 @@ class Pump:
             self.tick()
         if self.writer is not None:
             self.writer.close()
+        if self.columns is not None:
+            self.columns.close()
 
     def _loop(self) -> None:
         while not self._halt.wait(self.interval):
@@ -139,6 +144,8 @@ class Pump:
                 p[1].append(v)
         if self.writer is not None:  # the file first: it is the record that outlives the process
             self.writer.write(self._encode(items, now))
+        if self.columns is not None and points:  # an index of the run log, for fast attaching
+            self.columns.write(points)
         store = self.run.store
         store.append_points(points)
         store.append_events(events)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import names
 from .store import MetricStore
 
@@ -160,8 +162,13 @@ def parse_value(v: Any) -> float | None:
     """A logged value as float, or None when the field is not a metric value (null, text, lists)."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, (int, float)):
-        return float(v)
+    if isinstance(v, float):
+        return v
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:  # an integer beyond float range, as its float parse would give
+            return math.inf if v > 0 else -math.inf
     if isinstance(v, str):
         return _NONFINITE_TEXT.get(v)
     return None
@@ -185,6 +192,19 @@ class Batch:
     events: list[dict] = field(default_factory=list)
     lines: int = 0
     malformed: int = 0
+
+    def merge(self, other: "Batch") -> None:
+        """Append another batch's points and events (the other comes later in the file)."""
+        for name, (st, va) in other.points.items():
+            have = self.points.get(name)
+            if have is None:
+                self.points[name] = (st, va)
+            else:
+                self.points[name] = (np.concatenate([np.asarray(have[0], np.int64), np.asarray(st, np.int64)]),
+                                     np.concatenate([np.asarray(have[1], np.float64), np.asarray(va, np.float64)]))
+        self.events.extend(other.events)
+        self.lines += other.lines
+        self.malformed += other.malformed
 
     def add_raw(self, raw: bytes) -> None:
         """One line as bytes: blank lines are skipped, bytes that are not UTF-8 are malformed."""
@@ -232,11 +252,14 @@ class Batch:
 
 
 class RunLogReader:
-    """Reads run.jsonl incrementally: each `read_new()` parses only bytes appended since the last.
+    """Reads run.jsonl incrementally: each read parses only the bytes appended since the last.
 
     A last line without its newline is held back until it is completed (a writer may be mid-line);
-    `torn` reports such a tail when the file ends there.
+    `torn` reports such a tail when the file ends there. Long stretches are parsed in chunks of
+    about `CHUNK` bytes, so a caller can show a long log while it loads.
     """
+
+    CHUNK = 1 << 20
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -244,24 +267,39 @@ class RunLogReader:
         self._partial = b""
         self.malformed = 0
         self.lines = 0
+        self.bytes_read = 0  # total bytes read from the file (tests check tailing reads only new bytes)
 
-    def read_new(self) -> Batch:
-        batch = Batch()
+    def read_chunks(self, limit: int | None = None):
+        """Yield a Batch per chunk of new complete lines (at most `limit` bytes read in all)."""
         with open(self.path, "rb") as f:
             f.seek(self.offset)
-            data = f.read()
-        self.offset += len(data)
-        if not data:
-            return batch
-        data = self._partial + data
-        complete, sep, rest = data.rpartition(b"\n")
-        self._partial = rest
-        if sep:
-            for raw in complete.split(b"\n"):
-                batch.add_raw(raw)
-        self.malformed += batch.malformed
-        self.lines += batch.lines
-        return batch
+            while limit is None or limit > 0:
+                want = self.CHUNK if limit is None else min(self.CHUNK, limit)
+                data = f.read(want)
+                if not data:
+                    return
+                if limit is not None:
+                    limit -= len(data)
+                self.offset += len(data)
+                self.bytes_read += len(data)
+                data = self._partial + data
+                complete, sep, rest = data.rpartition(b"\n")
+                self._partial = rest
+                if not sep:
+                    continue
+                batch = Batch()
+                for raw in complete.split(b"\n"):
+                    batch.add_raw(raw)
+                self.malformed += batch.malformed
+                self.lines += batch.lines
+                yield batch
+
+    def read_new(self) -> Batch:
+        """Everything new as one Batch."""
+        out = Batch()
+        for batch in self.read_chunks():
+            out.merge(batch)
+        return out
 
     @property
     def torn(self) -> bool:
@@ -286,10 +324,10 @@ def load_run(path: str | os.PathLike) -> LoadedRun:
     """Load a run directory or a run.jsonl file into a fresh store. Raises OSError if unreadable."""
     log_path = resolve_log_path(path)
     reader = RunLogReader(log_path)
-    batch = reader.read_new()
     store = MetricStore()
-    store.append_points(batch.points)
-    store.append_events(batch.events)
+    for batch in reader.read_chunks():
+        store.append_points(batch.points)
+        store.append_events(batch.events)
     meta: dict = {}
     meta_path = log_path.parent / "meta.json"
     if meta_path.exists():

@@ -1,7 +1,7 @@
 """`lossmon.run()`: open a run directory, start the pump, run the training function under a view.
 
-The session is the glue every view shares: it owns the Run, the run log writer and the pump, and
-records how the run ended in meta.json. Views (plain printer now, the TUI later) only decide how to
+The session is the glue every view shares: it owns the Run, the run log writer, the pump and the
+control socket, and records how the run ended in meta.json. Views (plain printer now, the TUI later) only decide how to
 show the store and where the training function's thread comes from.
 """
 
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import distributed
+from .columns import ColumnWriter
+from .control import SOCKET, ControlServer
 from .diagnosis import DiagnosisConfig, Diagnoser
 from .diagnosis.config import ConfigError, coerce
 from .diagnosis.live import TickBuffer
@@ -87,7 +89,7 @@ class Session:
             if self.writer is not None:
                 self.writer.close()
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
-        self.pump = Pump(self.run, self.writer)
+        self.pump = Pump(self.run, self.writer, columns=ColumnWriter(self.dir))
         self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
         feed = TickBuffer(self.diagnoser)
         self.pump.subscribers.append(feed)
@@ -95,6 +97,9 @@ class Session:
         self.started = time.monotonic()
         self.pump.start()
         self._closed = False
+        self.control = ControlServer(self.run, self.dir / SOCKET)
+        if not self.control.start():
+            print(f"lossmon: no control channel for this run ({self.control.error})", file=sys.stderr)
 
     def _alert(self, alert: dict) -> None:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""
@@ -114,6 +119,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        self.control.close()  # no command can arrive for a run that is ending
         self.pump.stop()
         if self.writer.unwritten_bytes:
             print(f"lossmon: {self.writer.unwritten_bytes} bytes of the run log could not be written"

@@ -293,9 +293,10 @@ class MetricStore:
     def append_points(self, points: dict[str, tuple[list[int], list[float]]]) -> None:
         """Append a batch: metric name -> (steps, values). Single writer."""
         for name, (steps, values) in points.items():
-            self._get_or_create(name).extend(np.asarray(steps, np.int64), np.asarray(values, np.float64))
-            if steps:
-                self.last_step = max(self.last_step, int(max(steps)))
+            steps = np.asarray(steps, np.int64)
+            self._get_or_create(name).extend(steps, np.asarray(values, np.float64))
+            if len(steps):
+                self.last_step = max(self.last_step, int(steps.max()))
         self.version += 1
 
     def append_events(self, events: Iterable[dict]) -> None:

@@ -1,0 +1,486 @@
+"""The control channel: steer a run from another terminal through a Unix socket in its run directory.
+
+A job started under nohup, tmux or a scheduler serves `control.sock` (mode 0600). Each connection
+is checked against the run's owner with SO_PEERCRED -- a shared GPU box has other users -- and a
+foreign peer is refused and recorded as a `control_refused` event. Requests are one JSON object a
+line, at most MAX_LINE bytes:
+
+    {"cmd": "scale_lr", "factor": 2}     {"cmd": "set_lr", "value": 3e-4}
+    {"cmd": "reset_lr"}  {"cmd": "commit_lr"}  {"cmd": "pause"}  {"cmd": "resume"}
+    {"cmd": "stop"}  {"cmd": "checkpoint"}  {"cmd": "status"}  {"cmd": "ping"}
+
+An optional "id" is echoed in the reply. Replies are one JSON object a line: {"ok": true, ...} or
+{"ok": false, "error": "..."}. Anything malformed -- bad JSON, an unknown command or field, a wrong
+type, an oversize line -- gets an error reply and changes nothing. Accepted commands go through the
+same Run calls as the keys (source "control") and are recorded as `control` events.
+
+One thread serves every client with non-blocking sockets: a slow, dead or hostile client can cost
+it a little time but can never block it, and the training thread never waits on it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import selectors
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SOCKET = "control.sock"
+MAX_LINE = 4096
+MAX_CLIENTS = 32
+MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is dropped past this
+REQUESTS_PER_S = 200  # per client; a flood is cut off, not queued
+_AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
+
+# command -> {field: kind}; kind "lr" is a finite number > 0
+COMMANDS: dict[str, dict[str, str]] = {
+    "ping": {}, "status": {},
+    "scale_lr": {"factor": "lr"}, "set_lr": {"value": "lr"},
+    "reset_lr": {}, "commit_lr": {},
+    "pause": {}, "resume": {}, "stop": {}, "checkpoint": {},
+}
+_STEERING = {"scale_lr", "set_lr", "reset_lr", "commit_lr", "pause", "resume", "stop", "checkpoint"}
+
+
+class ControlError(Exception):
+    """The control channel cannot be used; the message is one line for the user."""
+
+
+class RequestError(ValueError):
+    """A request that is refused; the message goes back to the client."""
+
+
+def parse_request(line: bytes) -> dict:
+    """A request line as a validated dict, or RequestError saying what is wrong with it."""
+    if len(line) > MAX_LINE:
+        raise RequestError(f"request longer than {MAX_LINE} bytes")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError("request is not UTF-8 text") from None
+    try:
+        req = json.loads(text)
+    except RecursionError:
+        raise RequestError("request is nested too deeply") from None
+    except ValueError as e:
+        raise RequestError(f"request is not JSON ({e.msg})") from None
+    if not isinstance(req, dict):
+        raise RequestError("request must be a JSON object")
+    cmd = req.get("cmd")
+    if not isinstance(cmd, str):
+        raise RequestError('request needs "cmd": one of ' + ", ".join(COMMANDS))
+    if cmd not in COMMANDS:
+        raise RequestError(f"unknown command {cmd[:40]!r}; commands: {', '.join(COMMANDS)}")
+    fields = COMMANDS[cmd]
+    rid = req.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int))
+                            or (isinstance(rid, str) and len(rid) > 64)):
+        raise RequestError('"id" must be a short string or an integer')
+    for key, value in req.items():
+        if key in ("cmd", "id"):
+            continue
+        kind = fields.get(key)
+        if kind is None:
+            raise RequestError(f"{cmd} takes no field {key[:40]!r}" + (f"; fields: {', '.join(fields)}" if fields else ""))
+        if kind == "lr" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                             or not math.isfinite(value) or value <= 0 or value > 1e6):
+            raise RequestError(f"{cmd}: {key} must be a number > 0, got {json.dumps(value)[:40]}")
+    missing = [k for k in fields if k not in req]
+    if missing:
+        raise RequestError(f"{cmd} needs {', '.join(missing)}")
+    return req
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int] | None:
+    """(pid, uid, gid) of the process at the other end, or None where the OS cannot say."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", raw)
+
+
+def peer_allowed(peer_uid: int | None, own_uid: int) -> bool:
+    """Only the run's own user may steer it. Where the OS gives no credentials (not Linux), the
+    socket's 0600 mode is the check."""
+    return peer_uid is None or peer_uid == own_uid
+
+
+def socket_address(path: Path) -> tuple[str, int | None]:
+    """An address for `path` that fits sun_path: long paths go through the directory's fd."""
+    text = str(path)
+    if len(text.encode()) <= _AF_UNIX_MAX:
+        return text, None
+    fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    return f"/proc/self/fd/{fd}/{path.name}", fd
+
+
+def probe(path: Path, timeout: float = 0.5) -> str:
+    """'live' if a server answers at `path`, 'stale' if a socket file is there but nobody serves
+    it (a killed run), 'missing' if there is none."""
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    try:
+        addr, fd = socket_address(path)
+    except OSError:
+        return "stale"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(addr)
+        return "live"
+    except OSError:
+        return "stale"
+    finally:
+        s.close()
+        if fd is not None:
+            os.close(fd)
+
+
+class ControlClient:
+    """Sends one request per connection and waits for its reply (any thread)."""
+
+    def __init__(self, path: Path, timeout: float = 2.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+
+    def request(self, cmd: str, **fields: Any) -> dict:
+        """The server's reply as a dict; ControlError when it cannot be reached or answers nonsense."""
+        line = json.dumps({"cmd": cmd, **fields}).encode() + b"\n"
+        try:
+            addr, fd = socket_address(self.path)
+        except OSError as e:
+            raise ControlError(f"cannot reach {self.path}: {e.strerror or e}") from None
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(addr)
+            s.sendall(line)
+            buf = b""
+            while b"\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                if len(buf) > MAX_PENDING_REPLY:
+                    break
+        except socket.timeout:
+            raise ControlError(f"no answer from {self.path} within {self.timeout:g}s") from None
+        except OSError as e:
+            if e.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                raise ControlError("the run is not serving control (it has ended, or was killed)") from None
+            raise ControlError(f"cannot reach {self.path}: {e.strerror or e}") from None
+        finally:
+            s.close()
+            if fd is not None:
+                os.close(fd)
+        try:
+            reply = json.loads(buf.split(b"\n", 1)[0])
+        except ValueError:
+            raise ControlError("the run's control channel sent a reply that is not JSON") from None
+        if not isinstance(reply, dict):
+            raise ControlError("the run's control channel sent a reply that is not an object")
+        return reply
+
+
+class _Client:
+    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing")
+
+    def __init__(self, sock: socket.socket, pid: int | None) -> None:
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.pid = pid
+        self.window_start = time.monotonic()
+        self.count = 0
+        self.closing = False
+
+
+class ControlServer:
+    """Serves control.sock for one Run on a daemon thread. `start()` says whether it could."""
+
+    def __init__(self, run: Any, path: Path, *, own_uid: int | None = None) -> None:
+        self.run = run
+        self.path = Path(path)
+        self.own_uid = os.getuid() if own_uid is None else own_uid
+        self.error: str | None = None
+        self._listener: socket.socket | None = None
+        self._sel = selectors.DefaultSelector()
+        self._clients: dict[int, _Client] = {}
+        self._halt = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="lossmon-control", daemon=True)
+        self._last_refusal_event = 0.0
+        self._refusals_unlogged = 0
+        self.handled = 0  # requests answered (tests, benchmarks)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        try:
+            self._listener = self._bind()
+        except (OSError, ControlError) as e:
+            self.error = str(e) if isinstance(e, ControlError) else f"cannot serve {self.path}: {e.strerror or e}"
+            self._wake_r.close()
+            self._wake_w.close()
+            return False
+        self._listener.setblocking(False)
+        self._sel.register(self._listener, selectors.EVENT_READ, "listen")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._thread.start()
+        return True
+
+    def _bind(self) -> socket.socket:
+        if self.path.exists() or self.path.is_symlink():
+            if probe(self.path) == "live":
+                raise ControlError(f"{self.path} is served by another process; not taking it over")
+            self.path.unlink()  # a stale socket from a killed run: never trusted, replaced
+        addr, fd = socket_address(self.path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(addr)
+            os.chmod(self.path, 0o600)  # before listen(): nobody can connect until it is 0600
+            s.listen(16)
+        except OSError:
+            s.close()
+            raise
+        finally:
+            if fd is not None:
+                os.close(fd)
+        return s
+
+    def close(self) -> None:
+        """Stop serving and remove the socket file. Safe to call twice."""
+        if self._halt:
+            return
+        self._halt = True
+        if self._listener is None:
+            return
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(timeout=2)
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        try:
+            while not self._halt:
+                for key, mask in self._sel.select(timeout=1.0):
+                    try:
+                        self._on_ready(key, mask)
+                    except Exception:  # noqa: BLE001 - one client's trouble ends that client only
+                        if isinstance(key.data, _Client):
+                            self._drop(key.data)
+        finally:
+            for c in list(self._clients.values()):
+                self._drop(c)
+            for s in (self._listener, self._wake_r, self._wake_w):
+                try:
+                    s.close()
+                except (OSError, AttributeError):
+                    pass
+            self._sel.close()
+
+    def _on_ready(self, key: selectors.SelectorKey, mask: int) -> None:
+        if key.data == "listen":
+            self._accept()
+        elif key.data == "wake":
+            self._wake_r.recv(64)
+        else:
+            c = key.data
+            if mask & selectors.EVENT_READ:
+                self._read(c)
+            if mask & selectors.EVENT_WRITE and c.sock.fileno() >= 0:
+                self._flush(c)
+
+    def _accept(self) -> None:
+        for _ in range(16):
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            cred = peer_credentials(sock)
+            pid, uid = (cred[0], cred[1]) if cred else (None, None)
+            if not peer_allowed(uid, self.own_uid):
+                self._refuse(sock, pid, uid)
+                continue
+            if len(self._clients) >= MAX_CLIENTS:
+                self._send_and_close(sock, {"ok": False, "error": f"too many clients (at most {MAX_CLIENTS})"})
+                continue
+            c = _Client(sock, pid)
+            self._clients[sock.fileno()] = c
+            self._sel.register(sock, selectors.EVENT_READ, c)
+
+    def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
+        self._send_and_close(sock, {"ok": False, "error": "refused: this run belongs to another user"})
+        now = time.monotonic()
+        if now - self._last_refusal_event >= 1.0:  # a hostile loop cannot flood the run log
+            self._last_refusal_event = now
+            extra = {"unlogged": self._refusals_unlogged} if self._refusals_unlogged else {}
+            self._refusals_unlogged = 0
+            self.run._emit("control_refused", uid=uid, pid=pid, **extra)
+        else:
+            self._refusals_unlogged += 1
+
+    @staticmethod
+    def _send_and_close(sock: socket.socket, reply: dict) -> None:
+        try:
+            sock.send(json.dumps(reply).encode() + b"\n")
+        except OSError:
+            pass
+        sock.close()
+
+    def _read(self, c: _Client) -> None:
+        try:
+            data = c.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(c)
+            return
+        if not data:
+            self._drop(c)
+            return
+        c.inbuf += data
+        while not c.closing:
+            nl = c.inbuf.find(b"\n")
+            if nl < 0:
+                if len(c.inbuf) > MAX_LINE:
+                    self._reply(c, {"ok": False, "error": f"request longer than {MAX_LINE} bytes"})
+                    c.closing = True  # the rest of such a line cannot be trusted to resync
+                break
+            line = bytes(c.inbuf[:nl])
+            del c.inbuf[: nl + 1]
+            if not self._within_rate(c):
+                self._reply(c, {"ok": False, "error": f"more than {REQUESTS_PER_S} requests a second"})
+                c.closing = True
+                break
+            if line.strip():
+                self._reply(c, self.handle(line, c.pid))
+        if c.closing and not c.outbuf:
+            self._drop(c)
+
+    def _within_rate(self, c: _Client) -> bool:
+        now = time.monotonic()
+        if now - c.window_start >= 1.0:
+            c.window_start, c.count = now, 0
+        c.count += 1
+        return c.count <= REQUESTS_PER_S
+
+    def _reply(self, c: _Client, reply: dict) -> None:
+        c.outbuf += json.dumps(reply, allow_nan=False, default=str).encode() + b"\n"
+        if len(c.outbuf) > MAX_PENDING_REPLY:
+            self._drop(c)
+            return
+        self._flush(c)
+
+    def _flush(self, c: _Client) -> None:
+        if c.outbuf:
+            try:
+                sent = c.sock.send(c.outbuf)
+                del c.outbuf[:sent]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                self._drop(c)
+                return
+        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if c.outbuf else 0)
+        try:
+            self._sel.modify(c.sock, want, c)
+        except (KeyError, ValueError, OSError):
+            return
+        if c.closing and not c.outbuf:
+            self._drop(c)
+
+    def _drop(self, c: _Client) -> None:
+        c.closing = True
+        c.outbuf.clear()
+        fd = c.sock.fileno()
+        self._clients.pop(fd, None)
+        try:
+            self._sel.unregister(c.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        c.sock.close()
+
+    # ---- requests -----------------------------------------------------------------------------
+
+    def handle(self, line: bytes, peer_pid: int | None = None) -> dict:
+        """Validate and apply one request line; the reply (never raises)."""
+        self.handled += 1
+        try:
+            req = parse_request(line)
+        except RequestError as e:
+            return {"ok": False, "error": str(e)}
+        rid = {"id": req["id"]} if "id" in req else {}
+        cmd = req["cmd"]
+        try:
+            reply = self._apply(cmd, req)
+        except (ValueError, TypeError) as e:
+            return {"ok": False, "cmd": cmd, "error": str(e), **rid}
+        if cmd in _STEERING:
+            args = {k: v for k, v in req.items() if k not in ("cmd", "id")}
+            self.run._emit("control", cmd=cmd, source="control", peer_pid=peer_pid, **args)
+        return {"ok": True, "cmd": cmd, **reply, **rid}
+
+    def _apply(self, cmd: str, req: dict) -> dict:
+        run = self.run
+        if cmd == "ping":
+            return {"pid": os.getpid(), "name": run.name}
+        if cmd == "status":
+            return self.status()
+        if cmd in ("scale_lr", "set_lr", "reset_lr", "commit_lr"):
+            if not run.lr_watched and run.step > 0:
+                raise ValueError("LR control needs run.watch(optimizer) in the training function")
+            if cmd == "scale_lr":
+                run.scale_lr(req["factor"], source="control")
+            elif cmd == "set_lr":
+                run.set_lr(req["value"], source="control")
+            elif cmd == "reset_lr":
+                run.reset_lr(source="control")
+            else:
+                run.commit_lr(source="control")
+            return {"applies": "at the next optimizer step"}
+        if cmd == "pause":
+            run.pause(source="control")
+            return {"applies": "at the next step"}
+        if cmd == "resume":
+            run.resume(source="control")
+            return {}
+        if cmd == "stop":
+            run.stop(source="control")
+            return {"applies": "at the next step"}
+        if cmd == "checkpoint":
+            if run._checkpoint_fn is None:
+                raise ValueError("no checkpoint function registered: the training function must call run.on_checkpoint(fn)")
+            run.checkpoint(source="control")
+            return {"applies": "at the next step"}
+        raise ValueError(f"unknown command {cmd!r}")  # pragma: no cover - parse_request checks
+
+    def status(self) -> dict:
+        run = self.run
+        return {
+            "pid": os.getpid(), "name": run.name, "step": run.step, "total_steps": run.total_steps,
+            "paused": run.paused, "pause_requested": run.pause_requested,
+            "stopping": bool(run._stop_requested), "lr_scale": run.lr_scale,
+            "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending,
+            "checkpoint": run._checkpoint_fn is not None,
+        }

@@ -1,0 +1,120 @@
+"""CSV files with a step column, Lightning's CSVLogger metrics.csv among them, tailed.
+
+Lightning rewrites metrics.csv from the top when a new metric appears (a wider header); that, or
+any other rewrite, shows as a changed header or a shrunk file, and the file is read again.
+Empty cells mean "not logged at that step". Non-finite cells may be nan/inf/Infinity in any case.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from .. import names
+from .base import CHUNK, FileState, Source, SourceError, Update
+
+STEP_COLUMNS = ("step", "global_step", "Step", "iteration")
+_SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
+
+
+def number(cell: str) -> float | None:
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return _SPECIAL.get(cell.strip('"').lower())
+
+
+class CsvSource(Source):
+    def __init__(self, path: Path, lightning: bool = False) -> None:
+        super().__init__(path)
+        self.format = "Lightning CSV" if lightning else "CSV"
+        self.state = FileState(path)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.offset = 0
+        self.header: list[str] | None = None
+        self.header_bytes = b""
+        self.step_col = -1
+        self._partial = b""
+        self.malformed = 0
+        self.lines = 0
+
+    def final(self) -> Update:
+        rest, self._partial = self._partial, b""
+        return self._parse(rest) if rest.strip() else Update()
+
+    def poll(self, max_bytes: int = CHUNK) -> Update:
+        up = Update()
+        why = self.state.check()
+        if not why and self.header_bytes and not self._same_header():
+            why = "rewritten"
+        if why:
+            self._restart()
+            up.reset = f"{self.path.name} was {why}; reloaded"
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(max_bytes + 1)
+        except OSError:
+            return up
+        up.more = len(data) > max_bytes
+        data = data[:max_bytes]
+        self.offset += len(data)
+        data = self._partial + data
+        complete, sep, self._partial = data.rpartition(b"\n")
+        if sep:
+            parsed = self._parse(complete)
+            up.points = parsed.points
+        return up
+
+    def _parse(self, complete: bytes) -> Update:
+        up = Update()
+        text = complete.decode("utf-8", errors="replace")
+        rows = csv.reader(io.StringIO(text))
+        if self.header is None:
+            first = next(rows, None)
+            if not first:
+                return up
+            self.header_bytes = complete.split(b"\n", 1)[0]
+            self.header = [h.strip() for h in first]
+            self.step_col = next((i for i, h in enumerate(self.header) if h in STEP_COLUMNS), -1)
+            if self.step_col < 0:
+                raise SourceError(f"{self.path} has no step column (looked for {', '.join(STEP_COLUMNS)};"
+                                  f" found {', '.join(self.header)[:200]})")
+        cols = [(i, self.rename(h)) for i, h in enumerate(self.header)
+                if i != self.step_col and h and h not in names.RESERVED]
+        acc: dict[str, tuple[list, list]] = {}
+        for row in rows:
+            if not row or not any(c.strip() for c in row):
+                continue
+            self.lines += 1
+            step = number(row[self.step_col]) if self.step_col < len(row) else None
+            if step is None or not math.isfinite(step) or not step.is_integer():
+                self.malformed += 1
+                continue
+            s = int(step)
+            for i, name in cols:
+                if i < len(row):
+                    v = number(row[i])
+                    if v is not None:
+                        pts = acc.get(name)
+                        if pts is None:
+                            pts = acc[name] = ([], [])
+                        pts[0].append(s)
+                        pts[1].append(v)
+        for name, (st, va) in acc.items():
+            up.add(name, st, va)
+        return up
+
+    def _same_header(self) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                return f.read(len(self.header_bytes) + 1) == self.header_bytes + b"\n"
+        except OSError:
+            return True
