@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import __version__
+from .rundir import DEFAULT_ROOT
 
 
 def _positive_int(text: str) -> int:
@@ -57,10 +58,32 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run lossmon's detectors over a recorded run: a lossmon run directory or "
                            "run.jsonl, or any JSONL or CSV file with a step column. Exit status: 0 no warning or "
                            "critical alert, 1 at least one, 2 unreadable input.")
-    check.add_argument("path", metavar="PATH", help="run directory, run.jsonl, JSONL or CSV file")
+    check.add_argument("path", metavar="PATH", help="run directory or log file (see lossmon watch --help)")
     check.add_argument("--json", action="store_true", help="one JSON object per alert per line")
     check.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
+    _tag_options(check)
+    watch = sub.add_parser("watch", help="watch (and steer) a run started elsewhere, or a log another tool writes",
+                           description="Show a run live from another terminal: a lossmon run directory (its"
+                           " LR, pause, stop and checkpoint keys act on the job through its control socket), or,"
+                           " read-only, TensorBoard event files or a log directory, Lightning's metrics.csv,"
+                           " Hugging Face's trainer_state.json or output directory, or any JSONL or CSV file"
+                           " with a step column. Quitting never stops the job.")
+    watch.add_argument("path", nargs="?", default=None, metavar="PATH",
+                       help=f"what to watch (default: the newest run under ./{DEFAULT_ROOT})")
+    _tag_options(watch)
+    watch.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    watch.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")
+    watch.add_argument("--plot-hz", type=_rate, default=4.0, help="plot frames per second (default: 4)")
+    watch.add_argument("--config", default=None, metavar="FILE", help="detector settings for logs from other tools (TOML)")
+    ls = sub.add_parser("ls", help="list runs: name, start, state, steps, last train and val loss",
+                        description=f"List the lossmon runs under a directory (default ./{DEFAULT_ROOT}), oldest first.")
+    ls.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR", help=f"where the runs are (default: {DEFAULT_ROOT})")
     return parser
+
+
+def _tag_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", default=None, metavar="TAG", help="the metric to treat as train loss (default: by name)")
+    p.add_argument("--val", default=None, metavar="TAG", help="the metric to treat as validation loss (default: by name)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from .diagnosis.check import run_check
 
-        return run_check(args.path, as_json=args.json, config_path=args.config)
+        return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val)
+    if args.command == "watch":
+        return _watch(args)
+    if args.command == "ls":
+        return _ls(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -97,6 +124,50 @@ def _demo(args: argparse.Namespace) -> int:
             fps=args.fps, plot_hz=args.plot_hz, config=config)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .diagnosis.config import ConfigError, load_config
+    from .runs import latest_run
+    from .session import choose_ui
+    from .sources import SourceError, open_source
+    from .watch import WatchedRun, watch_plain
+
+    path = args.path
+    if path is None:
+        path = latest_run(DEFAULT_ROOT)
+        if path is None:
+            print(f"lossmon watch: no runs under ./{DEFAULT_ROOT}; give the path of a run or log", file=sys.stderr)
+            return 2
+    try:
+        config = load_config(args.config) if args.config else None
+        source = open_source(path, train=args.train, val=args.val)
+    except (SourceError, ConfigError) as e:
+        print(f"lossmon watch: {e}", file=sys.stderr)
+        return 2
+    watched = WatchedRun(source, config=config)
+    if choose_ui("plain" if args.plain else "auto") == "plain":
+        return watch_plain(watched)
+    from .tui.runner import run_watch_tui
+
+    return run_watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .runs import find_runs, format_table, summarize
+
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"lossmon ls: {root} is not a directory", file=sys.stderr)
+        return 2
+    runs = find_runs(root)
+    if not runs:
+        print(f"no runs under {root}")
+        return 0
+    print(format_table([summarize(r) for r in runs]))
     return 0
 
 

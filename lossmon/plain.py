@@ -44,6 +44,7 @@ class PlainPrinter:
         self._last_status = 0.0
         self._rate = RateMeter(window_s=every)  # the rate since the previous status line
         self._printed_first = False
+        self.rates = True  # steps/s and ETA (off while a watcher catches up on a recorded run)
         self.started = time.monotonic() if started is None else started
 
     def skip_seen_events(self) -> None:
@@ -87,7 +88,9 @@ class PlainPrinter:
         if lr is not None and lr.last() is not None:
             scale = self.run.lr_scale
             parts.append(f"lr {fmt_lr(lr.last()[1])}" + (f" (x{scale:.3g})" if scale != 1.0 else ""))
-        if final:  # the store caught up all at once at the end: a whole-run average says more
+        if not self.rates:
+            pass
+        elif final:  # the store caught up all at once at the end: a whole-run average says more
             if now > self.started:
                 parts.append(f"{step / (now - self.started):.1f} steps/s")
         else:

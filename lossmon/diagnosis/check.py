@@ -17,9 +17,10 @@ from .config import ConfigError, DiagnosisConfig, load_config
 from .engine import Diagnoser
 
 
-def diagnose(path, config: DiagnosisConfig | None = None) -> tuple[Diagnoser, object]:
+def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None = None,
+             val: str | None = None) -> tuple[Diagnoser, object]:
     """Load a recorded run and feed it through a Diagnoser in step order (SourceError if unreadable)."""
-    rec = load(path)
+    rec = load(path, train=train, val=val)
     diag = Diagnoser(config, live=False)
     for points, events in chunks(rec):
         diag.feed(points, events)
@@ -36,12 +37,13 @@ def _human(alert: dict) -> str:
 
 
 def run_check(path: str, *, as_json: bool = False, config_path: str | None = None,
+              train: str | None = None, val: str | None = None,
               out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     try:
         config = load_config(config_path) if config_path else DiagnosisConfig()
-        diag, rec = diagnose(path, config)
+        diag, rec = diagnose(path, config, train=train, val=val)
     except (SourceError, ConfigError) as e:
         print(f"lossmon check: {e}", file=err)
         return 2

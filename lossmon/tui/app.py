@@ -28,6 +28,7 @@ from ..plain import fmt_duration
 from ..rate import RateMeter
 from ..run_api import Run
 from ..session import TrainerThread
+from ..watch import WatchedRun
 from ..smoothing import Smoothed
 from ..store import Series
 from .axes import fmt_step
@@ -40,6 +41,7 @@ from .widgets import LossPlot, TextLines, TextPanel, theme_styles
 
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 WINDOWS = ("all", "last 10 %", "last 1k steps")
+STEERING = frozenset({"lr", "lr_reset", "lr_dialog", "pause", "checkpoint", "stop"})
 SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
 _EVENT_STYLE = {"error": "error", "lr_change": "lr_mark", "lr_commit": "lr_mark", "checkpoint": "ok"}
 MAX_SPARKS = 7  # metric rows in the side panel
@@ -63,7 +65,7 @@ class LossmonApp(App[int]):
         Binding("c", "checkpoint", "ckpt"),
         Binding("s", "stop", "stop"),
         Binding("q", "quit", "quit"),
-        Binding("ctrl+c", "stop", "stop", show=False, priority=True),
+        Binding("ctrl+c", "interrupt", "stop", show=False, priority=True),
         Binding("y", "toggle_log", "log/lin y", show=False),
         Binding("m", "smoothing", "smoothing", show=False),
         Binding("w", "window", "window", show=False),
@@ -71,7 +73,7 @@ class LossmonApp(App[int]):
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
-    def __init__(self, run: Run, train_fn: Callable[[Run], Any] | None = None, *,
+    def __init__(self, run: Run | WatchedRun, train_fn: Callable[[Run], Any] | None = None, *,
                  fps: float = 10.0, plot_hz: float = 4.0, ui_budget: float = 0.02, handle_signals: bool = False,
                  capture_output: bool = True, started: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -79,14 +81,19 @@ class LossmonApp(App[int]):
         if not fps > 0 or not plot_hz > 0:
             raise ValueError("fps and plot_hz must be > 0")
         self.run_ = run
+        self.watching = isinstance(run, WatchedRun)  # a job started elsewhere: steered over its socket
         self.train_fn = train_fn
         self.governor = Governor(float(fps), float(plot_hz), ui_budget)
         self.handle_signals = handle_signals
         self.clock = clock
         self.started = clock() if started is None else started
-        self.capture = OutputCapture(run.dir / "output.log" if run.dir else None) if capture_output else None
+        self.capture = (OutputCapture(run.dir / "output.log" if run.dir else None)
+                        if capture_output and not self.watching else None)
         self.trainer: TrainerThread | None = None
         self.state = "running" if train_fn is not None else "idle"
+        self._generation = 0
+        if self.watching:
+            self.state = "loading"
         self.ended_at: float | None = None
         self.signum: int | None = None
         self.forced = False
@@ -129,6 +136,9 @@ class LossmonApp(App[int]):
         out.border_title = "training output"
         out.can_focus = False
         self._layout_for(self.size.width, self.size.height)
+        self.set_class(self.watching, "-watch")
+        if self.watching:
+            plot.border_subtitle = self.run_.source.describe()
         if self.capture is not None:
             self.capture.install()
         if self.handle_signals:
@@ -177,7 +187,8 @@ class LossmonApp(App[int]):
         is restored; the runner waits for the trainer after that."""
         if self.signum is None:
             self.signum = sig
-            self.run_.stop(source=signal.Signals(sig).name)
+            if not self.watching:  # a watched job is not ours to stop
+                self.run_.stop(source=signal.Signals(sig).name)
         self.exit()
 
     # ---- timers -------------------------------------------------------------------------------
@@ -201,7 +212,10 @@ class LossmonApp(App[int]):
 
     def _tick(self) -> None:
         self._drain_output()  # before the trainer's end, so a traceback follows what it printed
-        self._poll_trainer()
+        if self.watching:
+            self._poll_watched()
+        else:
+            self._poll_trainer()
         self._take_events()
         self._rate.add(self.clock(), self.run_.store.last_step)
         self.query_one("#status", TextLines).show(self.status_text())
@@ -247,7 +261,18 @@ class LossmonApp(App[int]):
 
     @property
     def training_alive(self) -> bool:
+        if self.watching:
+            return self.run_.steerable
         return self.trainer is not None and self.trainer.is_alive()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """A read-only view hides the steering keys; a watched job that has ended greys them."""
+        if self.watching and action in STEERING:
+            if self.run_.read_only:
+                return False
+            if self.run_.job != "running":
+                return None
+        return True
 
     def window(self) -> tuple[float | None, float | None]:
         mode = WINDOWS[self.window_i]
@@ -278,8 +303,8 @@ class LossmonApp(App[int]):
         st = self.palette()
         now = self.clock() if self.ended_at is None else self.ended_at
         state = self.display_state()
-        state_style = st["error"] if state == "failed" else (
-            st["warning"] if state in ("paused", "pausing", "stopping") else st["ok"])
+        state_style = st["error"] if state in ("failed", "gone") else (
+            st["warning"] if state in ("paused", "pausing", "stopping", "loading", "interrupted") else st["ok"])
         step = store.last_step
         line1: list[tuple[str, Any, int]] = [
             (f" {run.name} ", "bold reverse", 0), (f" {state} ", state_style, 0),
@@ -290,7 +315,10 @@ class LossmonApp(App[int]):
         rate = self._rate.rate() if state == "running" else None
         if rate is not None:
             line1.append((f"  {rate:,.1f} steps/s", None, 1))
-        line1.append((f"  elapsed {fmt_duration(now - self.started)}", None, 4))
+        if self.watching:
+            line1.extend(self._watch_parts())
+        else:
+            line1.append((f"  elapsed {fmt_duration(now - self.started)}", None, 4))
         if rate and run.total_steps and run.total_steps > step:
             line1.append((f"  ETA {fmt_duration((run.total_steps - step) / rate)}", None, 2))
         lr = store.series("lr") or store.by_role(names.LR)
@@ -323,7 +351,34 @@ class LossmonApp(App[int]):
                 t.append(text, style=style)
         return t
 
+    def _watch_parts(self) -> list[tuple[str, Any, int]]:
+        w = self.run_
+        st = self.palette()
+        parts: list[tuple[str, Any, int]] = []
+        if w.job_detail:
+            parts.append((f"  ({w.job_detail})", st["muted"], 1))
+        if w.read_only:
+            parts.append(("  read-only", st["muted"], 1))
+        if not w.loaded:
+            n = sum(len(s) for s in (w.store.series(k) for k in w.store.names()) if s is not None)
+            parts.append((f"  loading: {n:,} points so far", st["warning"], 0))
+        if w.malformed:
+            parts.append((f"  {w.malformed} malformed line{'s' if w.malformed != 1 else ''} skipped", st["warning"], 2))
+        if w.error:
+            parts.append((f"  {w.error}", st["error"], 0))
+        return parts
+
     def display_state(self) -> str:
+        if self.watching:
+            w = self.run_
+            if self.state == "running" and w.steerable:
+                if w.should_stop:
+                    return "stopping"
+                if w.paused:
+                    return "paused"
+                if w.pause_requested:
+                    return "pausing"
+            return self.state
         if self.state != "running":
             return self.state
         if self.run_.should_stop or self.quitting:
@@ -401,6 +456,32 @@ class LossmonApp(App[int]):
             self.state = outcome.state  # finished or stopped
             self.notify(f"training {outcome.state} at step {self.run_.step:,}; q quits", timeout=8)
 
+    def _poll_watched(self) -> None:
+        """The watched job's state, notices from the watcher and its control replies, and a
+        source that was truncated or replaced (everything shown is dropped and read anew)."""
+        w = self.run_
+        if w.generation != self._generation:
+            self._generation = w.generation
+            self._events_seen = 0
+            self._marks.clear()
+            self._feed.clear()
+            self._alerts = self.acked = 0
+            self._smoothed = None
+            self._drawn_key = None
+        while w.notices:
+            severity, text = w.notices.popleft()
+            self.notify(text, severity=severity, timeout=6 if severity != "error" else 12)
+        state = w.job if w.loaded or w.job != "running" else "loading"
+        if state != self.state:
+            old, self.state = self.state, state
+            if old == "loading":
+                self._rate = RateMeter()  # the catch-up is not the job's speed
+            if state in ("finished", "stopped", "failed", "interrupted", "gone") and old in ("running", "loading"):
+                detail = f" ({w.job_detail})" if w.job_detail else ""
+                self.notify(f"the job is {state}{detail}; q quits", severity="error" if state in ("failed", "gone") else "information",
+                            timeout=15)
+            self.refresh_bindings()
+
     def _drain_output(self) -> None:
         if self.capture is None:
             return
@@ -453,7 +534,10 @@ class LossmonApp(App[int]):
 
     def _can_steer(self) -> bool:
         if not self.training_alive:
-            self.notify("training is not running", severity="warning")
+            if self.watching and self.run_.job == "running":
+                self.notify("no control channel to this job (yet)", severity="warning")
+            else:
+                self.notify("training is not running", severity="warning")
             return False
         return True
 
@@ -524,7 +608,17 @@ class LossmonApp(App[int]):
             self.notify("stopping training at its next step; the app stays open (q quits)")
         self._refresh_status()
 
+    def action_interrupt(self) -> None:
+        """Ctrl+C: stop the local training gracefully; a watcher just leaves (the job goes on)."""
+        if self.watching:
+            self.exit()
+        else:
+            self.action_stop()
+
     async def action_quit(self) -> None:
+        if self.watching:  # the job goes on without this view
+            self.exit()
+            return
         if self.quitting:  # a second q while waiting for the trainer: leave it behind
             self.forced = True
             self.exit()

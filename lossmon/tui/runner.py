@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..plain import PlainPrinter, conclude, follow
 from ..run_api import Run
 from ..session import Session, TrainerThread
+from ..watch import WatchedRun
 from .app import LossmonApp
 
 
@@ -53,3 +54,15 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     if ui_failed and code == 0:
         code = 1
     return code
+
+
+def run_watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
+    """Show a run started elsewhere until the user quits; the job itself is never touched by
+    quitting (q, Ctrl+C or a signal only close this view)."""
+    app = LossmonApp(watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False)
+    watched.start()
+    try:
+        app.run()
+    finally:
+        watched.close()
+    return 128 + app.signum if app.signum else 0

@@ -1,0 +1,313 @@
+"""Watching a run from another terminal: tail its source into a store, tell whether its job is still
+running, and steer it over the control socket when it is a live lossmon run.
+
+`WatchedRun` offers the read side of a `Run` (name, store, step, LR multiplier, pause state) and its
+control calls, so the same views show a watched run and a local one. One thread polls the source
+(every `interval`, or at once while a long file is still loading) and owns the store; views only
+read it. Sources that are not lossmon run logs get the detectors run on them here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .control import SOCKET, ControlClient, ControlError, probe
+from .diagnosis import Diagnoser
+from .diagnosis.config import DiagnosisConfig
+from .rundir import META
+from .sources import Source, SourceError
+from .store import MetricStore
+
+STATUS_EVERY_S = 0.5
+ENDED = ("finished", "stopped", "failed", "interrupted", "gone")
+
+
+def read_meta(run_dir: Path) -> dict:
+    try:
+        meta = json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def pid_alive(pid: Any) -> bool | None:
+    """Whether a process with this pid exists here (None: cannot tell)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return None
+    return True
+
+
+def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
+    """(state, detail) of a lossmon run: running, or one of ENDED. A run whose metadata still says
+    running but whose process is gone (kill -9, a node failure) is 'gone'; a socket file left by it
+    is stale and never trusted."""
+    meta = read_meta(run_dir) if meta is None else meta
+    state = meta.get("state")
+    if isinstance(state, str) and state != "running":
+        code = meta.get("exit_code")
+        detail = f"exit {code}" if code is not None else ""
+        if meta.get("error"):
+            detail = f"{detail}: {meta['error']}" if detail else str(meta["error"])
+        return state, detail
+    if probe(Path(run_dir) / SOCKET) == "live":
+        return "running", ""
+    host = meta.get("host")
+    if host and host != socket.gethostname():
+        return "running", f"on {host}; cannot check its process from here"
+    alive = pid_alive(meta.get("pid"))
+    if alive is False:
+        return "gone", f"process {meta.get('pid')} no longer exists; it ended without closing its log"
+    return "running", "no control channel" if alive else ""
+
+
+class WatchedRun:
+    """A run read from its files (and steered over its socket when it has a live one)."""
+
+    def __init__(self, source: Source, *, config: DiagnosisConfig | None = None, interval: float = 0.1) -> None:
+        self.source = source
+        self.run_dir = source.run_dir
+        self.meta = read_meta(self.run_dir) if self.run_dir else {}
+        self.name = str(self.meta.get("name") or (self.run_dir.name if self.run_dir else source.path.name))
+        self.interval = interval
+        self.config = config
+        self.store = MetricStore()
+        self.generation = 0  # bumped when the source was truncated or replaced and is read anew
+        self.diagnoser = self._new_diagnoser()
+        self.client = ControlClient(self.run_dir / SOCKET) if self.run_dir else None
+        self.job, self.job_detail = ("running", "") if self.run_dir else ("read-only", "")
+        self.status: dict = {}
+        self.loaded = False  # the source has been read to its end once
+        self.error: str | None = None  # the source stopped being readable
+        self.notices: deque[tuple[str, str]] = deque()  # (severity, text) for the view to show
+        self.last_data = time.monotonic()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lossmon-watch", daemon=True)
+        self._next_status = 0.0
+        self._pending_lr = False
+        self.total_steps = None
+        self.result = None
+        self.dir = None  # no captured output to write: the job's own terminal has it
+
+    # ---- the read side a view uses (as on Run) ------------------------------------------------
+
+    @property
+    def steerable(self) -> bool:
+        return self.client is not None and self.job == "running" and bool(self.status)
+
+    @property
+    def read_only(self) -> bool:
+        return self.client is None
+
+    @property
+    def step(self) -> int:
+        return self.store.last_step
+
+    @property
+    def lr_scale(self) -> float:
+        return float(self.status.get("lr_scale", 1.0))
+
+    @property
+    def lr_watched(self) -> bool:
+        return bool(self.status.get("lr_watched", False))
+
+    @property
+    def lr_change_pending(self) -> bool:
+        return self._pending_lr or bool(self.status.get("lr_pending", False))
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.status.get("paused", False))
+
+    @property
+    def pause_requested(self) -> bool:
+        return bool(self.status.get("pause_requested", False))
+
+    @property
+    def should_stop(self) -> bool:
+        return bool(self.status.get("stopping", False))
+
+    @property
+    def malformed(self) -> int:
+        return self.source.malformed
+
+    # ---- control (sent over the socket, off the caller's thread) ------------------------------
+
+    def scale_lr(self, factor: float, *, source: str = "key") -> None:
+        self._pending_lr = True
+        self._send("scale_lr", factor=factor)
+
+    def set_lr(self, value: float, *, source: str = "key") -> None:
+        self._pending_lr = True
+        self._send("set_lr", value=value)
+
+    def reset_lr(self, *, source: str = "key") -> None:
+        self._pending_lr = True
+        self._send("reset_lr")
+
+    def commit_lr(self, *, source: str = "key") -> None:
+        self._send("commit_lr")
+
+    def pause(self, *, source: str = "key") -> None:
+        self.status["pause_requested"] = True
+        self._send("pause")
+
+    def resume(self, *, source: str = "key") -> None:
+        self.status["pause_requested"] = False
+        self._send("resume")
+
+    def stop(self, *, source: str = "key") -> None:
+        self.status["stopping"] = True
+        self._send("stop")
+
+    def checkpoint(self, *, source: str = "key") -> None:
+        self._send("checkpoint")
+
+    def _send(self, cmd: str, **fields: Any) -> None:
+        if self.client is None:
+            self.notices.append(("warning", "this view is read-only"))
+            return
+        threading.Thread(target=self._request, args=(cmd, fields), name="lossmon-control-request", daemon=True).start()
+
+    def _request(self, cmd: str, fields: dict) -> None:
+        try:
+            reply = self.client.request(cmd, **fields)
+        except ControlError as e:
+            self.notices.append(("error", f"{cmd}: {e}"))
+            self._pending_lr = False
+            return
+        if not reply.get("ok"):
+            self.notices.append(("error", f"{cmd} refused: {reply.get('error', 'no reason given')}"))
+            self._pending_lr = False
+        elif cmd == "checkpoint":
+            self.notices.append(("information", "checkpoint requested: it runs at the job's next step"))
+        self._next_status = 0.0  # refresh the job's state now
+
+    # ---- polling ------------------------------------------------------------------------------
+
+    def start(self) -> "WatchedRun":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._halt.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _loop(self) -> None:
+        while not self._halt.is_set():
+            more = False
+            try:
+                more = self.poll()
+            except Exception as e:  # noqa: BLE001 - a watcher reports; it never takes the view down
+                self.error = f"{type(e).__name__}: {e}" if not isinstance(e, SourceError) else str(e)
+                self.notices.append(("error", f"stopped reading: {self.error}"))
+                return
+            if not more:
+                self._halt.wait(self.interval)
+
+    def poll(self) -> bool:
+        """Read what is new (one chunk of a long file) and refresh the job state; True when more
+        is waiting to be read at once."""
+        up = self.source.poll()
+        if up.reset:
+            self.store = MetricStore()
+            self.diagnoser = self._new_diagnoser()
+            self.generation += 1
+            self.notices.append(("warning", up.reset))
+        if up.points or up.events:
+            self.last_data = time.monotonic()
+            self.store.append_points(up.points)
+            self.store.append_events(up.events)
+            if self.diagnoser is not None:
+                self.diagnoser.feed(up.points, up.events)
+        if not up.more:
+            self.loaded = True
+        now = time.monotonic()
+        if self.run_dir is not None and now >= self._next_status:
+            self._next_status = now + STATUS_EVERY_S
+            self._refresh_job()
+        return up.more
+
+    def _refresh_job(self) -> None:
+        meta = read_meta(self.run_dir)
+        if meta:
+            self.meta = meta
+            self.total_steps = meta.get("total_steps") if isinstance(meta.get("total_steps"), int) else None
+        state, detail = job_state(self.run_dir, self.meta)
+        if state == "running" and self.client is not None and not detail:
+            try:
+                reply = self.client.request("status")
+            except ControlError:
+                reply = {}
+            if reply.get("ok"):
+                self.status = reply
+                self._pending_lr = False
+                if isinstance(reply.get("total_steps"), int):
+                    self.total_steps = reply["total_steps"]
+        else:
+            self.status = {}
+        self.job, self.job_detail = state, detail
+
+    def _new_diagnoser(self) -> Diagnoser | None:
+        if self.source.alerts_recorded:
+            return None  # the job ran the detectors itself: its alerts are in the log
+        return Diagnoser(self.config, sink=self._alert, live=False)
+
+    def _alert(self, alert: dict) -> None:
+        self.store.append_events([{"event": "alert", "time": time.time(), **{k: v for k, v in alert.items() if k != "event"}}])
+
+
+def watch_plain(watched: WatchedRun, out=None) -> int:
+    """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
+    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`."""
+    import signal
+
+    from .plain import PlainPrinter
+
+    printer = PlainPrinter(watched, out)
+    printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
+    caught: list[int] = []
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+                old[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    watched.start()
+    code = 0
+    try:
+        while not caught:
+            time.sleep(0.2)
+            printer.rates = watched.loaded and watched.job == "running"
+            printer.poll()
+            while watched.notices:
+                printer.emit(f"lossmon: {watched.notices.popleft()[1]}")
+            if watched.error:
+                code = 1
+                break
+            if watched.loaded and watched.job in ENDED:
+                printer.rates = False
+                printer.poll(final=True)
+                detail = f" ({watched.job_detail})" if watched.job_detail else ""
+                printer.emit(f"lossmon: the job is {watched.job}{detail}")
+                break
+    finally:
+        watched.close()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return code
