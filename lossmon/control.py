@@ -342,8 +342,15 @@ class ControlServer:
 
     @staticmethod
     def _send_and_close(sock: socket.socket, reply: dict) -> None:
+        """Answer once and hang up. What the peer already sent is read first: closing a socket
+        with unread data resets the connection, and the peer would lose the answer."""
+        try:
+            sock.recv(MAX_LINE)
+        except OSError:
+            pass
         try:
             sock.send(json.dumps(reply).encode() + b"\n")
+            sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
         sock.close()

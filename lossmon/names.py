@@ -23,7 +23,9 @@ RESERVED = frozenset({"step", "time", "event"})
 _TRAIN = {"loss", "train_loss", "train/loss", "training_loss", "train.loss", "loss/train"}
 _VAL = {
     "val_loss", "val/loss", "valid_loss", "valid/loss", "validation_loss", "validation/loss",
-    "eval_loss", "eval/loss", "loss/val", "loss/valid", "loss/eval", "val.loss",
+    "eval_loss", "eval/loss", "loss/val", "loss/valid", "loss/eval", "val.loss", "loss/validation",
+    # a held-out "test" loss logged during training plays the same part (PyTorch's TensorBoard tutorial)
+    "test_loss", "test/loss", "loss/test",
 }
 _LR = {"lr", "learning_rate", "lr-adam", "lr-sgd", "lr-adamw", "train/learning_rate", "train/lr"}
 _GRAD = {"grad_norm", "gradient_norm", "train/grad_norm", "grad-norm"}
@@ -38,6 +40,8 @@ _EVAL_PREFIX = re.compile(r"^(val|valid|validation|eval|test)([_/.\-]|$)")
 def role(name: str) -> str:
     """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, EPOCH, OTHER."""
     key = name.strip().lower()
+    if key.endswith("_step") and len(key) > 5:  # Lightning: self.log(..., on_step=True, on_epoch=True)
+        key = key[:-5]
     if key in _TRAIN:
         return TRAIN_LOSS
     if key in _VAL:

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ROOT = "lossmon_runs"
 META = "meta.json"
@@ -96,3 +97,34 @@ def write_meta(run_dir: Path, meta: dict) -> None:
     tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
+
+def read_meta(run_dir: Path) -> dict:
+    """meta.json as a dict ({} when missing or unreadable: a run directory is still usable)."""
+    try:
+        meta = json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def pid_alive(pid: Any) -> bool | None:
+    """Whether a process with this pid exists here (None: cannot tell)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return None
+    return True
+
+
+def killed(meta: dict) -> bool:
+    """The metadata says running, but its process is gone from this host (kill -9, OOM killer):
+    the run never closed its log."""
+    if meta.get("state") != "running" or meta.get("host") != socket.gethostname():
+        return False
+    return pid_alive(meta.get("pid")) is False

@@ -175,12 +175,13 @@ def parse_value(v: Any) -> float | None:
 
 
 def parse_step(v: Any) -> int | None:
+    """A step as an int, or None if it is not a whole number that fits the store's int64 steps."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, int):
-        return v
     if isinstance(v, float) and v.is_integer():
-        return int(v)
+        v = int(v)
+    if isinstance(v, int) and -(2**63) <= v < 2**63:
+        return v
     return None
 
 

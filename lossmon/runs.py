@@ -14,7 +14,8 @@ from .columns import DIR, ColumnReader, read_index
 from .events import fmt_value
 from .rundir import META
 from .runlog import RUN_LOG, parse_step, parse_value
-from .watch import job_state, read_meta
+from .rundir import read_meta
+from .watch import job_state
 
 _TAIL_BYTES = 256 * 1024  # how far back from the end of run.jsonl to look for the last losses
 

@@ -9,8 +9,6 @@ read it. Sources that are not lossmon run logs get the detectors run on them her
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import threading
 import time
@@ -21,35 +19,12 @@ from typing import Any
 from .control import SOCKET, ControlClient, ControlError, probe
 from .diagnosis import Diagnoser
 from .diagnosis.config import DiagnosisConfig
-from .rundir import META
+from .rundir import killed, pid_alive, read_meta
 from .sources import Source, SourceError
 from .store import MetricStore
 
 STATUS_EVERY_S = 0.5
 ENDED = ("finished", "stopped", "failed", "interrupted", "gone")
-
-
-def read_meta(run_dir: Path) -> dict:
-    try:
-        meta = json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def pid_alive(pid: Any) -> bool | None:
-    """Whether a process with this pid exists here (None: cannot tell)."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return None
-    return True
 
 
 def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
@@ -69,10 +44,9 @@ def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
     host = meta.get("host")
     if host and host != socket.gethostname():
         return "running", f"on {host}; cannot check its process from here"
-    alive = pid_alive(meta.get("pid"))
-    if alive is False:
+    if killed(meta):
         return "gone", f"process {meta.get('pid')} no longer exists; it ended without closing its log"
-    return "running", "no control channel" if alive else ""
+    return "running", "no control channel" if pid_alive(meta.get("pid")) else ""
 
 
 class WatchedRun:

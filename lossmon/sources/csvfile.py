@@ -8,15 +8,22 @@ Empty cells mean "not logged at that step". Non-finite cells may be nan/inf/Infi
 from __future__ import annotations
 
 import csv
-import io
 import math
 from pathlib import Path
 
 from .. import names
+from ..runlog import parse_step
 from .base import CHUNK, FileState, Source, SourceError, Update
 
 STEP_COLUMNS = ("step", "global_step", "Step", "iteration")
 _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
+
+
+def _row(line: str) -> list[str] | None:
+    try:
+        return next(csv.reader([line.rstrip("\r")]), None)
+    except csv.Error:
+        return None
 
 
 def number(cell: str) -> float | None:
@@ -74,12 +81,13 @@ class CsvSource(Source):
         return up
 
     def _parse(self, complete: bytes) -> Update:
+        """Complete lines, each parsed on its own: a stray quote or control byte spoils one row,
+        never the rows after it."""
         up = Update()
-        text = complete.decode("utf-8", errors="replace")
-        rows = csv.reader(io.StringIO(text))
+        lines = complete.decode("utf-8", errors="replace").split("\n")
         if self.header is None:
-            first = next(rows, None)
-            if not first:
+            first = _row(lines.pop(0)) if lines else None
+            if not first or not any(c.strip() for c in first):
                 return up
             self.header_bytes = complete.split(b"\n", 1)[0]
             self.header = [h.strip() for h in first]
@@ -90,15 +98,16 @@ class CsvSource(Source):
         cols = [(i, self.rename(h)) for i, h in enumerate(self.header)
                 if i != self.step_col and h and h not in names.RESERVED]
         acc: dict[str, tuple[list, list]] = {}
-        for row in rows:
-            if not row or not any(c.strip() for c in row):
-                continue
+        for line in lines:
+            row = _row(line)
+            if not line.strip() or (row is not None and not any(c.strip() for c in row)):
+                continue  # blank, or only separators
             self.lines += 1
-            step = number(row[self.step_col]) if self.step_col < len(row) else None
-            if step is None or not math.isfinite(step) or not step.is_integer():
+            step = number(row[self.step_col]) if row is not None and self.step_col < len(row) else None
+            s = parse_step(step) if step is not None and math.isfinite(step) else None
+            if s is None:
                 self.malformed += 1
                 continue
-            s = int(step)
             for i, name in cols:
                 if i < len(row):
                     v = number(row[i])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..columns import ColumnReader, DIR, INDEX, read_index
+from ..columns import DIR, INDEX, ColumnReader, read_index
+from ..rundir import killed, read_meta
 from ..runlog import Batch, RunLogReader
 from .base import CHUNK, FileState, Source, Update
 
@@ -70,7 +71,8 @@ class RunLogSource(Source):
         self.events = EventScanner(self.path)
         self.columns: dict[str, ColumnReader] | None = None
         self._index_mtime = -1.0
-        if self.run_dir is not None and read_index(self.run_dir) is not None:
+        # a killed run may have its last batch in run.jsonl but not in the columns: read the record
+        if self.run_dir is not None and read_index(self.run_dir) is not None and not killed(read_meta(self.run_dir)):
             self.columns = {}
 
     @property
