@@ -166,7 +166,10 @@ class ControlClient:
         s.settimeout(self.timeout)
         try:
             s.connect(addr)
-            s.sendall(line)
+            try:
+                s.sendall(line)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a server that refuses us answers and hangs up at once: its answer is still there
             buf = b""
             while b"\n" not in buf:
                 chunk = s.recv(65536)

@@ -4,7 +4,9 @@ running, and steer it over the control socket when it is a live lossmon run.
 `WatchedRun` offers the read side of a `Run` (name, store, step, LR multiplier, pause state) and its
 control calls, so the same views show a watched run and a local one. One thread polls the source
 (every `interval`, or at once while a long file is still loading) and owns the store; views only
-read it. Sources that are not lossmon run logs get the detectors run on them here.
+read it. A second thread asks the job how it is (metadata, process, a status request over the
+socket) twice a second, so a slow answer never holds up the data. Sources that are not lossmon
+run logs get the detectors run on them here.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
 class WatchedRun:
     """A run read from its files (and steered over its socket when it has a live one)."""
 
-    def __init__(self, source: Source, *, config: DiagnosisConfig | None = None, interval: float = 0.1) -> None:
+    def __init__(self, source: Source, *, config: DiagnosisConfig | None = None, interval: float = 0.05) -> None:
         self.source = source
         self.run_dir = source.run_dir
         self.meta = read_meta(self.run_dir) if self.run_dir else {}
@@ -71,7 +73,8 @@ class WatchedRun:
         self.last_data = time.monotonic()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lossmon-watch", daemon=True)
-        self._next_status = 0.0
+        self._job_thread = threading.Thread(target=self._job_loop, name="lossmon-watch-job", daemon=True)
+        self._job_now = threading.Event()
         self._pending_lr = False
         self.total_steps = None
         self.result = None
@@ -169,18 +172,31 @@ class WatchedRun:
             self._pending_lr = False
         elif cmd == "checkpoint":
             self.notices.append(("information", "checkpoint requested: it runs at the job's next step"))
-        self._next_status = 0.0  # refresh the job's state now
+        self._job_now.set()  # refresh the job's state now
 
     # ---- polling ------------------------------------------------------------------------------
 
     def start(self) -> "WatchedRun":
         self._thread.start()
+        if self.run_dir is not None:
+            self._job_thread.start()
         return self
 
     def close(self) -> None:
         self._halt.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        self._job_now.set()
+        for t in (self._thread, self._job_thread):
+            if t.is_alive() and t is not threading.current_thread():
+                t.join(timeout=2)
+
+    def _job_loop(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.refresh_job()
+            except Exception as e:  # noqa: BLE001 - the job's state is shown as unknown, not fatal
+                self.job_detail = f"cannot tell the job's state: {type(e).__name__}: {e}"
+            self._job_now.wait(STATUS_EVERY_S)
+            self._job_now.clear()
 
     def _loop(self) -> None:
         while not self._halt.is_set():
@@ -211,13 +227,10 @@ class WatchedRun:
                 self.diagnoser.feed(up.points, up.events)
         if not up.more:
             self.loaded = True
-        now = time.monotonic()
-        if self.run_dir is not None and now >= self._next_status:
-            self._next_status = now + STATUS_EVERY_S
-            self._refresh_job()
         return up.more
 
-    def _refresh_job(self) -> None:
+    def refresh_job(self) -> None:
+        """Read the job's metadata and, while it runs, its status over the socket."""
         meta = read_meta(self.run_dir)
         if meta:
             self.meta = meta

@@ -61,8 +61,11 @@ def raw_exchange(path: Path, payload: bytes, timeout: float = 2.0) -> list[dict]
     s.settimeout(timeout)
     try:
         s.connect(addr)
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+        except BrokenPipeError:  # the server answered and hung up first (a refused peer): read that
+            pass
         buf = b""
         while True:
             chunk = s.recv(65536)

@@ -268,7 +268,8 @@ async def test_a_training_exception_keeps_the_curves_and_shows_the_traceback(new
         assert " failed " in status(app)
         await until(pilot, lambda: drawn(app) and app.query_one("#plot").image.end >= 120)
         assert any("\u2801" <= ch <= "\u28ff" for ch in plot_text(app))  # the curves are still drawn
-        assert any("training raised RuntimeError: boom at step 120" in t for _, _, t in app._feed)
+        await until(pilot, lambda: any("training raised RuntimeError: boom at step 120" in t for _, _, t in app._feed),
+                    what="the error event in the feed")
         await pilot.press("q")
     assert app.trainer.outcome.state == "failed"
     assert any(e["event"] == "error" for e in app.run_.store.events)

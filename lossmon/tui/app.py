@@ -44,6 +44,7 @@ WINDOWS = ("all", "last 10 %", "last 1k steps")
 STEERING = frozenset({"lr", "lr_reset", "lr_dialog", "pause", "checkpoint", "stop"})
 SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
 _EVENT_STYLE = {"error": "error", "lr_change": "lr_mark", "lr_commit": "lr_mark", "checkpoint": "ok"}
+WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
 MAX_SPARKS = 7  # metric rows in the side panel
 _NARROW, _SHORT = 110, 32  # below these the side panels stack under the plot / the log pane hides
 
@@ -92,6 +93,7 @@ class LossmonApp(App[int]):
         self.trainer: TrainerThread | None = None
         self.state = "running" if train_fn is not None else "idle"
         self._generation = 0
+        self._ticked_version = -1
         if self.watching:
             self.state = "loading"
         self.ended_at: float | None = None
@@ -194,14 +196,20 @@ class LossmonApp(App[int]):
     # ---- timers -------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        """Do what is due, then sleep until the next thing is (a one-shot timer each time)."""
+        """Do what is due, then sleep until the next thing is (a one-shot timer each time).
+
+        A watcher also looks at its store every 50 ms and shows new data at once: the data is
+        another process's, already up to a poll old, and the numbers are cheap to draw."""
         numbers, plot = self.governor.due()
+        if not numbers and self.watching and self.run_.store.version != self._ticked_version:
+            numbers = True
         if numbers:
             self.tick()
         if plot:
             self.plot_tick()
         if self.is_running:
-            self.set_timer(self.governor.wait(), self._heartbeat)
+            wait = self.governor.wait()
+            self.set_timer(min(wait, WATCH_LOOK_S) if self.watching else wait, self._heartbeat)
 
     def tick(self) -> None:
         """Numbers, events and captured output, at `fps` (or slower: see governor.py)."""
@@ -211,6 +219,7 @@ class LossmonApp(App[int]):
             pass
 
     def _tick(self) -> None:
+        self._ticked_version = self.run_.store.version
         self._drain_output()  # before the trainer's end, so a traceback follows what it printed
         if self.watching:
             self._poll_watched()

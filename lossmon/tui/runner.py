@@ -56,10 +56,15 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     return code
 
 
+WATCH_UI_BUDGET = 0.1
+
+
 def run_watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
     """Show a run started elsewhere until the user quits; the job itself is never touched by
     quitting (q, Ctrl+C or a signal only close this view)."""
-    app = LossmonApp(watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False)
+    # the view has its own process here, not the trainer's: a bigger share of a core keeps it prompt
+    app = LossmonApp(watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False,
+                     ui_budget=WATCH_UI_BUDGET)
     watched.start()
     try:
         app.run()
