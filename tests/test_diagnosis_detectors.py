@@ -63,6 +63,19 @@ def test_spikes_are_judged_without_the_flagged_points():
     assert [a["step"] for a in d.alerts if a["kind"] == "spike"] == [400, 420]
 
 
+def test_a_loss_fitted_down_to_zero_is_not_spiking():
+    """Found watching a tiny linear model: exact zeros, then 1e-42 read as a spike '100 % above'."""
+    d = Diagnoser()
+    v = np.r_[np.exp(-np.arange(200) / 5.0), np.zeros(50), [3.9e-42, 0.0, 1e-30, 0.0, 0.0]]
+    d.feed({"loss": (steps(len(v)), v)})
+    assert not [a for a in d.alerts if a["kind"] == "spike"]
+    w = -noisy(1000)  # a curve below zero is judged on values; a real jump there still counts
+    w[600] = -0.2 * noisy(1000)[600]
+    d = Diagnoser()
+    d.feed({"loss": (steps(1000), w)})
+    assert [a["step"] for a in d.alerts if a["kind"] == "spike"] == [600]
+
+
 def test_divergence_and_recovery():
     d = Diagnoser()
     v = noisy(3000, noise=0.02)

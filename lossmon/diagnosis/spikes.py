@@ -71,6 +71,7 @@ class SpikeDetector:
         self.quiet = 0  # accepted points since the last flag
         self.flags = 0  # flagged points in the open episode
         self.log = True  # work on log(values) while every value is positive
+        self.peak = 0.0  # the largest |value| seen: the scale of a curve judged on its values
 
     def rebase(self, step: int | None = None) -> None:
         """Forget the past (a manual LR change): the window refills before it arms again."""
@@ -93,6 +94,7 @@ class SpikeDetector:
             y = np.log(values) if self.log else values
         if len(steps) == 0:
             return
+        self.peak = max(self.peak, float(np.max(np.abs(values))))
         if self.origin is None:
             gap = int(steps[1] - steps[0]) if len(steps) > 1 else 1
             self.origin = int(steps[0]) - max(1, gap)
@@ -107,7 +109,9 @@ class SpikeDetector:
             first = len(self.win)
             pred, scale, m = rolling_line(seq, pos, first, cfg.window)
             excess = chunk - pred
-            floor = rel if self.log else cfg.rel * np.abs(pred)
+            # on values, also a millionth of the curve's largest size: a loss fitted down to 0 that
+            # reads 1e-40 next is not a spike, however many times its prediction that is
+            floor = rel if self.log else np.maximum(cfg.rel * np.abs(pred), 1e-6 * self.peak)
             hit = (m >= cfg.min_points) & (excess > cfg.sigmas * scale) & (excess > floor)
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
@@ -145,9 +149,10 @@ class SpikeDetector:
         if not self.episode.open:
             self.flags = 0
             over = (value - pred) / abs(pred) if pred else float("inf")
+            scatter = f"{sig:.0f} sigma of its recent scatter" if np.isfinite(sig) else "it had no scatter before"
             self.episode.start(step, self.severity,
                                f"{self.metric} spiked to {fmt(value)} at step {fmt_step(step)}, {pct(over)} above the"
-                               f" {fmt(pred)} expected ({sig:.0f} sigma of its recent scatter)",
+                               f" {fmt(pred)} expected ({scatter})",
                                "cut_lr" if self.severity != "info" else "none",
                                value=value, expected=pred)
         self.flags += 1
