@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_KEY_HINT = re.compile(r" \([^()]*\)")
 
 
 def fmt_lr(x: Any) -> str:
@@ -23,8 +26,14 @@ def fmt_value(x: float | None) -> str:
     return f"{x:.4g}"
 
 
-def describe(ev: dict) -> str:
-    """One line saying what happened, with its numbers."""
+def without_keys(advice: str) -> str:
+    """Advice for a reader with no keys to press (a read-only view, `lossmon check`):
+    'cut the LR ([ halves it)' -> 'cut the LR'."""
+    return _KEY_HINT.sub("", advice)
+
+
+def describe(ev: dict, keys: bool = True) -> str:
+    """One line saying what happened, with its numbers (`keys`: with the key hints in advice)."""
     kind = ev.get("event", "?")
     source = ev.get("source")
     by = f" ({source})" if source else ""
@@ -67,6 +76,8 @@ def describe(ev: dict) -> str:
         if ev.get("state") == "resolved":
             return f"[resolved] {ev.get('message', '')}"
         advice = ev.get("advice")
+        if advice and not keys:
+            advice = without_keys(advice)
         return f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}" + (f" -> {advice}" if advice else "")
     extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
     return f"{kind} {extra}" if extra else str(kind)

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import IO
 
+from ..events import without_keys
 from ..runlog import strict
 from ..sources import SourceError, chunks, load
 from .alerts import fmt_step, is_raised
@@ -32,7 +33,7 @@ def _human(alert: dict) -> str:
     label = "resolved" if state == "resolved" else alert["severity"]
     line = f"step {fmt_step(alert['step']):>9}  {label:<8}  {alert['kind']:<14} {alert['message']}"
     if state != "resolved" and alert.get("advice"):
-        line += f" -> {alert['advice']}"
+        line += f" -> {without_keys(alert['advice'])}"  # no keys to press here
     return line
 
 

@@ -366,7 +366,7 @@ class LossmonApp(App[int]):
         parts: list[tuple[str, Any, int]] = []
         if w.job_detail:
             parts.append((f"  ({w.job_detail})", st["muted"], 1))
-        if w.read_only:
+        if w.read_only and self.state != "read-only":
             parts.append(("  read-only", st["muted"], 1))
         if not w.loaded:
             n = sum(len(s) for s in (w.store.series(k) for k in w.store.names()) if s is not None)
@@ -518,8 +518,9 @@ class LossmonApp(App[int]):
                 self._feed.append((step, "muted", describe(ev)))
                 return
             self._alerts += 1
+            keys = not (self.watching and self.run_.read_only)  # no key hints where keys cannot act
             key = ev.get("key")
-            text = describe(ev) + (f"  [{key}]" if key and not ev.get("advice") else "")
+            text = describe(ev, keys) + (f"  [{key}]" if keys and key and not ev.get("advice") else "")
             self._feed.append((step, SEVERITY_STYLE.get(sev, "alert_warning"), text))
             self._marks.append(Mark(step, sev if sev in SEVERITY_STYLE else "warning"))
             now = time.monotonic()
@@ -669,7 +670,8 @@ class LossmonApp(App[int]):
         self._refresh_status()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        w = self.run_
+        self.push_screen(HelpScreen(watching=self.watching, read_only=self.watching and w.read_only))
 
     def _refresh_status(self) -> None:
         self.query_one("#status", TextLines).show(self.status_text())

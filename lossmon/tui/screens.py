@@ -73,15 +73,34 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+WATCH_KEYS = {
+    "s": "stop the job gracefully at its next step",
+    "q": "close this view (the job goes on)",
+    "ctrl+c": "close this view (the job goes on)",
+}
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
+    def __init__(self, watching: bool = False, read_only: bool = False) -> None:
+        super().__init__()
+        self.watching, self.read_only = watching, read_only
+
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in KEYS)
+        keys = [(k, WATCH_KEYS.get(k, text)) if self.watching else (k, text) for k, text in KEYS]
+        if self.read_only:
+            keys = [(k, t) for k, t in keys if k in ("q", "ctrl+c", "y", "m", "w", "a", "?")]
+        width = max(len(k) for k, _ in keys)
         body = Text()
         body.append("lossmon keys", style="bold")
-        body.append(" (LR and pause act at the training loop's next step)\n\n")
-        for k, text in KEYS:
+        if self.read_only:
+            body.append(" (a read-only view: these files have no job to steer)\n\n")
+        elif self.watching:
+            body.append(" (sent to the job over its control socket; they act at its next step)\n\n")
+        else:
+            body.append(" (LR and pause act at the training loop's next step)\n\n")
+        for k, text in keys:
             body.append(k.ljust(width), style="bold")
             body.append(f"  {text}\n")
         with Vertical(id="dialog"):
