@@ -4,6 +4,7 @@ a rewritten file is read anew, quitting never touches the job, and a live lossmo
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import lossmon
@@ -45,8 +46,8 @@ async def test_a_growing_file_shows_within_the_poll_and_tick(tmp_path):
             await pilot.press("]")  # hidden and inert: nothing to steer
             await pilot.pause(0.1)
             f.write_text("step,loss\n0,2.0\n1,1.9\n")  # rewritten from the top
-            await until(pilot, lambda: app._generation == 1 and "step 1 " in status(app) + " ",
-                        what=lambda: status(app))
+            await until(pilot, lambda: app._generation >= 1 and app._generation == watched.generation
+                        and re.search(r"step 1\b", status(app)), what=lambda: (status(app), app._generation, watched.generation))
             assert app._feed == [] or all("spiked" not in t for _, _, t in app._feed)
             await pilot.press("q")  # no confirmation: the job is not this view's
             await until(pilot, lambda: not app.is_running, what="quit")
