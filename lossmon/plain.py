@@ -88,24 +88,26 @@ class PlainPrinter:
         if lr is not None and lr.last() is not None:
             scale = self.run.lr_scale
             parts.append(f"lr {fmt_lr(lr.last()[1])}" + (f" (x{scale:.3g})" if scale != 1.0 else ""))
-        if not self.rates:
-            pass
-        elif final:  # the store caught up all at once at the end: a whole-run average says more
-            if now > self.started:
-                parts.append(f"{step / (now - self.started):.1f} steps/s")
-        else:
-            self._rate.add(now, step)
-            rate = self._rate.rate()  # None until the window spans 1 s: the store lags by a pump tick
-            if rate is not None:
-                parts.append(f"{rate:.1f} steps/s")
-                total = self.run.total_steps
-                if total and rate > 0 and total > step:
-                    parts.append(f"ETA {fmt_duration((total - step) / rate)}")
+        if self.rates:
+            parts += self._rate_parts(now, step, final)
         if store.nonfinite:
             parts.append(f"{store.nonfinite} non-finite")
         if self.run.paused:
             parts.append("PAUSED")
         return " | ".join(parts)
+
+    def _rate_parts(self, now: float, step: int, final: bool) -> list[str]:
+        if final:  # the store caught up all at once at the end: a whole-run average says more
+            return [f"{step / (now - self.started):.1f} steps/s"] if now > self.started else []
+        self._rate.add(now, step)
+        rate = self._rate.rate()  # None until the window spans 1 s: the store lags by a pump tick
+        if rate is None:
+            return []
+        parts = [f"{rate:.1f} steps/s"]
+        total = self.run.total_steps
+        if total and rate > 0 and total > step:
+            parts.append(f"ETA {fmt_duration((total - step) / rate)}")
+        return parts
 
 
 def alert_summary(events: list[dict]) -> str:

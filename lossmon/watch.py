@@ -77,7 +77,6 @@ class WatchedRun:
         self._job_now = threading.Event()
         self._pending_lr = False
         self.total_steps = None
-        self.result = None
         self.dir = None  # no captured output to write: the job's own terminal has it
 
     # ---- the read side a view uses (as on Run) ------------------------------------------------

@@ -154,3 +154,29 @@ def test_ls_and_watch_without_a_path(tmp_path, monkeypatch, capsys, subprocess_e
                           capture_output=True, text=True, timeout=60)
     assert code.returncode == 0, code.stderr
     assert "second" in code.stdout and "the job is finished (exit 0)" in code.stdout
+
+
+def test_job_state_from_metadata(tmp_path):
+    import os
+    import socket as _socket
+
+    from lossmon.rundir import write_meta
+
+    host = _socket.gethostname()
+    cases = [
+        ({"state": "failed", "exit_code": 1, "error": "RuntimeError: boom"}, ("failed", "exit 1: RuntimeError: boom")),
+        ({"state": "finished", "exit_code": 0}, ("finished", "exit 0")),
+        ({"state": "running", "pid": os.getpid(), "host": host}, ("running", "no control channel")),
+        ({"state": "running", "pid": 12345, "host": "elsewhere"}, ("running", "on elsewhere; cannot check its process from here")),
+    ]
+    for i, (meta, want) in enumerate(cases):
+        d = tmp_path / str(i)
+        d.mkdir()
+        write_meta(d, meta)
+        assert job_state(d) == want
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    d = tmp_path / "dead"
+    d.mkdir()
+    write_meta(d, {"state": "running", "pid": dead.pid, "host": host})
+    assert job_state(d)[0] == "gone"

@@ -6,6 +6,9 @@ Keys act through the same Run control calls a script can use. The training funct
 lossmon's own daemon thread rather than a Textual worker: Textual's thread workers live on
 asyncio's default executor, which the interpreter joins at exit, so a trainer that never returns
 would hang the process after quitting; with a daemon thread a second `q` always gets out.
+
+The same app shows a `WatchedRun` (lossmon watch): a job started elsewhere, read from its files,
+its keys sent over the job's control socket; quitting then never touches the job.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from ..plain import fmt_duration
 from ..rate import RateMeter
 from ..run_api import Run
 from ..session import TrainerThread
-from ..watch import WatchedRun
 from ..smoothing import Smoothed
 from ..store import Series
+from ..watch import WatchedRun
 from .axes import fmt_step
 from .capture import OutputCapture
 from .governor import Governor
@@ -51,7 +54,7 @@ _NARROW, _SHORT = 110, 32  # below these the side panels stack under the plot / 
 
 class LossmonApp(App[int]):
     """Shows one Run live. With `train_fn` it runs training on a thread; without, it shows a store
-    as it is (tests, snapshots, later: attaching to a run started elsewhere)."""
+    as it is (tests, snapshots), or a WatchedRun: a job started elsewhere."""
 
     CSS_PATH = "app.tcss"
     TITLE = "lossmon"
@@ -371,6 +374,9 @@ class LossmonApp(App[int]):
         if not w.loaded:
             n = sum(len(s) for s in (w.store.series(k) for k in w.store.names()) if s is not None)
             parts.append((f"  loading: {n:,} points so far", st["warning"], 0))
+        quiet = time.monotonic() - w.last_data
+        if w.read_only and w.loaded and quiet >= 10:  # is the other tool still writing?
+            parts.append((f"  no new data for {fmt_duration(quiet)}", st["muted"], 2))
         if w.malformed:
             parts.append((f"  {w.malformed} malformed line{'s' if w.malformed != 1 else ''} skipped", st["warning"], 2))
         if w.error:
@@ -487,8 +493,8 @@ class LossmonApp(App[int]):
                 self._rate = RateMeter()  # the catch-up is not the job's speed
             if state in ("finished", "stopped", "failed", "interrupted", "gone") and old in ("running", "loading"):
                 detail = f" ({w.job_detail})" if w.job_detail else ""
-                self.notify(f"the job is {state}{detail}; q quits", severity="error" if state in ("failed", "gone") else "information",
-                            timeout=15)
+                bad = state in ("failed", "gone")
+                self.notify(f"the job is {state}{detail}; q quits", severity="error" if bad else "information", timeout=15)
             self.refresh_bindings()
 
     def _drain_output(self) -> None:
