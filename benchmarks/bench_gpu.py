@@ -78,7 +78,6 @@ def main() -> None:
     print(f"no sync: {steps} steps of ~{reps * per * 1000:.0f} ms GPU work; host loop done after"
           f" {result['host']:.3f}s with lossmon.log(cuda tensor) vs {bare_host:.3f}s bare; GPU done after"
           f" {result['total']:.2f}s vs {bare_total:.2f}s -> {'OK (no per-step sync)' if result['host'] < 0.25 * result['total'] else 'SYNCS'}")
-    del a
 
     # 2. exact values
     torch.manual_seed(0)

@@ -5,7 +5,6 @@ probe pre-hook registered after lossmon's reads the LR each update really uses. 
 be identical, and from 20 on exactly half (x0.5 is exact in binary floating point).
 """
 
-import math
 
 import pytest
 import torch
