@@ -125,11 +125,14 @@ def alert_summary(events: list[dict]) -> str:
     return f"{head}: {kinds}; see the run log or `lossmon check`"
 
 
-def follow(run: Run, trainer: TrainerThread, printer: PlainPrinter, signum: int | None = None) -> SignalStop:
+def follow(run: Run, trainer: TrainerThread, printer: PlainPrinter, signum: int | None = None,
+           signals: SignalStop | None = None) -> SignalStop:
     """Print status and events until training returns, or until a second signal gives up on it
-    (`signum`: a signal already received, so the next one is the second)."""
-    signals = SignalStop(run).install()
-    signals.signum = signum
+    (`signum`: a signal already received, so the next one is the second; `signals`: handlers the
+    caller installed already)."""
+    if signals is None:
+        signals = SignalStop(run).install()
+        signals.signum = signum
     try:
         while trainer.is_alive() and not signals.forced:
             trainer.join(0.2)
@@ -174,6 +177,7 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     run = session.run
     printer = PlainPrinter(run, out)
     printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+    signals = SignalStop(run).install()  # before training starts: no moment without the handlers
     trainer = TrainerThread(train_fn, run).start()
-    signals = follow(run, trainer, printer)
+    signals = follow(run, trainer, printer, signals=signals)
     return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced)
