@@ -52,6 +52,7 @@ class LRControl:
         self._saved: dict[int, list[Any]] = {}
         # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
         self.pending_metrics: dict[str, Any] | None = None
+        self.last_effective: Any = None  # the first group's LR in the last step (float or 0-d tensor)
         self.sync: Any = None  # lossmon.distributed.ControlSync under torch.distributed
         self.follower = False  # a rank other than 0: follows rank 0's multiplier, ignores requests
         self.commit_seq = 0  # commits so far, and the last factor baked (for the other ranks)
@@ -175,6 +176,8 @@ class LRControl:
         """Keep this step's effective LR per param group for the next logged row: `lr` is the first
         optimizer's first group, `lr/<optimizer>.<group>` every other one."""
         metrics = self.pending_metrics if self.pending_metrics is not None else {}
+        if index == 0 and effective:
+            self.last_effective = effective[0]
         for gi, v in enumerate(effective):
             metrics["lr" if index == 0 and gi == 0 else f"lr/{index}.{gi}"] = v
         self.pending_metrics = metrics

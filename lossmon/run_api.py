@@ -222,6 +222,23 @@ class Run:
         """The manual LR multiplier (1.0 until the LR is changed by hand)."""
         return self._lr.scale
 
+    @property
+    def effective_lr(self) -> float | None:
+        """The LR the last update of the first watched param group used (the schedule's value
+        times the multiplier: what the `lr` metric logs); before the first step, the one it will
+        use; None before an optimizer is watched. Reading it may sync with the GPU when the LR is a
+        tensor: call it at logging time, not every step."""
+        if self._lr.last_effective is not None:
+            return _lr_float(self._lr.last_effective)
+        lrs = self._lr.effective_lrs() if self._lr.watched else []
+        return lrs[0] if lrs else None
+
+    def step_boundary(self) -> None:
+        """Serve pause and checkpoint requests here without logging anything: for loops that do
+        not call log() every step (framework callbacks call it at each optimizer step)."""
+        if self._attention:
+            self._service()
+
     # ---- persistence --------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
@@ -291,6 +308,10 @@ class Run:
         """Everything queued since the last drain, in order. Pump thread only."""
         q = self._pending
         return [q.popleft() for _ in range(len(q))]
+
+
+def _lr_float(v: Any) -> float:
+    return float(v.item()) if hasattr(v, "item") else float(v)
 
 
 def _check_step(step: Any) -> int:

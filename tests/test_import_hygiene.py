@@ -46,3 +46,16 @@ assert not leaked, leaked
 """
     p = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=subprocess_env, timeout=60)
     assert p.returncode == 0, p.stderr
+
+
+def test_lossmon_never_imports_a_framework_it_integrates_with(subprocess_env):
+    """Lightning, transformers and tensorboard are optional extras: `import lossmon`, a run, a
+    watch of a lossmon run and the CLI must work without loading them."""
+    code = """
+import sys, lossmon, lossmon.cli, lossmon.watch, lossmon.sources, lossmon.control
+heavy = {"lightning", "pytorch_lightning", "transformers", "accelerate", "tensorboard"}
+leaked = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
+assert not leaked, leaked
+"""
+    p = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=subprocess_env, timeout=60)
+    assert p.returncode == 0, p.stderr

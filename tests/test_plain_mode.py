@@ -51,9 +51,11 @@ def test_demo_is_deterministic_per_seed(tmp_path, subprocess_env):
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_signal_stops_training_gracefully_and_closes_the_log(tmp_path, subprocess_env, sig, code):
     run_dir = tmp_path / "r"
+    # as from a shell in the foreground: a suite started in the background (`make test &`) hands
+    # its children SIGINT ignored, and lossmon rightly leaves an ignored signal ignored
     proc = subprocess.Popen(lossmon_cmd("demo", "healthy", "--steps", "1000000", "--plain", "--run-dir", str(run_dir)),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=subprocess_env)
+                            env=subprocess_env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         log = run_dir / "run.jsonl"
         wait_for(lambda: log.exists() and log.stat().st_size > 2000, timeout=60)

@@ -1,0 +1,126 @@
+"""PyTorch Lightning: the live UI, diagnosis and LR/pause/stop/checkpoint control from one callback.
+
+    import lossmon.integrations.lightning as lm
+    trainer = L.Trainer(max_epochs=10)
+    lm.fit(trainer, model, datamodule=dm)      # trainer.fit(...) under the live monitor
+
+`fit` adds a `LossmonCallback` and runs `trainer.fit` as lossmon's training function. The callback:
+
+- logs the training loss once per optimizer step, from what `training_step` returned (the mean
+  over accumulated batches), as a device tensor: no host sync per step, the pump copies batches;
+- logs the validation metrics (`val_*`, `valid_*`, `eval_*`, `test_*`) and the epoch after every
+  validation run, from `trainer.callback_metrics` (the sanity check is skipped);
+- watches every optimizer in `trainer.optimizers` (with its schedulers), so LR control applies the
+  multiplier rule inside the optimizer step under Lightning's own schedulers, and the effective LR
+  is logged every step;
+- serves pause and checkpoint requests at each optimizer step (batch boundaries), maps stop to
+  `trainer.should_stop`, and checkpoint to `trainer.save_checkpoint` (in the run directory).
+
+Lightning 2.x as `lightning.pytorch`, or the standalone `pytorch_lightning` package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+try:
+    import lightning.pytorch as pl
+except ImportError:  # pragma: no cover - depends on what is installed
+    try:
+        import pytorch_lightning as pl  # type: ignore[no-redef]
+    except ImportError:
+        raise ImportError("lossmon.integrations.lightning needs Lightning: pip install 'lossmon[lightning]'") from None
+
+import lossmon
+from lossmon import names
+from lossmon.run_api import Run
+
+
+def _loss_of(outputs: Any) -> Any:
+    """The loss tensor in what training_step returned (a tensor, or a dict with "loss")."""
+    if isinstance(outputs, dict):
+        outputs = outputs.get("loss")
+    if hasattr(outputs, "detach") and getattr(outputs, "ndim", 1) == 0:
+        return outputs.detach()
+    return None
+
+
+def _eval_side(name: str) -> bool:
+    """Metrics of an evaluation run: validation loss and the like, not the epoch counter."""
+    return not names.advances_step(name) and names.role(name) != names.EPOCH
+
+
+class LossmonCallback(pl.Callback):
+    """Feeds a lossmon Run from a Lightning Trainer and applies its control requests."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.run = run
+        self._sum: Any = None
+        self._count = 0
+        self._logged_step: int | None = None
+        self._trainer: Any = None
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self._trainer = trainer
+        self._logged_step = trainer.global_step  # a resumed fit starts past 0; log when it moves
+        for opt in trainer.optimizers:
+            schedulers = [c.scheduler for c in trainer.lr_scheduler_configs
+                          if getattr(c.scheduler, "optimizer", None) is opt]
+            self.run.watch(opt, schedulers)
+        total = trainer.estimated_stepping_batches
+        if isinstance(total, int) or (isinstance(total, float) and total != float("inf")):
+            self.run.total_steps = int(total)
+        if self.run._checkpoint_fn is None:
+            self.run.on_checkpoint(self._save)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = _loss_of(outputs)
+        if loss is not None:
+            self._sum = loss if self._sum is None else self._sum + loss
+            self._count += 1
+        step = trainer.global_step
+        if step != self._logged_step:  # an optimizer step ran (every k batches when accumulating)
+            self._logged_step = step
+            if self._sum is not None:
+                self.run.log(step=step, loss=self._sum / self._count)
+                self._sum, self._count = None, 0
+            else:
+                self.run.step_boundary()
+        if self.run.should_stop:
+            trainer.should_stop = True
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: v for k, v in trainer.callback_metrics.items() if _eval_side(k) and k not in names.RESERVED}
+        if metrics:
+            self.run.log(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
+
+    def _save(self) -> str:
+        trainer = self._trainer
+        where = Path(self.run.dir) if self.run.dir is not None else Path(trainer.default_root_dir)
+        path = where / "checkpoints" / f"step-{trainer.global_step}.ckpt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(str(path))
+        return str(path)
+
+
+def fit(trainer: Any, *args: Any, name: str | None = None, run_dir: Any = None, ui: str = "auto",
+        config: Any = None, fps: float = 10.0, plot_hz: float = 4.0, **kwargs: Any) -> Run:
+    """`trainer.fit(*args, **kwargs)` under the lossmon monitor; returns the lossmon Run.
+
+    `name`, `run_dir`, `ui`, `config`, `fps` and `plot_hz` are lossmon.run's options."""
+    model = args[0] if args else kwargs.get("model")
+
+    def train(run: Run) -> None:
+        cb = LossmonCallback(run)
+        trainer.callbacks.append(cb)
+        try:
+            trainer.fit(*args, **kwargs)
+        finally:
+            trainer.callbacks.remove(cb)
+
+    name = name or (type(model).__name__ if model is not None else "lightning")
+    return lossmon.run(train, name=name, run_dir=run_dir, ui=ui, config=config, fps=fps, plot_hz=plot_hz)
