@@ -124,3 +124,21 @@ def test_a_nan_loss_is_detected(tmp_path):
 def test_gradient_accumulation_logs_once_per_optimizer_step(tmp_path):
     run, recs = run_with(tmp_path, Tiny(), max_steps=20, accumulate_grad_batches=4, val_check_interval=8)
     assert [r["step"] for r in recs if "loss" in r] == list(range(1, 21))
+
+
+def test_pause_holds_training_at_a_batch_boundary_until_resume(tmp_path):
+    import threading
+    import time
+
+    seen = {}
+
+    def pause_then_resume(run):
+        run.pause()
+        seen["at"] = time.monotonic()
+        threading.Timer(0.5, run.resume).start()
+
+    run, recs = run_with(tmp_path, Tiny(), 12, pause_then_resume)
+    pause = next(r for r in recs if r.get("event") == "pause")
+    resume = next(r for r in recs if r.get("event") == "resume")
+    assert pause["step"] == 13 and resume["time"] - pause["time"] >= 0.4  # held at step 13's boundary
+    assert max(r["step"] for r in recs if "loss" in r) == 60  # and then it went on

@@ -137,9 +137,9 @@ def test_stop_stops_the_trainer(tmp_path):
 def test_checkpoint_makes_the_trainer_save(tmp_path):
     run, tr, recs = run_with(tmp_path, 7, lambda r: r.checkpoint())
     ck = next(r for r in recs if r.get("event") == "checkpoint")
-    assert ck["ok"]
-    saved = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("checkpoint-")]
-    assert saved == ["checkpoint-8"]
+    saved = [p for p in (tmp_path / "out").iterdir() if p.name.startswith("checkpoint-")]
+    assert [p.name for p in saved] == ["checkpoint-8"] and ck["ok"] and ck["result"] == str(saved[0])
+    assert (saved[0] / "trainer_state.json").exists()
 
 
 def test_a_nan_hidden_by_the_trainers_log_filter_is_still_detected(tmp_path):

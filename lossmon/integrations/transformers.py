@@ -62,6 +62,7 @@ class LossmonCallback(TrainerCallback):
         self._count = 0
         self._from_forward = False  # the model's output carries its loss: logged every step
         self._save = False
+        self._where = ""
         self._hook: Any = None
 
     # ---- training ------------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class LossmonCallback(TrainerCallback):
             self._count += 1
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self._where = f"{args.output_dir}/checkpoint-{state.global_step}"  # the Trainer's name for it
         if self._sum is not None:
             self.run.log(step=state.global_step, loss=self._sum / self._count)
             self._sum, self._count = None, 0
@@ -111,7 +113,7 @@ class LossmonCallback(TrainerCallback):
     def _request_save(self) -> str:
         """lossmon's checkpoint request, at a step boundary: the Trainer saves at this step's end."""
         self._save = True
-        return "the Trainer saves checkpoint-N in its output directory at the end of this step"
+        return self._where
 
     # ---- logs ----------------------------------------------------------------------------------
 
