@@ -470,6 +470,7 @@ class LossmonApp(App[int]):
         else:
             self.state = outcome.state  # finished or stopped
             self.notify(f"training {outcome.state} at step {self.run_.step:,}; q quits", timeout=8)
+        self.set_timer(0.3, self._redraw_now)  # once the pump has moved the last points: the whole run
 
     def _poll_watched(self) -> None:
         """The watched job's state, notices from the watcher and its control replies, and a
@@ -495,6 +496,7 @@ class LossmonApp(App[int]):
                 detail = f" ({w.job_detail})" if w.job_detail else ""
                 bad = state in ("failed", "gone")
                 self.notify(f"the job is {state}{detail}; q quits", severity="error" if bad else "information", timeout=15)
+                self.set_timer(0.3, self._redraw_now)
             self.refresh_bindings()
 
     def _drain_output(self) -> None:
