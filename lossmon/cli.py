@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                            " Hugging Face's trainer_state.json or output directory, or any JSONL or CSV file"
                            " with a step column. Quitting never stops the job.")
     watch.add_argument("path", nargs="?", default=None, metavar="PATH",
-                       help=f"what to watch (default: the newest run under ./{DEFAULT_ROOT})")
+                       help=f"what to watch (default: the newest running run under ./{DEFAULT_ROOT}, else the newest)")
     _tag_options(watch)
     watch.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
     watch.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")

@@ -52,7 +52,12 @@ def _start_time(run_dir: Path) -> float:
 
 
 def latest_run(root: Path) -> Path | None:
+    """The run `lossmon watch` opens with no path: the newest one still running (of the last 20),
+    else the newest."""
     runs = find_runs(root)
+    for run in reversed(runs[-20:]):
+        if job_state(run)[0] == "running":
+            return run
     return runs[-1] if runs else None
 
 

@@ -180,3 +180,20 @@ def test_job_state_from_metadata(tmp_path):
     d.mkdir()
     write_meta(d, {"state": "running", "pid": dead.pid, "host": host})
     assert job_state(d)[0] == "gone"
+
+
+def test_watch_without_a_path_prefers_a_running_job(tmp_path):
+    import os
+    import socket as _socket
+
+    from lossmon.rundir import write_meta
+
+    for name, start, state in (("a-running", 100.0, "running"), ("b-finished", 200.0, "finished")):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "run.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
+        write_meta(d, {"state": state, "start_time": start, "pid": os.getpid(), "host": _socket.gethostname()})
+    assert [p.name for p in find_runs(tmp_path)] == ["a-running", "b-finished"]
+    assert latest_run(tmp_path).name == "a-running"
+    write_meta(tmp_path / "a-running", {"state": "stopped", "start_time": 100.0})
+    assert latest_run(tmp_path).name == "b-finished"
