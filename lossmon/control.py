@@ -319,6 +319,9 @@ class ControlServer:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError:  # out of file descriptors, say: wait instead of spinning on a ready listener
+                time.sleep(0.1)
+                return
             sock.setblocking(False)
             cred = peer_credentials(sock)
             pid, uid = (cred[0], cred[1]) if cred else (None, None)
