@@ -43,6 +43,8 @@ def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
         return state, detail
     if probe(Path(run_dir) / SOCKET) == "live":
         return "running", ""
+    if not isinstance(state, str):  # no readable meta.json: nothing says whether it runs
+        return "unknown", "no readable meta.json"
     host = meta.get("host")
     if host and host != socket.gethostname():
         return "running", f"on {host}; cannot check its process from here"
@@ -296,4 +298,12 @@ def watch_plain(watched: WatchedRun, out=None) -> int:
         watched.close()
         for sig, handler in old.items():
             signal.signal(sig, handler)
+    if caught and not code:  # stopped watching: one last read and status line, as things are now
+        try:
+            watched.poll()
+        except Exception:  # noqa: BLE001 - the last look is a courtesy, the exit is what matters
+            pass
+        printer.rates = False
+        printer.poll(final=True)
+        code = 128 + caught[0]  # as the live view: 130 after Ctrl+C, 143 after SIGTERM
     return code

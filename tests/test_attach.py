@@ -174,6 +174,9 @@ def test_job_state_from_metadata(tmp_path):
         d.mkdir()
         write_meta(d, meta)
         assert job_state(d) == want
+    nometa = tmp_path / "nometa"
+    nometa.mkdir()
+    assert job_state(nometa) == ("unknown", "no readable meta.json")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     d = tmp_path / "dead"
@@ -197,3 +200,21 @@ def test_watch_without_a_path_prefers_a_running_job(tmp_path):
     assert latest_run(tmp_path).name == "a-running"
     write_meta(tmp_path / "a-running", {"state": "stopped", "start_time": 100.0})
     assert latest_run(tmp_path).name == "b-finished"
+
+
+def test_plain_watch_of_a_log_follows_until_a_signal(tmp_path, subprocess_env):
+    f = tmp_path / "metrics.csv"
+    f.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(50)))
+    proc = subprocess.Popen([sys.executable, "-m", "lossmon.cli", "watch", str(f), "--plain"], env=subprocess_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out = []
+        wait_for(lambda: out.append(proc.stdout.readline()) or "step 49" in "".join(out), timeout=60)
+        with open(f, "a") as fh:
+            fh.write("".join(f"{i},{1 / (i + 1)}\n" for i in range(50, 60)))
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "Traceback" not in err
+    assert "CSV: " in "".join(out) and "step 59" in rest  # the last status line has the new rows
