@@ -212,8 +212,8 @@ class WatchedRun:
                 self._halt.wait(self.interval)
 
     def poll(self) -> bool:
-        """Read what is new (one chunk of a long file) and refresh the job state; True when more
-        is waiting to be read at once."""
+        """Read what is new (one chunk of a long file) into the store; True when more is waiting
+        to be read at once. The poll thread's (or the caller's, before `start`) only."""
         up = self.source.poll()
         if up.reset:
             self.store = MetricStore()
@@ -257,7 +257,8 @@ class WatchedRun:
         return Diagnoser(self.config, sink=self._alert, live=False)
 
     def _alert(self, alert: dict) -> None:
-        self.store.append_events([{"event": "alert", "time": time.time(), **{k: v for k, v in alert.items() if k != "event"}}])
+        fields = {k: v for k, v in alert.items() if k != "event"}
+        self.store.append_events([{"event": "alert", "time": time.time(), **fields}])
 
 
 def watch_plain(watched: WatchedRun, out=None) -> int:
