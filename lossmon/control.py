@@ -219,10 +219,11 @@ class ControlServer:
         self.own_uid = os.getuid() if own_uid is None else own_uid
         self.error: str | None = None
         self._listener: socket.socket | None = None
-        self._sel = selectors.DefaultSelector()
+        self._sel: selectors.BaseSelector | None = None
         self._clients: dict[int, _Client] = {}
         self._halt = False
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r: socket.socket | None = None  # made in start(): a server never started holds no sockets
+        self._wake_w: socket.socket | None = None
         self._thread = threading.Thread(target=self._serve, name="lossmon-control", daemon=True)
         self._last_refusal_event = 0.0
         self._refusals_unlogged = 0
@@ -235,9 +236,9 @@ class ControlServer:
             self._listener = self._bind()
         except (OSError, ControlError) as e:
             self.error = str(e) if isinstance(e, ControlError) else f"cannot serve {self.path}: {e.strerror or e}"
-            self._wake_r.close()
-            self._wake_w.close()
             return False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._sel = selectors.DefaultSelector()
         self._listener.setblocking(False)
         self._sel.register(self._listener, selectors.EVENT_READ, "listen")
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")

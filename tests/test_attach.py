@@ -59,6 +59,7 @@ def job(tmp_path, subprocess_env):
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+        proc.stdout.close()
 
 
 def test_lr_change_over_the_socket_lands_at_a_step_and_stop_ends_the_job(job):
