@@ -60,7 +60,7 @@ class WatchedRun:
         self.source = source
         self.run_dir = source.run_dir
         self.meta = read_meta(self.run_dir) if self.run_dir else {}
-        self.name = str(self.meta.get("name") or (self.run_dir.name if self.run_dir else source.path.name))
+        self.name = str(self.meta.get("name") or (self.run_dir.name if self.run_dir else source.title))
         self.interval = interval
         self.config = config
         self.store = MetricStore()

@@ -197,6 +197,8 @@ def test_trainer_state_follows_the_newest_checkpoint_and_hands_over_only_new_ent
     (out / "checkpoint-50").mkdir(parents=True)
     (out / "checkpoint-50" / "trainer_state.json").write_text(json.dumps(trainer_state(5)))
     src = open_source(out)
+    assert src.title == "out" and f"{out} (the newest checkpoint's)" in src.describe()  # not checkpoint-50's
+    assert WatchedRun(src).name == "out"
     assert len(poll_all(src)[0]["loss"][0]) == 5
     (out / "checkpoint-100").mkdir()
     (out / "checkpoint-100" / "trainer_state.json").write_text(json.dumps(trainer_state(10)))

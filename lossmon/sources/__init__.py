@@ -36,8 +36,10 @@ FORMATS = ("a lossmon run directory or run.jsonl, TensorBoard event files or a l
 
 def open_source(path: str | os.PathLike, *, train: str | None = None, val: str | None = None) -> Source:
     """The reader for `path`; SourceError (one line naming the accepted formats) if there is none."""
-    src = _pick(Path(path))
+    given = Path(path)
+    src = _pick(given)
     src.rename = Renamer(train, val)
+    src.title = given.resolve().name or str(given)
     return src
 
 

@@ -53,6 +53,7 @@ class Source:
         self.malformed = 0
         self.rename = Renamer()
         self.note = ""  # what was chosen where a directory held several runs
+        self.title = self.path.name  # what the views call the run (open_source: the path given)
 
     def poll(self, max_bytes: int = CHUNK) -> Update:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -51,6 +51,11 @@ class TrainerStateSource(Source):
         self.state = FileState(path)
         self._stamp: tuple[int, float] | None = None
 
+    def describe(self) -> str:
+        if self.root is not None:  # the file followed changes with every checkpoint
+            return f"{self.format}: {self.root} (the newest checkpoint's)"
+        return super().describe()
+
     def poll(self, max_bytes: int = CHUNK) -> Update:
         up = Update()
         if self.root is not None:
