@@ -17,6 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+async def save(app, pilot, out: Path) -> None:
+    """Draw the numbers and the plot as they are now, let them land, write the SVG."""
+    app.tick()
+    app._redraw_now()
+    await pilot.pause(0.2)
+    app.save_screenshot(str(out.name), path=str(out.parent))
+
+
 async def shoot(at_step: int, lr_key_at: int, out: Path) -> None:
     import torch
 
@@ -36,10 +44,7 @@ async def shoot(at_step: int, lr_key_at: int, out: Path) -> None:
                     await pilot.press("right_square_bracket")
                     pressed = True
                 await pilot.pause(0.05)
-            app.tick()
-            app._redraw_now()
-            await pilot.pause(0.2)
-            app.save_screenshot(str(out.name), path=str(out.parent))
+            await save(app, pilot, out)
             run.stop()
         session.close("stopped", 0)
 

@@ -35,6 +35,8 @@ def write_log(logdir: Path, steps: int = 3000) -> None:
 
 
 async def shoot(out: Path) -> None:
+    from screenshot import save  # demos/screenshot.py, beside this file
+
     from lossmon.sources import open_source
     from lossmon.tui.app import LossmonApp
     from lossmon.watch import WatchedRun
@@ -48,10 +50,7 @@ async def shoot(out: Path) -> None:
             while not (watched.loaded and app.state == "read-only" and app._feed):
                 await pilot.pause(0.05)
             await pilot.pause(0.5)
-            app.tick()
-            app._redraw_now()
-            await pilot.pause(0.2)
-            app.save_screenshot(str(out.name), path=str(out.parent))
+            await save(app, pilot, out)
         watched.close()
 
 

@@ -100,11 +100,12 @@ class ColumnReader:
         self.path = Path(path)
         self.offset = 0
         self.bytes_read = 0
+        self.size = 0  # the file's size at the last read: more is waiting while offset < size
 
     def read_new(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         try:
             with open(self.path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
+                size = self.size = os.fstat(f.fileno()).st_size
                 whole = (size - self.offset) // RECORD.itemsize * RECORD.itemsize
                 if limit is not None:
                     whole = min(whole, max(RECORD.itemsize, limit // RECORD.itemsize * RECORD.itemsize))

@@ -227,7 +227,6 @@ class ControlServer:
         self._thread = threading.Thread(target=self._serve, name="lossmon-control", daemon=True)
         self._last_refusal_event = 0.0
         self._refusals_unlogged = 0
-        self.handled = 0  # requests answered (tests, benchmarks)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -439,7 +438,6 @@ class ControlServer:
 
     def handle(self, line: bytes, peer_pid: int | None = None) -> dict:
         """Validate and apply one request line; the reply (never raises)."""
-        self.handled += 1
         try:
             req = parse_request(line)
         except RequestError as e:

@@ -96,6 +96,13 @@ class LRControl:
     def watched(self) -> bool:
         return bool(self._optimizers)
 
+    def last_lr(self) -> float | None:
+        """The first group's LR in the last step (before any step: the one it will use)."""
+        if self.last_effective is not None:
+            return _as_float(self.last_effective)
+        lrs = self.effective_lrs() if self.watched else []
+        return lrs[0] if lrs else None
+
     def effective_lrs(self) -> list[float]:
         """Effective LR per param group of every watched optimizer (u*s), as floats."""
         return [_as_float(g["lr"]) * self.scale for opt in self._optimizers for g in opt.param_groups]

@@ -228,10 +228,7 @@ class Run:
         times the multiplier: what the `lr` metric logs); before the first step, the one it will
         use; None before an optimizer is watched. Reading it may sync with the GPU when the LR is a
         tensor: call it at logging time, not every step."""
-        if self._lr.last_effective is not None:
-            return _lr_float(self._lr.last_effective)
-        lrs = self._lr.effective_lrs() if self._lr.watched else []
-        return lrs[0] if lrs else None
+        return self._lr.last_lr()
 
     def step_boundary(self) -> None:
         """Serve pause and checkpoint requests here without logging anything: for loops that do
@@ -308,10 +305,6 @@ class Run:
         """Everything queued since the last drain, in order. Pump thread only."""
         q = self._pending
         return [q.popleft() for _ in range(len(q))]
-
-
-def _lr_float(v: Any) -> float:
-    return float(v.item()) if hasattr(v, "item") else float(v)
 
 
 def _check_step(step: Any) -> int:

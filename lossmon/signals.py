@@ -15,9 +15,10 @@ _SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 
 
 class SignalStop:
-    """Turns SIGINT/SIGTERM/SIGHUP into a graceful stop; a second signal forces."""
+    """Turns SIGINT/SIGTERM/SIGHUP into a graceful stop; a second signal forces. With no run
+    (a watcher: the job is not ours to stop) the first signal is only noted in `signum`."""
 
-    def __init__(self, run: "Run", on_second: Callable[[], None] | None = None) -> None:
+    def __init__(self, run: "Run | None", on_second: Callable[[], None] | None = None) -> None:
         self.run = run
         self._on_second = on_second
         self.signum: int | None = None
@@ -44,7 +45,8 @@ class SignalStop:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
-            self.run.stop(source=signal.Signals(signum).name)
+            if self.run is not None:
+                self.run.stop(source=signal.Signals(signum).name)
         else:
             self.forced = True
             if self._on_second is not None:

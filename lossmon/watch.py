@@ -231,13 +231,12 @@ class WatchedRun:
         return up.more
 
     def refresh_job(self) -> None:
-        """Read the job's metadata and, while it runs, its status over the socket."""
+        """Read the job's metadata and, while it runs, its status over the socket: a status
+        reply is the proof it runs, so a live job costs one connection per refresh."""
         meta = read_meta(self.run_dir)
         if meta:
             self.meta = meta
-            self.total_steps = meta.get("total_steps") if isinstance(meta.get("total_steps"), int) else None
-        state, detail = job_state(self.run_dir, self.meta)
-        if state == "running" and self.client is not None and not detail:
+        if self.meta.get("state") in (None, "running") and self.client is not None:
             try:
                 reply = self.client.request("status")
             except ControlError:
@@ -247,9 +246,10 @@ class WatchedRun:
                 self._pending_lr = False
                 if isinstance(reply.get("total_steps"), int):
                     self.total_steps = reply["total_steps"]
-        else:
-            self.status = {}
-        self.job, self.job_detail = state, detail
+                self.job, self.job_detail = "running", ""
+                return
+        self.status = {}
+        self.job, self.job_detail = job_state(self.run_dir, self.meta)
 
     def _new_diagnoser(self) -> Diagnoser | None:
         if self.source.alerts_recorded:
@@ -263,24 +263,18 @@ class WatchedRun:
 
 def watch_plain(watched: WatchedRun, out=None) -> int:
     """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
-    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`."""
-    import signal
-
+    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
+    A signal ends the watching, never the job: exit 128+signal, as the live view."""
     from .plain import PlainPrinter
+    from .signals import SignalStop
 
     printer = PlainPrinter(watched, out)
     printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
-    caught: list[int] = []
-    old = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            sig = getattr(signal, name, None)
-            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
-                old[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    signals = SignalStop(None).install()
     watched.start()
     code = 0
     try:
-        while not caught:
+        while signals.signum is None:
             time.sleep(0.2)
             printer.rates = watched.loaded and watched.job == "running"
             printer.poll()
@@ -297,14 +291,13 @@ def watch_plain(watched: WatchedRun, out=None) -> int:
                 break
     finally:
         watched.close()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    if caught and not code:  # stopped watching: one last read and status line, as things are now
+        signals.restore()
+    if signals.signum is not None and not code:  # one last read and status line, as things are now
         try:
             watched.poll()
         except Exception:  # noqa: BLE001 - the last look is a courtesy, the exit is what matters
             pass
         printer.rates = False
         printer.poll(final=True)
-        code = 128 + caught[0]  # as the live view: 130 after Ctrl+C, 143 after SIGTERM
+        code = signals.exit_code
     return code

@@ -46,7 +46,6 @@ class Source:
     format = "?"
     run_dir: Path | None = None  # a lossmon run directory: metadata, control socket
     alerts_recorded = False  # True where the writer ran the detectors (lossmon's own run logs)
-    live = True  # whether the format can grow while watched
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -124,6 +123,3 @@ class FileState:
             why = "truncated"
         self.ident, self.size, self.mtime = ident, st.st_size, st.st_mtime
         return why
-
-    def changed_since(self, size: int, mtime: float) -> bool:
-        return (self.size, self.mtime) != (size, mtime)

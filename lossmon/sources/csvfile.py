@@ -50,7 +50,6 @@ class CsvSource(Source):
         self.step_col = -1
         self._partial = b""
         self.malformed = 0
-        self.lines = 0
 
     def final(self) -> Update:
         rest, self._partial = self._partial, b""
@@ -102,7 +101,6 @@ class CsvSource(Source):
             row = _row(line)
             if not line.strip() or (row is not None and not any(c.strip() for c in row)):
                 continue  # blank, or only separators
-            self.lines += 1
             step = number(row[self.step_col]) if row is not None and self.step_col < len(row) else None
             s = parse_step(step) if step is not None and math.isfinite(step) else None
             if s is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..columns import DIR, INDEX, ColumnReader, read_index
+from ..columns import DIR, INDEX, RECORD, ColumnReader, read_index
 from ..rundir import killed, read_meta
 from ..runlog import Batch, RunLogReader
 from .base import CHUNK, FileState, Source, Update
@@ -95,7 +95,7 @@ class RunLogSource(Source):
             for name, col in self.columns.items():
                 st, va = col.read_new(max_bytes)
                 up.add(self.rename(name), st, va)
-                up.more |= col.offset < _size(col.path)
+                up.more |= col.size - col.offset >= RECORD.itemsize
             up.events, more = self.events.read_new(max_bytes)
             up.more |= more
             return up
@@ -134,13 +134,6 @@ class RunLogSource(Source):
                 if name not in self.columns:
                     self.columns[name] = ColumnReader(self.run_dir / DIR / f"{i}.bin")
         return True
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def looks_like_jsonl(head: bytes) -> bool:

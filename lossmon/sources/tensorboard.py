@@ -90,7 +90,6 @@ class TensorBoardSource(Source):
         else:
             self.run_path = None
             self.files = [_EventFile(path)]
-        self._last_scan = 0
 
     @property
     def bytes_read(self) -> int:
@@ -166,19 +165,14 @@ class TensorBoardSource(Source):
                 x = _scalar(v)
                 if x is None:
                     continue
-                pts = acc.get(v.tag)
+                name = rename(v.tag)
+                pts = acc.get(name)
                 if pts is None:
-                    pts = acc[v.tag] = ([], [])
+                    pts = acc[name] = ([], [])
                 pts[0].append(ev.step)
                 pts[1].append(x)
         ef.offset += pos
         ef.bytes_read += pos
-        for tag in list(acc):
-            name = rename(tag)
-            if name != tag:
-                acc.setdefault(name, ([], []))
-                acc[name][0].extend(acc[tag][0])
-                acc[name][1].extend(acc.pop(tag)[1])
         return pos, more
 
 

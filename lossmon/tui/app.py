@@ -33,7 +33,7 @@ from ..run_api import Run
 from ..session import TrainerThread
 from ..smoothing import Smoothed
 from ..store import Series
-from ..watch import WatchedRun
+from ..watch import ENDED, WatchedRun
 from .axes import fmt_step
 from .capture import OutputCapture
 from .governor import Governor
@@ -492,7 +492,7 @@ class LossmonApp(App[int]):
             old, self.state = self.state, state
             if old == "loading":
                 self._rate = RateMeter()  # the catch-up is not the job's speed
-            if state in ("finished", "stopped", "failed", "interrupted", "gone") and old in ("running", "loading"):
+            if state in ENDED and old in ("running", "loading"):
                 detail = f" ({w.job_detail})" if w.job_detail else ""
                 bad = state in ("failed", "gone")
                 self.notify(f"the job is {state}{detail}; q quits", severity="error" if bad else "information", timeout=15)
