@@ -122,3 +122,18 @@ def test_off_by_default():
     d = Diagnoser(act=lambda *a: (_ for _ in ()).throw(AssertionError("acted")))
     d.feed({"val_loss": (np.arange(10), np.ones(10))})
     assert not [a for a in d.alerts if a["kind"] == "early_stopping"]
+
+
+def test_a_monitor_that_is_not_a_loss_is_watched():
+    """`monitor = "val_acc"` (the config docs' own example): a metric with no role of its own."""
+    import numpy as np
+
+    from lossmon.diagnosis import Diagnoser, DiagnosisConfig
+    from lossmon.diagnosis.config import EarlyStoppingConfig
+
+    cfg = DiagnosisConfig(early_stopping=EarlyStoppingConfig(enabled=True, patience=2, monitor="val_acc", mode="max"))
+    d = Diagnoser(cfg)
+    acc = np.array([0.5, 0.6, 0.7, 0.6, 0.65, 0.6, 0.6])
+    d.feed({"loss": (np.arange(7), np.ones(7)), "val_acc": (np.arange(7), acc)})
+    stops = [a for a in d.alerts if a["kind"] == "early_stopping"]
+    assert [a["step"] for a in stops] == [4]  # best at step 2, two evaluations without improvement

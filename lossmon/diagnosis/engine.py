@@ -172,8 +172,9 @@ class Diagnoser:
                        if ev.get("event") == "lr_change" and ev.get("applied", True)
                        and isinstance(ev.get("step"), int)})
         arrays = {}
+        monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None
         for name, (steps, values) in points.items():
-            if self.roles.claim(name) is None:
+            if self.roles.claim(name) is None and name != monitor:  # early stopping may watch val_acc
                 continue
             st, va = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
             if len(st) > 1 and np.any(st[1:] < st[:-1]):  # explicit steps that went back: step order
