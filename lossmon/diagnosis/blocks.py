@@ -17,6 +17,15 @@ import numpy as np
 _MAD2_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(6.0))  # median |N(0, 6 s^2)| = 0.6745 sqrt(6) s
 
 
+def sigma_from_d2(d2) -> float:
+    """One value's scatter about the local trend, from absolute second differences of a series:
+    a steady trend cancels in them, and the median ignores a few outliers. A short list (tens of
+    numbers): plain sorting beats np.median's overhead."""
+    d = sorted(d2)
+    h = len(d) // 2
+    return (d[h] if len(d) % 2 else 0.5 * (d[h - 1] + d[h])) * _MAD2_TO_SIGMA
+
+
 class BlockHistory:
     def __init__(self, cap: int = 128) -> None:
         self.cap = cap
@@ -101,10 +110,7 @@ class BlockHistory:
         if k < 5:
             return math.inf
         m = self.s[max(0, k - last):k] / self.n[max(0, k - last):k]
-        d2 = np.sort(np.abs(m[2:] - 2 * m[1:-1] + m[:-2]))  # np.median's overhead dwarfs 30 numbers
-        h = len(d2) // 2
-        med = d2[h] if len(d2) % 2 else 0.5 * (d2[h - 1] + d2[h])
-        return float(med) * _MAD2_TO_SIGMA
+        return sigma_from_d2(np.abs(m[2:] - 2 * m[1:-1] + m[:-2]).tolist())
 
     def levels(self, ends: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
         """Means of the `span` points (rounded to whole blocks, at least one) ending at each

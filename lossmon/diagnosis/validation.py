@@ -18,9 +18,8 @@ from typing import Callable
 import numpy as np
 
 from .alerts import Episode, fmt, fmt_step, pct
+from .blocks import sigma_from_d2
 from .config import OscillationConfig, OverfittingConfig, PlateauConfig
-
-_MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(6.0))  # median |N(0, 6 sigma^2)| = 0.6745 sqrt(6) sigma
 
 
 class ValidationDetector:
@@ -53,11 +52,7 @@ class ValidationDetector:
 
     def sigma(self) -> float:
         """One evaluation's scatter about the local trend (0 until 3 second differences exist)."""
-        n = len(self.d2)
-        if n < 3:
-            return 0.0
-        d = sorted(self.d2)  # 32 numbers: plain Python beats np.median's overhead 30x
-        return (d[n // 2] if n % 2 else 0.5 * (d[n // 2 - 1] + d[n // 2])) * _MAD_TO_SIGMA
+        return sigma_from_d2(self.d2) if len(self.d2) >= 3 else 0.0
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         train = self.train_at(steps)
