@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
 
 import lossmon
 from lossmon import names
+from lossmon.integrations import StepLoss
 from lossmon.run_api import Run
 
 
@@ -57,8 +58,7 @@ class LossmonCallback(pl.Callback):
     def __init__(self, run: Run) -> None:
         super().__init__()
         self.run = run
-        self._sum: Any = None
-        self._count = 0
+        self._loss = StepLoss()
         self._logged_step: int | None = None
         self._trainer: Any = None
 
@@ -78,16 +78,11 @@ class LossmonCallback(pl.Callback):
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = _loss_of(outputs)
         if loss is not None:
-            self._sum = loss if self._sum is None else self._sum + loss
-            self._count += 1
+            self._loss.add(loss)
         step = trainer.global_step
         if step != self._logged_step:  # an optimizer step ran (every k batches when accumulating)
             self._logged_step = step
-            if self._sum is not None:
-                self.run.log(step=step, loss=self._sum / self._count)
-                self._sum, self._count = None, 0
-            else:
-                self.run.step_boundary()
+            self._loss.log(self.run, step)
         if self.run.should_stop:
             trainer.should_stop = True
 

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
     raise ImportError("lossmon.integrations.transformers needs transformers: pip install 'lossmon[transformers]'") from None
 
 import lossmon
+from lossmon.integrations import StepLoss
 from lossmon.run_api import Run
 
 _SKIP_SUFFIXES = ("_runtime", "_per_second")
@@ -58,8 +59,7 @@ class LossmonCallback(TrainerCallback):
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self._sum: Any = None
-        self._count = 0
+        self._loss = StepLoss()
         self._from_forward = False  # the model's output carries its loss: logged every step
         self._save = False
         self._where = ""
@@ -93,16 +93,11 @@ class LossmonCallback(TrainerCallback):
         loss = _loss_of(output)
         if loss is not None:
             self._from_forward = True
-            self._sum = loss if self._sum is None else self._sum + loss
-            self._count += 1
+            self._loss.add(loss)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         self._where = f"{args.output_dir}/checkpoint-{state.global_step}"  # the Trainer's name for it
-        if self._sum is not None:
-            self.run.log(step=state.global_step, loss=self._sum / self._count)
-            self._sum, self._count = None, 0
-        else:
-            self.run.step_boundary()
+        self._loss.log(self.run, state.global_step)
         if self._save:
             self._save = False
             control.should_save = True
