@@ -44,6 +44,7 @@ class PlainPrinter:
         self._last_status = 0.0
         self._rate = RateMeter(window_s=every)  # the rate since the previous status line
         self._printed_first = False
+        self._last_line = ""
         self.rates = True  # steps/s and ETA (off while a watcher catches up on a recorded run)
         self.started = time.monotonic() if started is None else started
 
@@ -70,7 +71,10 @@ class PlainPrinter:
         if has_data and (final or due or not self._printed_first):
             self._printed_first = True
             self._last_status = now
-            self.emit(self.status_line(now, final))
+            line = self.status_line(now, final)
+            if not (final and line == self._last_line):  # a watcher that read a finished run at once
+                self.emit(line)
+            self._last_line = line
 
     def status_line(self, now: float | None = None, final: bool = False) -> str:
         now = time.monotonic() if now is None else now
