@@ -24,17 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The benchmark suite: a summary table and benchmarks/RESULTS.md (about 15 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python benchmarks/bench_log.py
-	$(BIN)/python benchmarks/bench_store.py
-	$(BIN)/python benchmarks/bench_overhead.py
-	$(BIN)/python benchmarks/bench_lr.py
-	$(BIN)/python benchmarks/bench_plot.py
-	$(BIN)/python benchmarks/bench_tui.py
-	$(BIN)/python benchmarks/bench_detectors.py
-	$(BIN)/python benchmarks/bench_watch.py
-	$(BIN)/python benchmarks/bench_gpu.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

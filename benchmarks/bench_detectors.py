@@ -1,6 +1,6 @@
 """Detector throughput, detection delay per kind, and false alarms on healthy runs.
 
-    python benchmarks/bench_detectors.py [--seeds 24] [--reps 5]
+    python benchmarks/bench_detectors.py [--seeds 24] [--reps 5] [--json PATH]
 
 Throughput: every detector at once on a synthetic 1M-step run (train loss, grad norm, LR every
 step; val loss every 100 steps), counting every point handed to the diagnoser; fed in 16k-step
@@ -19,11 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
 from lossmon.diagnosis import Diagnoser  # noqa: E402
 from lossmon.diagnosis.synthetic import SCHEDULES, generate  # noqa: E402
+
+from figures import Figures  # noqa: E402
 
 
 def throughput(curve, batch: int, reps: int) -> tuple[float, float]:
@@ -71,12 +74,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=24)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--steps", type=int, default=1_000_000)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
 
     curve = generate(args.steps, seed=0, noise=0.2, tau=500, eval_every=100)
     print(f"throughput, all detectors, {args.steps:,} steps (4 series), median of {args.reps}:")
+    fig = Figures()
     for batch, label in ((16384, "16k-step chunks (lossmon check)"), (750, "750-step batches (live, 1 s)")):
         rate, per_batch = throughput(curve, batch, args.reps)
+        fig.add(f"all detectors, {label}", rate / 1e6, "M points/s", ">= 2 M points/s", rate >= 2e6, fmt="{:.2f}")
         print(f"  {label:34s} {rate / 1e6:6.2f} M points/s   {per_batch * 1e6:8.0f} us per batch")
     print("live cost per training step (loss + LR every step, val every 100; 750-step batches):")
     for n in (4000, 100_000):
@@ -90,6 +96,7 @@ def main() -> None:
                 d.feed(b)
             times.append(time.perf_counter() - t)
         print(f"  {n:>7,} steps {statistics.median(times) / n * 1e6:6.2f} us per step")
+        fig.add(f"live detector cost, {n:,}-step run", statistics.median(times) / n * 1e6, "us/step", fmt="{:.2f}")
 
     print(f"\ndetection delay in steps after the event, {args.seeds} seeds, noise {NOISES} (100k-step runs):")
     print(f"  {'kind':12s} {'found':>7s} {'median':>8s} {'max':>8s}")
@@ -110,7 +117,10 @@ def main() -> None:
                 delays.append(s - c.events[kind])
         if delays:
             print(f"  {kind:12s} {len(delays):3d}/{args.seeds:<3d} {statistics.median(delays):8.0f} {max(delays):8.0f}")
+            fig.add(f"{kind}: found in {len(delays)}/{args.seeds} runs, median delay", statistics.median(delays),
+                    "steps", fmt="{:.0f}")
         else:
+            fig.add(f"{kind}: found in 0/{args.seeds} runs", 0, "")
             print(f"  {kind:12s}   0/{args.seeds}")
 
     warn = info = 0
@@ -123,6 +133,8 @@ def main() -> None:
         info += sum(1 for a in d.alerts if a["state"] == "open" and a["severity"] == "info")
     print(f"\nhealthy runs: {args.seeds} x 100k steps (noise 0.02-0.4, 4 schedules, evals every 100-5000 steps)")
     print(f"  warnings or critical per 100k steps: {warn / args.seeds:.3f}   info notes per 100k steps: {info / args.seeds:.2f}")
+    fig.add("false warnings on healthy runs", warn / args.seeds, "per 100k steps", fmt="{:.3f}")
+    fig.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The CUDA paths: logging a CUDA loss tensor costs no host-device sync per step, values arrive
 exactly, and training throughput with lossmon (plain mode) vs the bare loop on a GPU model.
 
-    python benchmarks/bench_gpu.py [--steps 3000] [--reps 3]
+    python benchmarks/bench_gpu.py [--steps 3000] [--reps 3] [--json PATH]
 
 Skipped (exit 0, one line) where there is no CUDA device.
 
@@ -9,32 +9,65 @@ Skipped (exit 0, one line) where there is no CUDA device.
    the GPU, the host would fall behind the queue by 20 ms a step; it must instead finish its loop
    far ahead of the GPU (host time << GPU time), exactly like the same loop without lossmon.
 2. Exact values: a short run logs CUDA losses; the run log holds the same floats as .item() gave.
-3. Throughput: an MLP (4 x 2048, batch 512) trained for --steps, bare loop vs lossmon.run(ui="plain")
+3. Syncs counted: a small CUDA MLP trains 200 steps with `torch.cuda.set_sync_debug_mode("warn")`,
+   bare and under lossmon (watch(optimizer), log(loss=tensor) every step); every synchronizing call
+   is counted per thread. The training thread must show exactly as many as the bare loop (none);
+   the pump thread's batched copies (one per tick at most, off the training thread) are reported.
+4. Throughput: an MLP (4 x 2048, batch 512) trained for --steps, bare loop vs lossmon.run(ui="plain")
    logging the loss tensor every step with run.watch(optimizer), arms interleaved, medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import Figures  # noqa: E402
+
+
+def count_syncs(torch, fn) -> collections.Counter:
+    """Run `fn` with CUDA sync debugging on; count synchronizing calls per thread name."""
+    counts: collections.Counter = collections.Counter()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if "synchroniz" in str(message):
+            counts[threading.current_thread().name] += 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show  # restored by catch_warnings; sees every thread's warnings
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return counts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     import torch
 
+    fig = Figures()
     if not torch.cuda.is_available():
         print("bench_gpu: skipped (no CUDA device)")
+        fig.note("skipped: no CUDA device on this machine")
+        fig.write(args.json)
         return
     import lossmon
 
@@ -78,6 +111,8 @@ def main() -> None:
     print(f"no sync: {steps} steps of ~{reps * per * 1000:.0f} ms GPU work; host loop done after"
           f" {result['host']:.3f}s with lossmon.log(cuda tensor) vs {bare_host:.3f}s bare; GPU done after"
           f" {result['total']:.2f}s vs {bare_total:.2f}s -> {'OK (no per-step sync)' if result['host'] < 0.25 * result['total'] else 'SYNCS'}")
+    fig.add("host loop time / GPU time, logging CUDA losses", result["host"] / result["total"], "", "well below 1",
+            result["host"] < 0.25 * result["total"], fmt="{:.3f}")
 
     # 2. exact values
     torch.manual_seed(0)
@@ -95,8 +130,51 @@ def main() -> None:
     got = [json.loads(line)["loss"] for line in (tmp / "exact" / "run.jsonl").read_text().splitlines() if '"loss"' in line]
     want = [float(e.item()) for e in expect]
     print(f"exact values: {sum(g == w for g, w in zip(got, want))}/{len(want)} logged CUDA losses equal .item()")
+    fig.add("logged CUDA losses equal to .item()", sum(g == w for g, w in zip(got, want)) / len(want) * 100, "%",
+            "100 %", got == want, fmt="{:.1f}")
 
-    # 3. throughput
+    # 3. synchronizing calls, counted per thread
+    def small():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 1)).to(dev)
+        return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    xs, ys = torch.randn(64, 64, device=dev), torch.randn(64, 1, device=dev)
+
+    def small_loop(model, opt, log, n=200):
+        for _ in range(n):
+            loss = torch.nn.functional.mse_loss(model(xs), ys)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            log(loss.detach())
+        torch.cuda.synchronize()
+
+    model, opt = small()
+    small_loop(model, opt, lambda v: None, 20)  # warm-up outside the count
+    bare_syncs = count_syncs(torch, lambda: small_loop(model, opt, lambda v: None))
+    box = {}
+
+    def train_counted(run):
+        m, o = small()
+        run.watch(o)
+        small_loop(m, o, lambda v: None, 20)
+        box["thread"] = threading.current_thread().name
+        box["counts"] = count_syncs(torch, lambda: small_loop(m, o, lambda v: run.log(loss=v)))
+        time.sleep(0.3)  # let the pump move (and count) its last batched copies
+
+    lossmon.run(train_counted, run_dir=tmp / "syncs", ui="plain")
+    counts = box["counts"]
+    trainer = counts.get(box["thread"], 0)
+    bare_n = sum(bare_syncs.values())
+    others = {k: v for k, v in counts.items() if k != box["thread"]}
+    print(f"syncs over 200 steps (torch.cuda.set_sync_debug_mode): bare loop {bare_n}; under lossmon the training"
+          f" thread {trainer}, other threads {others or 0} (the pump's batched copies)")
+    fig.add("host-device syncs added to the training thread, 200 steps", trainer - bare_n, "", "0",
+            trainer - bare_n <= 0, fmt="{:.0f}")
+    fig.add("syncs on the pump thread (batched copies), 200 steps", sum(others.values()), "", fmt="{:.0f}")
+
+    # 4. throughput
     def make():
         torch.manual_seed(0)
         layers = []
@@ -158,6 +236,10 @@ def main() -> None:
     for name, rs in rates.items():
         m = statistics.median(rs)
         print(f"throughput {name}: median {m:.0f} steps/s {['%.0f' % r for r in rs]}; {m / mb * 100:.1f} % of bare")
+        if name == "lossmon plain":
+            fig.add("plain mode throughput, CUDA MLP 4x2048", m / mb * 100, "% of bare", ">= 99 %", m / mb >= 0.99,
+                    fmt="{:.1f}")
+    fig.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""Cost of one `run.log()` call, side by side with a bare loop and with what people use today.
+"""Cost of one `run.log()` call, side by side with a bare loop and with what people use today
+(TensorBoard's SummaryWriter.add_scalar, tqdm's update + set_postfix).
 
 All variants run in one process, interleaved round by round (these machines are noisy), with the
 pump thread draining in the background as in a real run. Prints medians in microseconds per call.
 
-    python benchmarks/bench_log.py [--calls N] [--rounds R]
+    python benchmarks/bench_log.py [--calls N] [--rounds R] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -16,11 +18,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
 from lossmon.pump import Pump  # noqa: E402
 from lossmon.run_api import Run  # noqa: E402
+
+from figures import Figures  # noqa: E402
 
 
 def timed(fn, calls: int) -> float:
@@ -33,6 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -103,11 +109,27 @@ def main() -> None:
         variants["tensorboard add_scalar"] = tensorboard
     except ImportError:
         print("(tensorboard not installed: pip install 'lossmon[bench]' for that column)")
+    try:
+        import tqdm
+
+        devnull = open(os.devnull, "w")
+        bar = tqdm.tqdm(total=None, file=devnull)
+
+        def tqdm_postfix(n):  # the usual progress-bar pattern: count the step, show the loss
+            update, post = bar.update, bar.set_postfix
+            for _ in range(n):
+                update(1)
+                post(loss=0.5)
+
+        variants["tqdm update+set_postfix"] = tqdm_postfix
+    except ImportError:
+        print("(tqdm not installed: pip install 'lossmon[bench]' for that column)")
 
     results: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.rounds):
         for name, fn in variants.items():
-            calls = args.calls if "tensorboard" not in name else max(1, args.calls // 20)
+            slow = "tensorboard" in name or "tqdm" in name
+            calls = args.calls if not slow else max(1, args.calls // 20)
             results[name].append(timed(fn, calls))
     pump.stop()
     base = statistics.median(results["bare loop"])
@@ -124,9 +146,28 @@ def main() -> None:
           f" (DESIGN.md: that costs ~0.1 us where the 1 us budget was set)")
     if "tensorboard add_scalar" in results:
         print(f"tensorboard add_scalar / lossmon log(float): {statistics.median(results['tensorboard add_scalar']) / lm:.1f}x")
+    if "tqdm update+set_postfix" in results:
+        print(f"tqdm update+set_postfix / lossmon log(float): {statistics.median(results['tqdm update+set_postfix']) / lm:.1f}x")
     print(f"points recorded by the pump: {len(run.store.series('loss'))}")
+    fig = Figures()
+    fig.add("log(float) minus bare loop, pump running", lm - base, "us/call", "<= 1 us", lm - base <= 1.0)
+    fig.add("log(float) minus bare loop, log() alone", own - base, "us/call", "<= 1 us", own - base <= 1.0)
+    fig.add("log() alone, scaled to DESIGN.md's machine (deque append = 0.1 us)", (own - base) * 0.1 / ref,
+            "us/call", "<= 1 us", (own - base) * 0.1 / ref <= 1.0)
+    fig.add("log(CPU tensor) minus bare loop", statistics.median(results["lossmon log(CPU tensor)"]) - base, "us/call")
+    for name in ("tensorboard add_scalar", "tqdm update+set_postfix"):
+        if name in results:
+            theirs = statistics.median(results[name])
+            fig.add(f"{name}", theirs, "us/call")
+            fig.add(f"{name} / lossmon log(float)", theirs / lm, "x", fmt="{:.1f}")
+        else:
+            fig.note(f"{name}: not installed")
+    fig.write(args.json)
     if "tensorboard add_scalar" in results:
         writer.close()
+    if "tqdm update+set_postfix" in results:
+        bar.close()
+        devnull.close()
     tmp.cleanup()
 
 

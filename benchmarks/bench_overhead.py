@@ -7,7 +7,7 @@ optimizer serve both arms: two copies differ by up to 8 % from memory layout alo
 runs swing by +-10 % on this machine. Prints the median block time of each arm and the ratio
 (budget: plain mode >= 99 % of the bare loop).
 
-    python benchmarks/bench_overhead.py [--blocks N] [--block-steps K]
+    python benchmarks/bench_overhead.py [--blocks N] [--block-steps K] [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lossmon.demos import IN_DIM, make_data  # noqa: E402
 from lossmon.session import Session  # noqa: E402
+
+from figures import Figures  # noqa: E402
 
 
 def make(seed: int = 0):
@@ -39,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--blocks", type=int, default=60)
     ap.add_argument("--block-steps", type=int, default=100)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     x, y = make_data(4096, 0.2, seed=0)
@@ -79,6 +83,14 @@ def main() -> None:
     print(f"lossmon recording {args.block_steps / m:9.1f} steps/s (median block); {recorded} points recorded")
     print(f"ratio             {b / m * 100:9.1f} % of the bare loop (budget >= 99 %); {per_step:+.1f} us/step")
     print(f"noise floor       {b / a * 100:9.1f} % (bare vs bare, same blocks)")
+    paired = statistics.median(2 * m_ / (b_ + a_) for b_, m_, a_ in zip(bare, monitored, again))
+    print(f"paired            {100 / paired:9.1f} % (median over blocks of monitored vs the mean of the bare blocks"
+          " on either side)")
+    fig = Figures()
+    fig.add("plain-mode recording, paired blocks", 100 / paired, "% of bare", ">= 99 %", 100 / paired >= 99, fmt="{:.1f}")
+    fig.add("added time per step", per_step, "us/step", fmt="{:+.1f}")
+    fig.add("noise floor (bare vs bare)", b / a * 100, "%", fmt="{:.1f}")
+    fig.write(args.json)
 
 
 if __name__ == "__main__":

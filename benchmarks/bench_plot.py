@@ -1,7 +1,7 @@
 """One plot frame at 200x50 vs history length: lossmon's braille renderer, and optionally
 textual-plot (the candidate DESIGN.md §3 names) on the same data.
 
-    python benchmarks/bench_plot.py [--max-points N] [--textual-plot]
+    python benchmarks/bench_plot.py [--max-points N] [--textual-plot] [--json PATH]
 
 A frame is everything between "the store changed" and "strips ready for Textual": envelopes of
 train, smoothed train and val loss, the canvas, labels, and the Segment strips the widget hands out.
@@ -19,11 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
 from lossmon.smoothing import Smoothed  # noqa: E402
 from lossmon.store import Series  # noqa: E402
+
+from figures import Figures  # noqa: E402
 
 W, H = 200, 50
 
@@ -96,17 +99,21 @@ def main() -> None:
     ap.add_argument("--max-points", type=int, default=10_000_000)
     ap.add_argument("--textual-plot", action="store_true", help="also time textual-plot (needs it installed)")
     ap.add_argument("--textual-plot-max", type=int, default=100_000)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000, 10_000_000) if n <= args.max_points]
     print(f"frame {W}x{H}: train (+ smoothed) and val loss, median ms")
     print(f"{'points':>12s} {'lossmon ms':>11s}" + (f" {'textual-plot ms':>16s} {'ratio':>7s}" if args.textual_plot else ""))
+    fig = Figures()
     for n in sizes:
         ours = time_lossmon(n, reps=21) * 1e3
+        fig.add(f"frame with {n:,} points", ours, "ms", "<= 10 ms", ours <= 10, fmt="{:.2f}")
         line = f"{n:>12,d} {ours:>11.2f}"
         if args.textual_plot and n <= args.textual_plot_max:
             theirs = time_textual_plot(n, reps=5 if n >= 100_000 else 11) * 1e3
             line += f" {theirs:>16.1f} {theirs / ours:>6.0f}x"
         print(line, flush=True)
+    fig.write(args.json)
 
 
 if __name__ == "__main__":

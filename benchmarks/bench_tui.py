@@ -1,12 +1,12 @@
-"""The live TUI in a real (pseudo-)terminal: training throughput vs the bare loop, bytes per second
-written to the terminal, and key-to-screen latency.
+"""Training throughput: bare loop vs lossmon plain mode vs the TUI headless vs the TUI in a real
+(pseudo-)terminal; bytes per second written to the terminal; key-to-screen latency.
 
-    python benchmarks/bench_tui.py [--reps 3] [--arm-s 8] [--cols 160 --rows 48]
+    python benchmarks/bench_tui.py [--reps 3] [--arm-s 8] [--cols 160 --rows 48] [--json PATH]
 
 Runs benchmarks/tui_worker.py with a pty of the given size as its terminal and reads everything it
-writes, as an SSH client would. Throughput: the overfit demo's model, 1 torch thread, alternating
-arms (bare loop / the same loop under the TUI, logging every step), medians and their ratio
-(budget >= 97 %). Bytes/s: terminal output during the TUI arms' steady state (budget <= 100 KB/s at
+writes, as an SSH client would. Throughput: the overfit demo's model, 1 torch thread, four arms
+interleaved round by round (bare loop / plain mode / headless TUI / TUI in the pty, logging every
+step), medians and the median of per-round ratios to bare (budgets: plain >= 99 %, TUI >= 97 %). Bytes/s: terminal output during the TUI arms' steady state (budget <= 100 KB/s at
 160x48). Latency: 'y' (log/linear y) typed 20 times into the terminal; time until the new legend
 text arrives (budget <= 100 ms). Environment: LOSSMON_FPS, LOSSMON_PLOT_HZ (maximum rates) and
 LOSSMON_UI_BUDGET (the governor's share of a core; 0 turns it off) set the app's options.
@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from figures import Figures  # noqa: E402
 
 
 def main() -> None:
@@ -39,6 +42,7 @@ def main() -> None:
     ap.add_argument("--cols", type=int, default=160)
     ap.add_argument("--rows", type=int, default=48)
     ap.add_argument("--keys", type=int, default=20)
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     latency_s = 4.0 + args.keys * 0.6
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,27 +93,44 @@ def main() -> None:
         if not out_json.exists():
             sys.exit(f"worker failed:\n{bytes(buf[-3000:]).decode('utf-8', 'replace')}")
         res = json.loads(out_json.read_text())
-    bare, tui = statistics.median(res["bare"]), statistics.median(res["tui"])
-    print(f"terminal {args.cols}x{args.rows}, overfit demo model, 1 torch thread, {args.reps} x {args.arm_s:g} s arms")
-    paired = statistics.median(t / b for t, b in zip(res["tui"], res["bare"]))
-    print(f"throughput: bare {bare:.1f} steps/s, under the TUI {tui:.1f} steps/s -> {100 * tui / bare:.1f} %"
-          f" (median of per-rep ratios {100 * paired:.1f} %)"
-          f" (per arm: bare {['%.0f' % r for r in res['bare']]}, tui {['%.0f' % r for r in res['tui']]})")
-    if res.get("ui_cpu"):
-        print(f"UI thread CPU during the TUI arms: median {100 * statistics.median(res['ui_cpu']):.1f} % of a core"
-              f" (per arm {['%.1f' % (100 * c) for c in res['ui_cpu']]})")
+    fig = Figures()
+    bare = statistics.median(res["bare"])
+    print(f"terminal {args.cols}x{args.rows}, overfit demo model, 1 torch thread, {args.reps} rounds of 4 x {args.arm_s:g} s arms")
+    print(f"{'arm':10s} {'median steps/s':>15s} {'% of bare':>10s} {'median of per-round ratios':>27s}  per round")
+    for arm, label, budget in (("bare", "bare loop", None), ("plain", "plain mode", 99.0),
+                               ("headless", "TUI headless", 97.0), ("tui", "TUI in pty", 97.0)):
+        med = statistics.median(res[arm])
+        paired = 100 * statistics.median(a / b for a, b in zip(res[arm], res["bare"]))
+        print(f"{label:12s} {med:13.1f} {100 * med / bare:10.1f} {paired:27.1f}  {['%.0f' % r for r in res[arm]]}")
+        if budget is None:
+            fig.add("bare loop", med, "steps/s", fmt="{:.0f}")
+        else:
+            fig.add(f"{label} throughput (median of per-round ratios)", paired, "% of bare", f">= {budget:g} %",
+                    paired >= budget, fmt="{:.1f}")
+    for key, label in (("headlessui_cpu", "headless"), ("ui_cpu", "in the pty")):
+        if res.get(key):
+            print(f"UI thread CPU, TUI {label}: median {100 * statistics.median(res[key]):.1f} % of a core"
+                  f" (per arm {['%.1f' % (100 * c) for c in res[key]]})")
     rates = []
     for t0, t1 in res["tui_windows"][:args.reps]:
         n = sum(b for t, b in chunks if t0 <= t <= t1)
         rates.append(n / (t1 - t0) / 1000)
     print(f"terminal output during the TUI arms: median {statistics.median(rates):.1f} KB/s"
           f" (per arm {['%.1f' % r for r in rates]})")
+    fig.add(f"terminal output while training, {args.cols}x{args.rows}", statistics.median(rates), "KB/s",
+            "<= 100 KB/s" if (args.cols, args.rows) == (160, 48) else "", statistics.median(rates) <= 100
+            if (args.cols, args.rows) == (160, 48) else None, fmt="{:.1f}")
     if latencies:
         ms = sorted(x * 1000 for x in latencies)
         print(f"key 'y' -> new legend on the terminal: median {statistics.median(ms):.0f} ms,"
               f" max {ms[-1]:.0f} ms over {len(ms)} presses")
+        fig.add("key -> visible on screen (median)", statistics.median(ms), "ms", "<= 100 ms",
+                statistics.median(ms) <= 100, fmt="{:.0f}")
+        fig.add("key -> visible on screen (max)", ms[-1], "ms", fmt="{:.0f}")
     else:
         print("key latency: no presses measured")
+        fig.note("key latency: no presses measured")
+    fig.write(args.json)
 
 
 if __name__ == "__main__":

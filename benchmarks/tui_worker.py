@@ -1,6 +1,8 @@
 """Child process of bench_tui.py, run with a pty as its terminal. Trains the overfit demo's model
-(1 torch thread) in alternating arms: bare loop (no lossmon at all), then the same loop under the
-live TUI, timed from inside the loop. Results go to the JSON file named on the command line."""
+(1 torch thread) in interleaved arms: the bare loop (no lossmon at all), the same loop under plain
+mode (`lossmon.run(ui="plain")`, status lines to the pty), under the TUI run headless (the whole app,
+nothing drawn to the terminal) and under the TUI in the pty, timed from inside the loop. Results go
+to the JSON file named on the command line."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lossmon.demos import IN_DIM, make_data  # noqa: E402
-from lossmon.session import Session  # noqa: E402
+from lossmon.session import Session, run as lossmon_run  # noqa: E402
 from lossmon.tui.app import LossmonApp  # noqa: E402
 
 WARMUP_S = 1.5
@@ -65,10 +67,21 @@ def main() -> None:
             if now - t_start >= seconds:
                 return (step - n0) / (now - t0)
 
-    results = {"bare": [], "tui": [], "tui_windows": []}
+    results = {"bare": [], "plain": [], "headless": [], "tui": [], "tui_windows": []}
     with tempfile.TemporaryDirectory() as tmp:
-        def tui_arm(i: int, seconds: float) -> float:
-            session = Session("bench", Path(tmp) / f"run{i}")
+        def plain_arm(i: int, seconds: float) -> float:
+            box = {}
+
+            def train(run):
+                run.watch(opt)
+                box["rate"] = loop(seconds, run)
+                run._lr.unwatch_all()
+
+            lossmon_run(train, run_dir=Path(tmp) / f"plain{i}", ui="plain")
+            return box["rate"]
+
+        def tui_arm(i: int, seconds: float, headless: bool = False) -> float:
+            session = Session("bench", Path(tmp) / f"run{i}{'h' if headless else ''}")
             box = {}
 
             main_id = threading.main_thread().native_id
@@ -86,17 +99,21 @@ def main() -> None:
             app = LossmonApp(session.run, train, started=session.started,
                              fps=float(os.environ.get("LOSSMON_FPS", 10)), plot_hz=float(os.environ.get("LOSSMON_PLOT_HZ", 4)),
                              ui_budget=float(os.environ.get("LOSSMON_UI_BUDGET", 0.02)))
-            app.run()
+            app.run(headless=headless)
             session.close("finished", 0)
             run = session.run
             run._lr.unwatch_all()
-            results["tui_windows"].append(box["window"])
-            results.setdefault("ui_cpu", []).append(box["ui_cpu"])
+            key = "headless" if headless else ""
+            results[f"{key}tui_windows"] = results.get(f"{key}tui_windows", []) + [box["window"]]
+            results.setdefault(f"{key}ui_cpu", []).append(box["ui_cpu"])
             return box["rate"]
 
-        for i in range(reps):
-            results["bare"].append(loop(arm_s))
-            results["tui"].append(tui_arm(i, arm_s))
+        arms = {"bare": lambda i: loop(arm_s), "plain": lambda i: plain_arm(i, arm_s),
+                "headless": lambda i: tui_arm(i, arm_s, headless=True), "tui": lambda i: tui_arm(i, arm_s)}
+        order = list(arms)
+        for i in range(reps):  # interleaved, order rotated each round: drift hits every arm alike
+            for name in order[i % 4:] + order[:i % 4]:
+                results[name].append(arms[name](i))
         if latency_s:
             print("<<latency arm>>", flush=True)  # tells bench_tui.py to start typing keys
             tui_arm(reps, latency_s)
