@@ -87,6 +87,16 @@ def _tag_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `lossmon` command. Ctrl+C before a command has its own handlers in place (while torch
+    imports, say) ends it with one line and status 130, not a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("lossmon: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -86,7 +86,7 @@ def read_index(run_dir: Path) -> list[str] | None:
     """The metric names by column number, or None when the run has no usable columns."""
     try:
         names = json.loads((Path(run_dir) / DIR / INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None

@@ -190,7 +190,7 @@ class ControlClient:
                 os.close(fd)
         try:
             reply = json.loads(buf.split(b"\n", 1)[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ControlError("the run's control channel sent a reply that is not JSON") from None
         if not isinstance(reply, dict):
             raise ControlError("the run's control channel sent a reply that is not an object")

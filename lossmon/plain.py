@@ -154,8 +154,10 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     if forced and trainer.is_alive():
         state, code = "interrupted", (128 + signum) if signum else forced_code
         printer.emit("lossmon: training did not stop in time; leaving it behind")
-    elif outcome is None or outcome.state == "failed":
+    elif outcome is None:
         state, code = "failed", 1
+    elif outcome.state in ("failed", "interrupted"):
+        state, code = outcome.state, outcome.exit_code
     elif signum is not None:
         state, code = "interrupted", 128 + signum
     else:

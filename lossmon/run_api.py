@@ -340,6 +340,8 @@ def _coerce(name: str, v: Any) -> Any:
             raise ValueError(f"metric {name!r}: expected a single number, got a tensor of shape {tuple(v.shape)}")
         if v.is_complex():
             raise TypeError(f"metric {name!r}: complex values cannot be plotted")
+        if v.is_meta:
+            raise ValueError(f"metric {name!r}: a tensor on the meta device has no value")
         return v.detach()  # kept on the device; the pump copies a whole batch at once
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, (np.ndarray, np.generic)):
@@ -351,6 +353,6 @@ def _coerce(name: str, v: Any) -> Any:
         if not isinstance(item, (np.number, np.bool_, int, float, bool)):
             raise TypeError(f"metric {name!r}: expected a number, got {type(item).__name__}")
         return float(item)
-    if isinstance(v, numbers.Real):  # Fraction, Decimal-like
-        return float(v)
+    if isinstance(v, numbers.Real) or (isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex)):
+        return float(v)  # Fraction, Decimal
     raise TypeError(f"metric {name!r}: expected a number or a one-element tensor, got {type(v).__name__}")

@@ -102,7 +102,7 @@ def read_meta(run_dir: Path) -> dict:
     """meta.json as a dict ({} when missing or unreadable: a run directory is still usable)."""
     try:
         meta = json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return meta if isinstance(meta, dict) else {}
 

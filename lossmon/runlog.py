@@ -223,7 +223,7 @@ class Batch:
         self.lines += 1
         try:
             rec = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting thousands deep is malformed too
             self.malformed += 1
             return
         if not isinstance(rec, dict):
@@ -334,7 +334,7 @@ def load_run(path: str | os.PathLike) -> LoadedRun:
     if meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             meta = {}
     return LoadedRun(store=store, malformed=reader.malformed, torn=reader.torn, meta=meta)
 

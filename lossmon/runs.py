@@ -105,7 +105,7 @@ def _last_from_log(log: Path) -> tuple[int | None, float | None, float | None]:
             continue
         try:
             rec = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(rec, dict) or "event" in rec:
             continue

@@ -33,21 +33,38 @@ UI_MODES = ("auto", "tui", "plain")
 
 @dataclass
 class Outcome:
-    """How the training function ended: state is finished, stopped or failed."""
+    """How the training function ended: state is finished, stopped, failed or interrupted (it
+    raised KeyboardInterrupt); `exit_code` is the process status that ending calls for."""
 
     state: str
     error: BaseException | None = None
     traceback: str | None = None
+    exit_code: int = 0
 
 
 def call_training(train_fn: Callable[[Run], Any], run: Run) -> Outcome:
-    """Run the training function to its end and record an exception as an `error` event."""
+    """Run the training function to its end and record an exception as an `error` event.
+
+    `sys.exit()` inside it ends training the way returning would (a non-zero status is a failure
+    with that status); KeyboardInterrupt, which code that catches Ctrl+C itself may re-raise, is an
+    interrupted run (exit 130), not a crash."""
     try:
         run.result = train_fn(run)
+    except SystemExit as e:
+        code = e.code
+        if code is None or code == 0:
+            return Outcome("stopped" if run.should_stop else "finished")
+        status = code if isinstance(code, int) and 0 < code < 256 else 1
+        said = None if isinstance(code, int) else f"{code}\n"  # sys.exit("why") prints why, once
+        run._emit("error", message=f"SystemExit: {code}", traceback=said)
+        return Outcome("failed", e, said, exit_code=status)
+    except KeyboardInterrupt as e:
+        run._emit("stop", source="KeyboardInterrupt")
+        return Outcome("interrupted", e, None, exit_code=130)
     except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means
         tb = traceback.format_exc()
         run._emit("error", message=f"{type(e).__name__}: {e}", traceback=tb)
-        return Outcome("failed", e, tb)
+        return Outcome("failed", e, tb, exit_code=1)
     return Outcome("stopped" if run.should_stop else "finished")
 
 

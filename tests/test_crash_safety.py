@@ -1,61 +1,26 @@
-"""A SIGKILLed run leaves a loadable run log holding every point logged more than 0.5 s before."""
+"""A SIGKILLed run leaves a loadable run log holding every point logged more than 0.5 s before,
+and a watcher reads the same points. The same trials as benchmarks/crash_trials.py (which runs 60
+of them at random moments); a few here, at moments spread over a run's life."""
 
-import random
-import signal
-import subprocess
-import textwrap
-import time
+from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, wait_for
-from lossmon.runlog import load_run
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-GRACE_S = 0.5  # the README's promise: batches reach the OS every 0.1 s; 0.5 s allows for a busy machine
-
-SCRIPT = textwrap.dedent("""
-    import sys, time, lossmon
-
-    def train(run):
-        step = 0
-        while True:
-            step += 1
-            time.sleep(0.0002)  # a small model's step
-            run.log(loss=float(step))
-            if step % 100 == 0:
-                print(step, time.monotonic(), flush=True)
-
-    lossmon.run(train, run_dir=sys.argv[1], ui="plain")
-""")
+from crash_trials import trial  # noqa: E402
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_sigkill_loses_nothing_older_than_the_flush_interval(tmp_path, subprocess_env, trial):
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    run_dir = tmp_path / "r"
-    proc = subprocess.Popen([PYTHON, str(script), str(run_dir)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env)
-    try:
-        first = proc.stdout.readline()  # the banner
-        assert first.startswith("lossmon:")
-        marks = []
-        wait_for(lambda: marks.append(proc.stdout.readline()) or len(marks) > 3, timeout=60)
-        time.sleep(random.Random(trial).uniform(0.8, 2.0))  # long enough for points older than GRACE_S
-        killed_at = time.monotonic()
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    logged = []
-    for line in marks + rest.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            logged.append((int(parts[0]), float(parts[1])))
-    old_enough = [s for s, t in logged if t < killed_at - GRACE_S]
-    assert old_enough, "the run was killed before anything was old enough to check"
-    loaded = load_run(run_dir)  # loads despite the kill (a torn last line is tolerated)
-    assert loaded.malformed == 0
-    steps = loaded.store.series("loss").steps()
-    assert steps[-1] >= max(old_enough)
-    assert steps.tolist() == list(range(1, len(steps) + 1))  # nothing missing in between
+@pytest.mark.parametrize("delay", [0.6, 0.95, 1.4])
+def test_sigkill_loses_nothing_older_than_the_flush_interval(tmp_path, subprocess_env, delay):
+    res = trial(tmp_path, delay, env=subprocess_env, after_first_step=True)
+    assert res["outcome"] == "ok", res["why"]
+    assert res["checked"] > 0 and res["steps"] >= res["checked"]
+
+
+def test_sigkill_during_start_up_leaves_nothing_broken(tmp_path, subprocess_env):
+    res = trial(tmp_path, 0.05, env=subprocess_env)  # long before torch has even imported
+    assert res["outcome"] == "early", res

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -155,3 +156,76 @@ def test_unwritable_run_dir_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("lossmon: cannot write in run directory") and err.count("\n") == 1
+
+
+ENDINGS = """
+import sys, lossmon
+
+def train(run):
+    for i in range(30):
+        run.log(loss=1.0 / (i + 1))
+    %s
+
+lossmon.run(train, run_dir=sys.argv[1], ui="plain")
+"""
+
+
+@pytest.mark.parametrize("ending, code, state, needle", [
+    ("raise KeyboardInterrupt", 130, "interrupted", "lossmon: interrupted at step 30"),
+    ("sys.exit(0)", 0, "finished", "lossmon: finished at step 30"),
+    ("sys.exit()", 0, "finished", "lossmon: finished at step 30"),
+    ("sys.exit(3)", 3, "failed", "lossmon: failed at step 30"),
+    ("sys.exit('no more data')", 1, "failed", "lossmon: failed at step 30"),
+])
+def test_keyboard_interrupt_and_sys_exit_inside_training_end_the_run_as_they_say(tmp_path, subprocess_env,
+                                                                               ending, code, state, needle):
+    script = tmp_path / "train.py"
+    script.write_text(ENDINGS % ending)
+    p = run_cmd([PYTHON, str(script), str(tmp_path / "r")], subprocess_env)
+    assert p.returncode == code, p.stderr
+    assert "Traceback" not in p.stderr and needle in p.stdout
+    if "no more data" in ending:
+        assert p.stderr.count("no more data") == 1  # said once, as Python would have
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())
+    assert meta["state"] == state and meta["exit_code"] == code and meta["steps"] == 30
+    loaded = load_run(tmp_path / "r")
+    assert loaded.malformed == 0 and len(loaded.store.series("loss")) == 30
+
+
+STUBBORN = """
+import sys, time, lossmon
+
+def train(run):  # never looks at run.should_stop
+    i = 0
+    while True:
+        i += 1
+        run.log(loss=1.0 / i)
+        time.sleep(0.002)
+
+lossmon.run(train, run_dir=sys.argv[1], ui="plain")
+"""
+
+
+def test_a_trainer_that_never_stops_is_waited_for_then_left_behind_on_a_second_signal(tmp_path, subprocess_env):
+    script = tmp_path / "train.py"
+    script.write_text(STUBBORN)
+    run_dir = tmp_path / "r"
+    proc = subprocess.Popen([PYTHON, str(script), str(run_dir)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=subprocess_env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        log = run_dir / "run.jsonl"
+        wait_for(lambda: log.exists() and log.stat().st_size > 500, timeout=60)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        assert proc.poll() is None  # still waiting for the trainer to return
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "training did not stop in time; leaving it behind" in out
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["state"] == "interrupted" and meta["exit_code"] == 130
+    assert load_run(run_dir).malformed == 0

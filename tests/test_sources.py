@@ -333,3 +333,21 @@ def test_fuzzed_files_never_raise_anything_but_source_error(tmp_path, kind, junk
         return
     for steps, values in rec.points.values():
         assert len(steps) == len(values) and steps.dtype == np.int64
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "state", "csv"])
+def test_json_nested_thousands_deep_is_malformed_not_a_crash(tmp_path, kind):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    if kind == "jsonl":
+        path, body = tmp_path / "f.jsonl", b'{"step": 1, "loss": 0.5}\n' + deep + b'\n{"step": 2, "loss": 0.25}\n'
+    elif kind == "state":
+        path, body = tmp_path / "trainer_state.json", b'{"log_history": [' + deep + b"]}"
+    else:
+        path, body = tmp_path / "f.csv", b"step,loss\n1,0.5\n" + deep + b"\n2,0.25\n"
+    path.write_bytes(body)
+    try:
+        rec = load(path)
+    except SourceError as e:
+        assert kind == "state" and "\n" not in str(e)
+        return
+    assert rec.points["loss"][0].tolist() == [1, 2] and rec.malformed == 1

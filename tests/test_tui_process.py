@@ -1,6 +1,10 @@
 """The real `lossmon` process under a pseudo-terminal: keys typed into the terminal steer training,
 signals stop it gracefully with the terminal restored, and the exit status says how it ended.
-(CI has no terminal, but it can open a pty.)"""
+(CI has no terminal, but it can open a pty.)
+
+Every way out (q, Ctrl+C then q, SIGINT, SIGTERM, SIGHUP, a training exception, a trainer that never
+returns) must leave the terminal as it found it: the alternate screen left, the cursor shown, and the
+line discipline back in canonical mode with echo (read through the pty's master side)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PYTHON
+from lossmon.runlog import load_run
 
 ALT_SCREEN_ON, ALT_SCREEN_OFF = b"\x1b[?1049h", b"\x1b[?1049l"
 
@@ -53,9 +58,14 @@ class PtyProcess:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(env, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows))
+        self.initial_attrs = termios.tcgetattr(slave)
+        # SIGINT at its default, as from a foreground shell (a suite started in the background
+        # hands its children SIGINT ignored, and lossmon rightly leaves an ignored signal alone)
         self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
+                                     start_new_session=True, close_fds=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         os.close(slave)
+        self.final_attrs: list | None = None
         PtyProcess.started.append(self)
         self.master = master
         self.out = bytearray()
@@ -91,6 +101,7 @@ class PtyProcess:
                 self.proc.kill()
                 raise AssertionError(f"did not exit; last output: {bytes(self.out[-600:])!r}")
             self._read(0.05)
+        self.final_attrs = termios.tcgetattr(self.master)  # the master side reads the slave's settings
         os.close(self.master)
         return self.proc.returncode
 
@@ -127,11 +138,28 @@ def events(tmp_path: Path) -> list[dict]:
     return [e for e in map(json.loads, lines) if "event" in e]
 
 
+def assert_terminal_restored(p: PtyProcess) -> None:
+    data = bytes(p.out)
+    assert data.rindex(ALT_SCREEN_OFF) > data.rindex(ALT_SCREEN_ON)  # left the alternate screen
+    assert b"\x1b[?25h" in data[data.rindex(ALT_SCREEN_ON):]  # cursor shown again
+    lflag = p.final_attrs[3]
+    assert lflag & termios.ECHO and lflag & termios.ICANON and lflag & termios.ISIG
+    assert p.final_attrs == p.initial_attrs  # exactly the settings it started with
+
+
+def assert_log_closed(run_dir: Path, state: str, code: int) -> None:
+    m = json.loads((run_dir / "meta.json").read_text())
+    assert m["state"] == state and m["exit_code"] == code and m["end_time"] >= m["start_time"]
+    loaded = load_run(run_dir)
+    assert loaded.malformed == 0 and not loaded.torn
+    assert not (run_dir / "control.sock").exists()
+
+
 def started(out: bytes) -> bool:
     return ALT_SCREEN_ON in out and b" loss " in out  # training has logged
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_signal_stops_gracefully_and_restores_the_terminal(tmp_path, subprocess_env, sig, code):
     p = demo(tmp_path, subprocess_env)
     p.read_until(started)
@@ -145,6 +173,8 @@ def test_signal_stops_gracefully_and_restores_the_terminal(tmp_path, subprocess_
     m = meta(tmp_path)
     assert m["state"] == "interrupted" and m["exit_code"] == code and m["steps"] > 0
     assert any(e["event"] == "stop" and e["source"] == signal.Signals(sig).name for e in events(tmp_path))
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "interrupted", code)
 
 
 def test_keys_typed_in_the_terminal_steer_training_then_quit(tmp_path, subprocess_env):
@@ -162,6 +192,78 @@ def test_keys_typed_in_the_terminal_steer_training_then_quit(tmp_path, subproces
     assert ("lr_change", "key") in kinds and ("pause", "key") in kinds and ("stop", "key") in kinds
     assert meta(tmp_path)["state"] == "stopped"
     assert "lossmon: stopped at step" in p.after_ui()
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "stopped", 0)
+
+
+def test_ctrl_c_typed_stops_training_and_keeps_the_app_then_q_leaves(tmp_path, subprocess_env):
+    p = demo(tmp_path, subprocess_env)
+    p.read_until(started)
+    p.type("\x03")  # raw mode: Ctrl+C arrives as a key, not as SIGINT
+    p.read_until(lambda out: b"stopped" in out[-20000:])
+    time.sleep(0.3)
+    assert p.proc.poll() is None  # the app stays open to look at the curves
+    p.type("q")  # training has returned: no question
+    assert p.wait() == 0
+    assert "lossmon: stopped at step" in p.after_ui()
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "stopped", 0)
+
+
+def test_q_after_training_finished_leaves_at_once_with_status_0(tmp_path, subprocess_env):
+    p = demo(tmp_path, subprocess_env, steps=300)
+    p.read_until(lambda out: b"finished" in out)
+    p.type("q")
+    assert p.wait() == 0
+    assert "lossmon: finished at step 300" in p.after_ui()
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "finished", 0)
+
+
+STUBBORN = """
+import math, sys, time
+import lossmon
+
+def train(run):  # never looks at run.should_stop
+    i = 0
+    while True:
+        i += 1
+        run.log(loss=1.0 / math.sqrt(i))
+        time.sleep(0.002)
+
+lossmon.run(train, run_dir=sys.argv[1])
+"""
+
+
+def test_a_trainer_that_never_returns_is_waited_for_on_screen_and_a_second_q_leaves_it(tmp_path, subprocess_env):
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN)
+    p = PtyProcess([PYTHON, str(script), str(tmp_path / "run")], subprocess_env)
+    p.read_until(started)
+    p.type("q")
+    p.read_until(lambda out: b"Stop it at the next step and quit?" in out)
+    p.type("y")
+    p.read_until(lambda out: b"waiting for training" in out)
+    time.sleep(0.5)
+    assert p.proc.poll() is None  # still waiting: the trainer has not returned
+    p.type("q")
+    assert p.wait() == 130
+    assert "training did not stop in time; leaving it behind" in p.after_ui()
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "interrupted", 130)
+
+
+def test_keyboard_interrupt_raised_by_training_is_an_interrupted_run_not_a_crash(tmp_path, subprocess_env):
+    script = tmp_path / "kbi.py"
+    script.write_text(RAISER.replace('raise ValueError("bad batch at step 200")', "raise KeyboardInterrupt"))
+    p = PtyProcess([PYTHON, str(script), str(tmp_path / "run")], subprocess_env)
+    p.read_until(lambda out: b"interrupted" in out)
+    p.type("q")
+    assert p.wait() == 130
+    tail = p.after_ui()
+    assert "lossmon: interrupted at step 200" in tail and "Traceback" not in tail
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "interrupted", 130)
 
 
 def test_a_training_exception_stays_on_screen_until_quit_and_exits_1(tmp_path, subprocess_env):
@@ -177,6 +279,8 @@ def test_a_training_exception_stays_on_screen_until_quit_and_exits_1(tmp_path, s
     assert "ValueError: bad batch at step 200" in tail and "lossmon: failed at step 200" in tail
     assert (tmp_path / "run" / "output.log").read_text() == "about to fail\n"
     assert meta(tmp_path)["state"] == "failed"
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "failed", 1)
 
 
 def test_no_terminal_means_plain_output(tmp_path, subprocess_env):
@@ -184,3 +288,14 @@ def test_no_terminal_means_plain_output(tmp_path, subprocess_env):
                         str(tmp_path / "run")], capture_output=True, env=subprocess_env, timeout=120)
     assert p.returncode == 0
     assert ALT_SCREEN_ON not in p.stdout and b"lossmon: finished at step 50" in p.stdout
+
+
+def test_the_terminal_checks_can_fail_a_sigkilled_ui_leaves_the_terminal_raw(tmp_path, subprocess_env):
+    """SIGKILL cannot be handled: the pty is left in raw mode. This is what the checks above catch."""
+    p = demo(tmp_path, subprocess_env)
+    p.read_until(started)
+    p.proc.kill()
+    p.wait()
+    assert not p.final_attrs[3] & termios.ECHO and not p.final_attrs[3] & termios.ICANON
+    with pytest.raises(AssertionError):
+        assert_terminal_restored(p)

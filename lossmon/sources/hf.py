@@ -70,7 +70,7 @@ class TrainerStateSource(Source):
             return up
         try:
             doc = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return up  # being rewritten (the Trainer does not write atomically): next poll
         self._stamp = stamp
         history = doc.get("log_history") if isinstance(doc, dict) else None
