@@ -4,10 +4,11 @@ loads, with every point logged more than GRACE_S before the kill.
     python benchmarks/crash_trials.py [--trials 60] [--seed 0] [--json PATH]
 
 Each trial starts a training script in its own process (plain mode, a step every ~0.2 ms, a
-validation point every 50 steps, an LR event now and then), kills it after a random delay drawn
-from the whole life of a run (start-up included: 0.05 to 3 s), and checks what it left:
+validation point every 50 steps, an LR event now and then) and kills it after a random delay: one
+trial in four 0.05 to 4 s after the start (start-up included: importing torch takes seconds), the
+others 0 to 3 s after the first step. Then it checks what the run left:
 
-- no run log yet (killed during start-up) is allowed, and counted;
+- no run log yet, or no point in it (killed during start-up) is allowed, and counted as early;
 - otherwise `load_run` reads it with no malformed line (a torn last line is tolerated, not counted);
 - the train steps are exactly 1..n, nothing missing in between, and every step the script reported
   (on stdout, with its clock) more than GRACE_S before the kill is there;
@@ -112,6 +113,9 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
         why = f"step {must} was logged {GRACE_S} s before the kill but the log ends at {n}"
     else:
         why = ""
+    if not why and n == 0:
+        return {"outcome": "early", "why": "killed before the first point reached the run log", "steps": 0,
+                "checked": must}
     if not why:
         got = sources.load(run_dir).points.get("loss", ([], []))[0]
         if list(got) != steps:
@@ -132,23 +136,25 @@ def main() -> None:
     failures = []
     checked = []
     for i in range(args.trials):
-        delay = rng.uniform(0.05, 3.0)
+        # one trial in four at a moment of the whole life, start-up included; the rest while training
+        from_start = i % 4 == 0
+        delay = rng.uniform(0.05, 4.0) if from_start else rng.uniform(0.0, 3.0)
         with tempfile.TemporaryDirectory() as tmp:
-            res = trial(Path(tmp), delay)
+            res = trial(Path(tmp), delay, after_first_step=not from_start)
         counts[res["outcome"]] += 1
         checked.append(res["checked"])
         if res["outcome"] == "FAILED":
-            failures.append(f"trial {i} (kill at {delay:.2f} s): {res['why']}")
-        print(f"trial {i:3d}: kill at {delay:4.2f} s -> {res['outcome']:6s} {res['steps']:6d} steps in the log"
+            failures.append(f"trial {i} (kill {delay:.2f} s after {'start' if from_start else 'the first step'}): {res['why']}")
+        print(f"trial {i:3d}: kill {delay:4.2f} s after {'start' if from_start else 'the first step'} -> {res['outcome']:6s} {res['steps']:6d} steps in the log"
               f" (needed >= {res['checked']}) {res['why']}", flush=True)
-    print(f"\n{args.trials} trials: {counts['ok']} ok, {counts['early']} killed before the run log existed,"
+    print(f"\n{args.trials} trials: {counts['ok']} ok, {counts['early']} killed before the first point was written,"
           f" {counts['FAILED']} failed")
     for f in failures:
         print("  " + f)
     fig = Figures()
     fig.add("SIGKILL trials that left a complete, loadable run log", counts["ok"] + counts["early"], f"of {args.trials}",
             "all", counts["FAILED"] == 0, fmt="{:.0f}")
-    fig.add("trials killed before the run log existed", counts["early"], "", fmt="{:.0f}")
+    fig.add("trials killed before the first point was written", counts["early"], "", fmt="{:.0f}")
     fig.write(args.json)
     if failures:
         sys.exit(1)

@@ -4,7 +4,7 @@ versions, date, and every section's full report).
 
     python benchmarks/run_all.py [--quick] [--only NAME ...] [--out benchmarks/RESULTS.md]
 
-`make bench` runs it at full size (about 15 minutes on a 2-core VM). `--quick` runs every section
+`make bench` runs it at full size (about 20 minutes on a 2-core VM). `--quick` runs every section
 at a tiny size (under a minute; the test suite does this so the scripts cannot rot): its figures
 are not measurements. The CUDA section reports itself skipped where there is no CUDA device.
 Exit status 1 when a section fails to run (a missed budget is reported, not an error).
@@ -52,6 +52,12 @@ SECTIONS = [
             (), ("--seeds", "1", "--reps", "1", "--steps", "3000")),
     Section("watch", "5. lossmon watch: first frame, memory, tailing latency", "bench_watch.py",
             (), ("--lines", "3000", "--reps", "1", "--latency-s", "2")),
+    Section("long", "4b. A 10M-step plain-mode run: memory", "bench_long_run.py",
+            (), ("--steps", "20000")),
+    Section("ui10m", "4c. The TUI with 10M points of history: key to screen", "bench_tui.py",
+            ("--reps", "0", "--keys", "20", "--preload", "10000000"), ("--reps", "0", "--keys", "2", "--preload", "100000")),
+    Section("crash", "4d. SIGKILL at random moments: the run log survives", "crash_trials.py",
+            (), ("--trials", "2")),
     Section("terminal", "6. Terminal output of the demo at 160x48", "bench_terminal.py",
             (), ("--seconds", "4")),
     Section("gpu", "7. CUDA: no host-device sync, exact values, throughput", "bench_gpu.py",

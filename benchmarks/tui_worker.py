@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -80,9 +81,18 @@ def main() -> None:
             lossmon_run(train, run_dir=Path(tmp) / f"plain{i}", ui="plain")
             return box["rate"]
 
-        def tui_arm(i: int, seconds: float, headless: bool = False) -> float:
+        def tui_arm(i: int, seconds: float, headless: bool = False, preload: int = 0) -> float:
             session = Session("bench", Path(tmp) / f"run{i}{'h' if headless else ''}")
             box = {}
+            if preload:  # a long run's history, straight into the store: the view must stay prompt
+                store = session.run.store
+                rng = np.random.default_rng(0)
+                for k in range(0, preload, 1_000_000):
+                    steps = np.arange(k + 1, min(preload, k + 1_000_000) + 1)
+                    store.append_points({"loss": (steps, 2.0 * steps ** -0.3 * np.exp(rng.normal(0, 0.2, len(steps))))})
+                vsteps = np.arange(1000, preload + 1, 1000)
+                store.append_points({"val_loss": (vsteps, 2.0 * vsteps ** -0.3)})
+                session.run.log(step=preload, loss=float(store.series("loss").last()[1]))
 
             main_id = threading.main_thread().native_id
 
@@ -116,7 +126,7 @@ def main() -> None:
                 results[name].append(arms[name](i))
         if latency_s:
             print("<<latency arm>>", flush=True)  # tells bench_tui.py to start typing keys
-            tui_arm(reps, latency_s)
+            tui_arm(reps, latency_s, preload=int(os.environ.get("LOSSMON_BENCH_PRELOAD", 0)))
     Path(out_path).write_text(json.dumps(results))
 
 

@@ -140,7 +140,7 @@ def events(tmp_path: Path) -> list[dict]:
 
 def assert_terminal_restored(p: PtyProcess) -> None:
     data = bytes(p.out)
-    assert data.rindex(ALT_SCREEN_OFF) > data.rindex(ALT_SCREEN_ON)  # left the alternate screen
+    assert ALT_SCREEN_OFF in data[data.rindex(ALT_SCREEN_ON):]  # left the alternate screen
     assert b"\x1b[?25h" in data[data.rindex(ALT_SCREEN_ON):]  # cursor shown again
     lflag = p.final_attrs[3]
     assert lflag & termios.ECHO and lflag & termios.ICANON and lflag & termios.ISIG
