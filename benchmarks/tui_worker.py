@@ -61,7 +61,7 @@ def main() -> None:
                     run.log(val_loss=loss.detach() * 1.1, epoch=step / 16)
             step += 1
             now = time.perf_counter()
-            if t0 is None and now - t_start >= WARMUP_S:
+            if t0 is None and now - t_start >= min(WARMUP_S, seconds / 3):
                 n0, t0 = step, now
                 if on_warm is not None:
                     on_warm()
