@@ -5,7 +5,7 @@
 2. DDP (gloo, 2 CPU processes): a DDP training step bare vs with lossmon watching (adaptive
    exchange interval); reports the median step time, the ratio and the interval rank 0 chose.
 
-    python benchmarks/bench_lr.py [--steps N] [--rounds R] [--no-ddp]
+    python benchmarks/bench_lr.py [--steps N] [--rounds R] [--no-ddp] [--json PATH]
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+
+from figures import Figures  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lossmon.run_api import Run  # noqa: E402
@@ -31,7 +34,7 @@ def mlp():
     return nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
 
 
-def hooks(steps: int, rounds: int) -> None:
+def hooks(steps: int, rounds: int, fig: Figures) -> None:
     print("1. optimizer.step() with lossmon's hooks (us/step, median of rounds)")
     for opt_name, make in (("SGD", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9)),
                            ("AdamW", lambda p: torch.optim.AdamW(p, lr=1e-3))):
@@ -75,6 +78,7 @@ def hooks(steps: int, rounds: int) -> None:
                 costs.append((time.perf_counter() - t) / steps * 1e6)
                 lr.pending_metrics = None
             print(f"   {opt_name:6s} {label:14s} hooks alone: {statistics.median(costs):.2f} us/step")
+            fig.add(f"LR hooks per optimizer step, {opt_name}, {label}", statistics.median(costs), "us/step", fmt="{:.2f}")
 
 
 def _ddp_worker(rank: int, port: int, steps: int, rounds: int, out: str) -> None:
@@ -142,9 +146,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-ddp", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    hooks(args.steps, args.rounds)
+    fig = Figures()
+    hooks(args.steps, args.rounds, fig)
+    fig.write(args.json)
     if not args.no_ddp and torch.distributed.is_available():
         ddp(max(200, args.steps // 4), args.rounds)
 

@@ -44,6 +44,8 @@ SECTIONS = [
             (), ("--reps", "1", "--arm-s", "1.2", "--keys", "1", "--preload", "20000")),
     Section("overhead", "2b. Plain-mode recording, same model in alternating blocks", "bench_overhead.py",
             (), ("--blocks", "2", "--block-steps", "20")),
+    Section("lr", "2c. LR control: hooks per optimizer step, DDP exchange", "bench_lr.py",
+            (), ("--steps", "50", "--rounds", "1", "--no-ddp")),
     Section("plot", "3. Plot frame at 200x50 vs history length", "bench_plot.py",
             (), ("--max-points", "1000")),
     Section("store", "3b. Store memory and queries vs history length", "bench_store.py",
