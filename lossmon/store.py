@@ -178,6 +178,7 @@ class Series:
             raise ValueError("columns must be positive")
         n, steps, values = self._snapshot()
         levels = [(lv.lo, lv.hi, lv.bad) for lv in self._levels]  # arrays read after n: valid up to n
+        all_finite = self.nonfinite == 0  # read after n: counts every point up to n (the writer counts first)
         if n:
             start = float(steps[0]) if start is None else float(start)
             end = float(steps[n - 1]) if end is None else float(end)
@@ -189,7 +190,7 @@ class Series:
         # Search with integer keys: float keys would make numpy cast the whole step column.
         idx = np.searchsorted(steps[:n], np.ceil(edges).astype(np.int64), side="left")
         i, j = idx[:-1].astype(np.int64), idx[1:].astype(np.int64)
-        lo, hi, bad = _range_reduce(values[:n], levels, i, j)
+        lo, hi, bad = _range_reduce(values[:n], levels, i, j, all_finite)
         count = j - i
         has = count > 0
         last = np.full(columns, np.nan)
@@ -208,55 +209,82 @@ def _gather(arr: np.ndarray, idx: np.ndarray, mask: np.ndarray, fill: float | in
     return np.where(mask, arr[idx], fill)
 
 
-def _range_reduce(values: np.ndarray, levels: list, i: np.ndarray, j: np.ndarray):
+def _range_reduce(values: np.ndarray, levels: list, i: np.ndarray, j: np.ndarray, all_finite: bool = False):
     """Finite min, finite max and non-finite count of values[i[c]:j[c]] for every column c.
 
     Bottom-up decomposition: at each level take the partial blocks at both ends of the range
     (fewer than BLOCK each), then carry the whole blocks between them up to the next level.
+    `all_finite` (no NaN/inf in the series, the usual case) skips the finiteness masks and the
+    non-finite counts: a third of the work on a long history.
     """
     cols = len(i)
     lo = np.full(cols, np.inf)
     hi = np.full(cols, -np.inf)
     bad = np.zeros(cols, dtype=np.int64)
+    n = len(values)  # a level holds n // BLOCK**k complete blocks for this n (it may hold more: the writer
+    level_lens = [n // BLOCK ** (k + 1) for k in range(len(levels))]  # extends it before publishing n)
+    for level, fringe in enumerate(_plan(n, level_lens, i, j)):
+        if fringe is None:
+            continue
+        idx, mask = fringe
+        if level == 0:
+            src_lo, src_hi, src_bad = values, values, None
+        else:
+            src_lo, src_hi, src_bad = levels[level - 1]
+        if src_bad is None and not all_finite:  # raw points: NaN/inf are counted, not compared
+            raw = src_lo[idx]
+            fin = np.isfinite(raw) & mask
+            f_lo = np.where(fin, raw, np.inf).min(axis=1)
+            f_hi = np.where(fin, raw, -np.inf).max(axis=1)
+            f_bad = mask.sum(axis=1) - fin.sum(axis=1)
+        else:
+            f_lo = _gather(src_lo, idx, mask, np.inf).min(axis=1)
+            f_hi = _gather(src_hi, idx, mask, -np.inf).max(axis=1)
+            f_bad = None if all_finite else _gather(src_bad, idx, mask, 0).sum(axis=1)
+        lo = np.minimum(lo, np.minimum(f_lo[:cols], f_lo[cols:]))
+        hi = np.maximum(hi, np.maximum(f_hi[:cols], f_hi[cols:]))
+        if f_bad is not None:
+            bad += f_bad[:cols] + f_bad[cols:]
+    return lo, hi, bad
+
+
+_last_plan: tuple = (None, None)  # (key, plan): a frame asks for the raw and the smoothed curve,
+                                  # which share their steps, so the second asks for the same plan
+
+
+def _plan(n: int, level_lens: list[int], i: np.ndarray, j: np.ndarray) -> list:
+    """Per level, the (indices, mask) of both fringes of every column (None: no fringe there)."""
+    global _last_plan
+    key = (n, tuple(level_lens), i.tobytes(), j.tobytes())
+    cached_key, cached = _last_plan
+    if cached_key == key:
+        return cached
+    plan: list = []
     a, b = i.copy(), j.copy()
-    for level in range(len(levels) + 1):
+    for level in range(len(level_lens) + 1):
         if not (a < b).any():
             break
-        if level < len(levels):
+        if level < len(level_lens):
             up_a, up_b = -(-a // BLOCK), b // BLOCK  # whole next-level blocks: [up_a, up_b)
             left_stop = np.minimum(up_a * BLOCK, b)
             right_start = np.maximum(up_b * BLOCK, left_stop)
         else:  # top level: fewer than BLOCK elements in all, so one fringe covers the rest
             up_a = up_b = np.zeros_like(a)
             left_stop = right_start = b
-        if level == 0:
-            src_lo, src_hi, src_bad = values, values, None
-        else:
-            src_lo, src_hi, src_bad = levels[level - 1]
-        if len(src_lo) and ((a < left_stop).any() or (right_start < b).any()):
+        src_len = n if level == 0 else level_lens[level - 1]
+        fringe = None
+        if src_len and ((a < left_stop).any() or (right_start < b).any()):
             # Both fringes of every column in one gather: rows [0, cols) left, [cols, 2cols) right.
             s_ = np.concatenate((a, right_start))
             e_ = np.concatenate((left_stop, b))
             offs = s_[:, None] + _LANES  # each fringe is shorter than BLOCK
-            mask = offs < e_[:, None]
-            idx = np.minimum(offs, len(src_lo) - 1)
-            if src_bad is None:  # raw points: NaN/inf are counted, not compared
-                raw = src_lo[idx]
-                fin = np.isfinite(raw) & mask
-                f_lo = np.where(fin, raw, np.inf).min(axis=1)
-                f_hi = np.where(fin, raw, -np.inf).max(axis=1)
-                f_bad = mask.sum(axis=1) - fin.sum(axis=1)
-            else:
-                f_lo = _gather(src_lo, idx, mask, np.inf).min(axis=1)
-                f_hi = _gather(src_hi, idx, mask, -np.inf).max(axis=1)
-                f_bad = _gather(src_bad, idx, mask, 0).sum(axis=1)
-            lo = np.minimum(lo, np.minimum(f_lo[:cols], f_lo[cols:]))
-            hi = np.maximum(hi, np.maximum(f_hi[:cols], f_hi[cols:]))
-            bad += f_bad[:cols] + f_bad[cols:]
+            fringe = (np.minimum(offs, src_len - 1), offs < e_[:, None])
+        plan.append(fringe)
         whole = (up_a < up_b) & (a < b)
         a = np.where(whole, up_a, 0)
         b = np.where(whole, up_b, 0)
-    return lo, hi, bad
+    _last_plan = (key, plan)
+    return plan
 
 
 class MetricStore:

@@ -59,6 +59,15 @@ def test_envelope_matches_brute_force(data, chunks, columns, window):
         assert same(env.last[c], last)
         assert env.count[c] == count
         assert env.nonfinite[c] == bad
+    # A second series on the same steps, filled in one piece (other capacities) and all finite: the
+    # envelope right after the first reuses its index plan, and must still see its own values.
+    other = np.nan_to_num(-values, nan=1.5, posinf=2.5, neginf=-2.5)
+    s2 = Series("smoothed")
+    s2.extend(steps, other)
+    env2 = s2.envelope(columns, start, end)
+    for c, (lo, hi, last, count, bad) in enumerate(brute(steps, other, env2.edges)):
+        assert same(env2.lo[c], lo) and same(env2.hi[c], hi) and same(env2.last[c], last), c
+        assert env2.count[c] == count and env2.nonfinite[c] == bad == 0
 
 
 def test_single_spike_among_a_million_points_is_visible_at_any_zoom():
