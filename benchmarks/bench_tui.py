@@ -1,7 +1,7 @@
 """Training throughput: bare loop vs lossmon plain mode vs the TUI headless vs the TUI in a real
 (pseudo-)terminal; bytes per second written to the terminal; key-to-screen latency.
 
-    python benchmarks/bench_tui.py [--reps 3] [--arm-s 8] [--cols 160 --rows 48] [--json PATH]
+    python benchmarks/bench_tui.py [--reps 5] [--arm-s 6] [--cols 160 --rows 48] [--json PATH]
 
 Runs benchmarks/tui_worker.py with a pty of the given size as its terminal and reads everything it
 writes, as an SSH client would. Throughput: the overfit demo's model, 1 torch thread, four arms
@@ -37,8 +37,8 @@ from figures import Figures  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--arm-s", type=float, default=8.0)
+    ap.add_argument("--reps", type=int, default=5)  # arms swing +-15 % here: more rounds, paired ratios
+    ap.add_argument("--arm-s", type=float, default=6.0)
     ap.add_argument("--cols", type=int, default=160)
     ap.add_argument("--rows", type=int, default=48)
     ap.add_argument("--keys", type=int, default=20)
