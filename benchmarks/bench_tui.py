@@ -108,6 +108,9 @@ def throughput(args, res: dict, chunks: list, fig: Figures) -> None:
     bare = statistics.median(res["bare"])
     print(f"terminal {args.cols}x{args.rows}, overfit demo model, 1 torch thread, {args.reps} rounds of 4 x {args.arm_s:g} s arms")
     print(f"{'arm':10s} {'median steps/s':>15s} {'% of bare':>10s} {'median of per-round ratios':>27s}  per round")
+    # How far the bare arm alone moves from round to round: a difference smaller than that is not
+    # resolved by this benchmark (bench_overhead.py's short alternating blocks resolve plain mode).
+    spread = 100 * (max(res["bare"]) - min(res["bare"])) / bare / 2
     for arm, label, budget in (("bare", "bare loop", None), ("plain", "plain mode", 99.0),
                                ("headless", "TUI headless", 97.0), ("tui", "TUI in pty", 97.0)):
         med = statistics.median(res[arm])
@@ -115,9 +118,15 @@ def throughput(args, res: dict, chunks: list, fig: Figures) -> None:
         print(f"{label:12s} {med:13.1f} {100 * med / bare:10.1f} {paired:27.1f}  {['%.0f' % r for r in res[arm]]}")
         if budget is None:
             fig.add("bare loop", med, "steps/s", fmt="{:.0f}")
+            fig.add("bare loop, round-to-round spread", spread, "+- %", fmt="{:.1f}")
+        elif abs(paired - budget) < spread:
+            fig.add(f"{label} throughput (median of per-round ratios; within the spread)", paired, "% of bare",
+                    f">= {budget:g} %", None, fmt="{:.1f}")
         else:
             fig.add(f"{label} throughput (median of per-round ratios)", paired, "% of bare", f">= {budget:g} %",
                     paired >= budget, fmt="{:.1f}")
+    print(f"the bare arm alone moved +-{spread:.1f} % from round to round: ratios closer to a budget than that"
+          " are not resolved here")
     for key, label in (("headlessui_cpu", "headless"), ("ui_cpu", "in the pty")):
         if res.get(key):
             print(f"UI thread CPU, TUI {label}: median {100 * statistics.median(res[key]):.1f} % of a core"
