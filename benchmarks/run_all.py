@@ -4,7 +4,7 @@ versions, date, and every section's full report).
 
     python benchmarks/run_all.py [--quick] [--only NAME ...] [--out benchmarks/RESULTS.md]
 
-`make bench` runs it at full size (about 20 minutes on a 2-core VM). `--quick` runs every section
+`make bench` runs it at full size (about 15 minutes on a 2-core VM). `--quick` runs every section
 at a tiny size (under a minute; the test suite does this so the scripts cannot rot): its figures
 are not measurements. The CUDA section reports itself skipped where there is no CUDA device.
 Exit status 1 when a section fails to run (a missed budget is reported, not an error).
