@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lossmon.diagnosis import DiagnosisConfig, Diagnoser
@@ -99,6 +99,7 @@ finite = st.floats(min_value=-10, max_value=10, allow_nan=False, allow_infinity=
 @settings(max_examples=400, deadline=None)
 @given(values=st.lists(finite, min_size=1, max_size=40), patience=st.integers(0, 6),
        min_delta=st.sampled_from([0.0, 0.01, 0.5]), mode=st.sampled_from(["min", "max"]))
+@example(values=[0.01, -5.888045341504381e-44], patience=0, min_delta=0.01, mode="min")  # rounding: v + d vs ref - d
 def test_same_stop_as_keras_and_lightning(values, patience, min_delta, mode):
     mine = ours(values, patience=patience, min_delta=min_delta, mode=mode)
     assert mine == keras_reference(values, patience, min_delta, mode)

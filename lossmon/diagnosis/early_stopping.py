@@ -35,9 +35,11 @@ class EarlyStopping:
     def _improves(self, v: float, ref: float | None) -> bool:
         if ref is None:
             return True
+        # the delta goes on the new value, as Keras and Lightning write it: v - d < ref and v < ref + d
+        # round differently, and the stop must land on the same evaluation as theirs
         if self.cfg.mode == "min":
-            return v < ref - self.cfg.min_delta
-        return v > ref + self.cfg.min_delta
+            return v + self.cfg.min_delta < ref
+        return v - self.cfg.min_delta > ref
 
     def update(self, step: int, v: float) -> bool:
         """One evaluation; True when it is the one to stop at."""
