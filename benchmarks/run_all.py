@@ -183,9 +183,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, measures nothing")
     ap.add_argument("--only", nargs="*", choices=[s.name for s in SECTIONS], help="run these sections only")
-    ap.add_argument("--out", default=str(HERE / "RESULTS.md"), help="where to write the markdown report")
+    ap.add_argument("--out", default=None, help="where to write the markdown report (default benchmarks/RESULTS.md;"
+                                                 " a quick run: benchmarks/RESULTS-quick.md, never the real figures)")
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed per section")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = str(HERE / ("RESULTS-quick.md" if args.quick else "RESULTS.md"))
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     results = []
