@@ -221,70 +221,46 @@ def _range_reduce(values: np.ndarray, levels: list, i: np.ndarray, j: np.ndarray
     lo = np.full(cols, np.inf)
     hi = np.full(cols, -np.inf)
     bad = np.zeros(cols, dtype=np.int64)
-    n = len(values)  # a level holds n // BLOCK**k complete blocks for this n (it may hold more: the writer
-    level_lens = [n // BLOCK ** (k + 1) for k in range(len(levels))]  # extends it before publishing n)
-    for level, fringe in enumerate(_plan(n, level_lens, i, j)):
-        if fringe is None:
-            continue
-        idx, mask = fringe
-        if level == 0:
-            src_lo, src_hi, src_bad = values, values, None
-        else:
-            src_lo, src_hi, src_bad = levels[level - 1]
-        if src_bad is None and not all_finite:  # raw points: NaN/inf are counted, not compared
-            raw = src_lo[idx]
-            fin = np.isfinite(raw) & mask
-            f_lo = np.where(fin, raw, np.inf).min(axis=1)
-            f_hi = np.where(fin, raw, -np.inf).max(axis=1)
-            f_bad = mask.sum(axis=1) - fin.sum(axis=1)
-        else:
-            f_lo = _gather(src_lo, idx, mask, np.inf).min(axis=1)
-            f_hi = _gather(src_hi, idx, mask, -np.inf).max(axis=1)
-            f_bad = None if all_finite else _gather(src_bad, idx, mask, 0).sum(axis=1)
-        lo = np.minimum(lo, np.minimum(f_lo[:cols], f_lo[cols:]))
-        hi = np.maximum(hi, np.maximum(f_hi[:cols], f_hi[cols:]))
-        if f_bad is not None:
-            bad += f_bad[:cols] + f_bad[cols:]
-    return lo, hi, bad
-
-
-_last_plan: tuple = (None, None)  # (key, plan): a frame asks for the raw and the smoothed curve,
-                                  # which share their steps, so the second asks for the same plan
-
-
-def _plan(n: int, level_lens: list[int], i: np.ndarray, j: np.ndarray) -> list:
-    """Per level, the (indices, mask) of both fringes of every column (None: no fringe there)."""
-    global _last_plan
-    key = (n, tuple(level_lens), i.tobytes(), j.tobytes())
-    cached_key, cached = _last_plan
-    if cached_key == key:
-        return cached
-    plan: list = []
     a, b = i.copy(), j.copy()
-    for level in range(len(level_lens) + 1):
+    for level in range(len(levels) + 1):
         if not (a < b).any():
             break
-        if level < len(level_lens):
+        if level < len(levels):
             up_a, up_b = -(-a // BLOCK), b // BLOCK  # whole next-level blocks: [up_a, up_b)
             left_stop = np.minimum(up_a * BLOCK, b)
             right_start = np.maximum(up_b * BLOCK, left_stop)
         else:  # top level: fewer than BLOCK elements in all, so one fringe covers the rest
             up_a = up_b = np.zeros_like(a)
             left_stop = right_start = b
-        src_len = n if level == 0 else level_lens[level - 1]
-        fringe = None
-        if src_len and ((a < left_stop).any() or (right_start < b).any()):
+        if level == 0:
+            src_lo, src_hi, src_bad = values, values, None
+        else:
+            src_lo, src_hi, src_bad = levels[level - 1]
+        if len(src_lo) and ((a < left_stop).any() or (right_start < b).any()):
             # Both fringes of every column in one gather: rows [0, cols) left, [cols, 2cols) right.
             s_ = np.concatenate((a, right_start))
             e_ = np.concatenate((left_stop, b))
             offs = s_[:, None] + _LANES  # each fringe is shorter than BLOCK
-            fringe = (np.minimum(offs, src_len - 1), offs < e_[:, None])
-        plan.append(fringe)
+            mask = offs < e_[:, None]
+            idx = np.minimum(offs, len(src_lo) - 1)
+            if src_bad is None and not all_finite:  # raw points: NaN/inf are counted, not compared
+                raw = src_lo[idx]
+                fin = np.isfinite(raw) & mask
+                f_lo = np.where(fin, raw, np.inf).min(axis=1)
+                f_hi = np.where(fin, raw, -np.inf).max(axis=1)
+                f_bad = mask.sum(axis=1) - fin.sum(axis=1)
+            else:
+                f_lo = _gather(src_lo, idx, mask, np.inf).min(axis=1)
+                f_hi = _gather(src_hi, idx, mask, -np.inf).max(axis=1)
+                f_bad = None if all_finite else _gather(src_bad, idx, mask, 0).sum(axis=1)
+            lo = np.minimum(lo, np.minimum(f_lo[:cols], f_lo[cols:]))
+            hi = np.maximum(hi, np.maximum(f_hi[:cols], f_hi[cols:]))
+            if f_bad is not None:
+                bad += f_bad[:cols] + f_bad[cols:]
         whole = (up_a < up_b) & (a < b)
         a = np.where(whole, up_a, 0)
         b = np.where(whole, up_b, 0)
-    _last_plan = (key, plan)
-    return plan
+    return lo, hi, bad
 
 
 class MetricStore:

@@ -60,7 +60,7 @@ def test_envelope_matches_brute_force(data, chunks, columns, window):
         assert env.count[c] == count
         assert env.nonfinite[c] == bad
     # A second series on the same steps, filled in one piece (other capacities) and all finite: the
-    # envelope right after the first reuses its index plan, and must still see its own values.
+    # path that skips the finiteness masks must give the same envelope.
     other = np.nan_to_num(-values, nan=1.5, posinf=2.5, neginf=-2.5)
     s2 = Series("smoothed")
     s2.extend(steps, other)
