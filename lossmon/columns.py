@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import jsontext
+
 DIR = "columns"
 INDEX = "names.json"
 RECORD = np.dtype([("step", "<i8"), ("value", "<f8")])
@@ -85,8 +87,8 @@ class ColumnWriter:
 def read_index(run_dir: Path) -> list[str] | None:
     """The metric names by column number, or None when the run has no usable columns."""
     try:
-        names = json.loads((Path(run_dir) / DIR / INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        names = jsontext.loads((Path(run_dir) / DIR / INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None

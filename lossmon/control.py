@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import jsontext
+
 SOCKET = "control.sock"
 MAX_LINE = 4096
 MAX_CLIENTS = 32
@@ -66,11 +68,9 @@ def parse_request(line: bytes) -> dict:
     except UnicodeDecodeError:
         raise RequestError("request is not UTF-8 text") from None
     try:
-        req = json.loads(text)
-    except RecursionError:
-        raise RequestError("request is nested too deeply") from None
+        req = jsontext.loads(text)
     except ValueError as e:
-        raise RequestError(f"request is not JSON ({e.msg})") from None
+        raise RequestError(f"request is not JSON ({getattr(e, 'msg', e)})") from None
     if not isinstance(req, dict):
         raise RequestError("request must be a JSON object")
     cmd = req.get("cmd")
@@ -189,8 +189,8 @@ class ControlClient:
             if fd is not None:
                 os.close(fd)
         try:
-            reply = json.loads(buf.split(b"\n", 1)[0])
-        except (ValueError, RecursionError):
+            reply = jsontext.loads(buf.split(b"\n", 1)[0])
+        except ValueError:
             raise ControlError("the run's control channel sent a reply that is not JSON") from None
         if not isinstance(reply, dict):
             raise ControlError("the run's control channel sent a reply that is not an object")

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import jsontext
+
 DEFAULT_ROOT = "lossmon_runs"
 META = "meta.json"
 
@@ -101,8 +103,8 @@ def write_meta(run_dir: Path, meta: dict) -> None:
 def read_meta(run_dir: Path) -> dict:
     """meta.json as a dict ({} when missing or unreadable: a run directory is still usable)."""
     try:
-        meta = json.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        meta = jsontext.loads((Path(run_dir) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from . import names
+from . import jsontext, names
+from .rundir import read_meta
 from .store import MetricStore
 
 RUN_LOG = "run.jsonl"
@@ -222,8 +223,8 @@ class Batch:
     def add_line(self, line: str) -> None:
         self.lines += 1
         try:
-            rec = json.loads(line)
-        except (ValueError, RecursionError):  # nesting thousands deep is malformed too
+            rec = jsontext.loads(line)
+        except ValueError:
             self.malformed += 1
             return
         if not isinstance(rec, dict):
@@ -329,12 +330,5 @@ def load_run(path: str | os.PathLike) -> LoadedRun:
     for batch in reader.read_chunks():
         store.append_points(batch.points)
         store.append_events(batch.events)
-    meta: dict = {}
-    meta_path = log_path.parent / "meta.json"
-    if meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            meta = {}
-    return LoadedRun(store=store, malformed=reader.malformed, torn=reader.torn, meta=meta)
+    return LoadedRun(store=store, malformed=reader.malformed, torn=reader.torn, meta=read_meta(log_path.parent))
 

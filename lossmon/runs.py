@@ -3,13 +3,13 @@ and which run `lossmon watch` opens when it is given no path (the newest)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import names
+from . import jsontext
 from .columns import DIR, ColumnReader, read_index
 from .events import fmt_value
 from .rundir import META
@@ -104,8 +104,8 @@ def _last_from_log(log: Path) -> tuple[int | None, float | None, float | None]:
         if not raw.startswith(b"{"):
             continue
         try:
-            rec = json.loads(raw)
-        except (ValueError, RecursionError):
+            rec = jsontext.loads(raw)
+        except ValueError:
             continue
         if not isinstance(rec, dict) or "event" in rec:
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import jsontext
 from ..runlog import parse_step, parse_value
 from .base import CHUNK, FileState, Source, Update
 
@@ -69,8 +70,8 @@ class TrainerStateSource(Source):
         if stamp == self._stamp:
             return up
         try:
-            doc = json.loads(self.path.read_bytes())
-        except (OSError, ValueError, RecursionError):
+            doc = jsontext.loads(self.path.read_bytes())
+        except (OSError, ValueError):
             return up  # being rewritten (the Trainer does not write atomically): next poll
         self._stamp = stamp
         history = doc.get("log_history") if isinstance(doc, dict) else None
