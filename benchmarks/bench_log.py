@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from lossmon.pump import Pump  # noqa: E402
-from lossmon.run_api import Run  # noqa: E402
+from lossmon.recording.pump import Pump  # noqa: E402
+from lossmon.training.run import Run  # noqa: E402
 
 from figures import Figures  # noqa: E402
 

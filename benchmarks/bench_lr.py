@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from figures import Figures  # noqa: E402
 from torch import nn  # noqa: E402
 
-from lossmon.run_api import Run  # noqa: E402
+from lossmon.training.run import Run  # noqa: E402
 
 
 def mlp():

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from lossmon.smoothing import Smoothed  # noqa: E402
-from lossmon.store import Series  # noqa: E402
+from lossmon.recording.smoothing import Smoothed  # noqa: E402
+from lossmon.recording.store import Series  # noqa: E402
 
 from figures import Figures  # noqa: E402
 
@@ -46,7 +46,7 @@ def time_lossmon(n: int, reps: int) -> float:
     from rich.style import Style
     from textual.strip import Strip
 
-    from lossmon.tui.plotimage import render_plot
+    from lossmon.views.tui.plotimage import render_plot
 
     steps, train, vsteps, val = curves(n)
     tr, va = Series("loss"), Series("val_loss")

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from lossmon.store import Series  # noqa: E402
+from lossmon.recording.store import Series  # noqa: E402
 
 from figures import Figures  # noqa: E402
 

@@ -44,9 +44,9 @@ from figures import Figures  # noqa: E402
 
 def write_run(run_dir: Path, lines: int) -> tuple[int, int]:
     """A lossmon run directory as the pump writes it; returns (points, last step)."""
-    from lossmon.columns import ColumnWriter
-    from lossmon.rundir import initial_meta, write_meta
-    from lossmon.runlog import RunLogWriter, encode_event, encode_rows
+    from lossmon.rundir.columns import ColumnWriter
+    from lossmon.rundir.meta import initial_meta, write_meta
+    from lossmon.rundir.runlog import RunLogWriter, encode_event, encode_rows
 
     run_dir.mkdir(parents=True)
     writer = RunLogWriter(run_dir / "run.jsonl")
@@ -137,7 +137,7 @@ def rss():
         return int(f.read().split()[1]) * 4096
 from lossmon.sources import open_source
 from lossmon.watch import WatchedRun
-import lossmon.tui.app  # what the view imports, so the delta is the data
+import lossmon.views.tui.app  # what the view imports, so the delta is the data
 gc.collect(); before = rss()
 w = WatchedRun(open_source({str(path)!r}))
 while w.poll():
@@ -168,8 +168,8 @@ def latency(seconds: float = 8.0) -> list[float]:
     written. The watch app runs headless here and notes, at every tick, the step its status
     line shows."""
     from lossmon.sources import open_source
-    from lossmon.tui.app import LossmonApp
-    from lossmon.tui.runner import WATCH_UI_BUDGET
+    from lossmon.views.tui.app import LossmonApp
+    from lossmon.views.tui.runner import WATCH_UI_BUDGET
     from lossmon.watch import WatchedRun
 
     tmp = Path(tempfile.mkdtemp())

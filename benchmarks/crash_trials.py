@@ -65,7 +65,7 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
     """Start, kill after `delay` seconds (counted from the first reported step if
     `after_first_step`, else from the start), check. Returns {"outcome": "ok" | "early" | "FAILED",
     "why": ..., "steps": n, "checked": the newest step that had to be there}."""
-    from lossmon.runlog import load_run
+    from lossmon.rundir.runlog import load_run
     from lossmon import sources
 
     script = work / "train.py"

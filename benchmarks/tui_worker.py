@@ -22,7 +22,7 @@ from torch import nn  # noqa: E402
 
 from lossmon.demos import IN_DIM, make_data  # noqa: E402
 from lossmon.session import Session, run as lossmon_run  # noqa: E402
-from lossmon.tui.app import LossmonApp  # noqa: E402
+from lossmon.views.tui.app import LossmonApp  # noqa: E402
 
 WARMUP_S = 1.5
 

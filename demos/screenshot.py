@@ -30,7 +30,7 @@ async def shoot(at_step: int, lr_key_at: int, out: Path) -> None:
 
     from lossmon.demos import training_function
     from lossmon.session import Session
-    from lossmon.tui.app import LossmonApp
+    from lossmon.views.tui.app import LossmonApp
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,7 +38,7 @@ async def shoot(out: Path) -> None:
     from screenshot import save  # demos/screenshot.py, beside this file
 
     from lossmon.sources import open_source
-    from lossmon.tui.app import LossmonApp
+    from lossmon.views.tui.app import LossmonApp
     from lossmon.watch import WatchedRun
 
     with tempfile.TemporaryDirectory() as tmp:

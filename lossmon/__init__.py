@@ -14,10 +14,10 @@
     lossmon.run(train, name="mlp")
 """
 
-__version__ = "0.1.0"
+from lossmon.version import __version__  # noqa: E402
 
-from .diagnosis import DiagnosisConfig  # noqa: E402
-from .run_api import Run  # noqa: E402
-from .session import run  # noqa: E402
+from lossmon.diagnosis import DiagnosisConfig  # noqa: E402
+from lossmon.training.run import Run  # noqa: E402
+from lossmon.session import run  # noqa: E402
 
 __all__ = ["DiagnosisConfig", "Run", "run", "__version__"]

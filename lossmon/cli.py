@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .rundir import DEFAULT_ROOT
+from lossmon.version import __version__
+from lossmon.rundir.layout import DEFAULT_ROOT
 
 
 def _positive_int(text: str) -> int:
@@ -37,7 +37,7 @@ def _rate(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .demos import SCENARIOS
+    from lossmon.demos import SCENARIOS
 
     parser = argparse.ArgumentParser(prog="lossmon", description="A live training monitor for PyTorch in the terminal.")
     parser.add_argument("--version", action="version", version=f"lossmon {__version__}")
@@ -105,7 +105,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "demo":
         return _demo(args)
     if args.command == "check":
-        from .diagnosis.check import run_check
+        from lossmon.diagnosis.check import run_check
 
         return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val)
     if args.command == "watch":
@@ -118,9 +118,9 @@ def _main(argv: list[str] | None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import torch
 
-    from .demos import training_function
-    from .diagnosis.config import ConfigError, load_config
-    from .session import run
+    from lossmon.demos import training_function
+    from lossmon.diagnosis.config import ConfigError, load_config
+    from lossmon.session import run
 
     try:
         config = load_config(args.config) if args.config else None
@@ -138,11 +138,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from .diagnosis.config import ConfigError, load_config
-    from .runs import latest_run
-    from .session import choose_ui
-    from .sources import SourceError, open_source
-    from .watch import WatchedRun, watch_plain
+    from lossmon.diagnosis.config import ConfigError, load_config
+    from lossmon.rundir.listing import latest_run
+    from lossmon.session import choose_ui
+    from lossmon.sources import SourceError, open_source
+    from lossmon.watch import WatchedRun, watch_plain
 
     path = args.path
     if path is None:
@@ -159,7 +159,7 @@ def _watch(args: argparse.Namespace) -> int:
     watched = WatchedRun(source, config=config)
     if choose_ui("plain" if args.plain else "auto") == "plain":
         return watch_plain(watched)
-    from .tui.runner import run_watch_tui
+    from lossmon.views.tui.runner import run_watch_tui
 
     return run_watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
 
@@ -167,7 +167,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .runs import find_runs, format_table, summarize
+    from lossmon.rundir.listing import find_runs, format_table, summarize
 
     root = Path(args.root)
     if not root.is_dir():

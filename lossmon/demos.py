@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .run_api import Run
+from lossmon.training.run import Run
 
 
 @dataclass(frozen=True)

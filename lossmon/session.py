@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import distributed
-from .columns import ColumnWriter
-from .control import SOCKET, ControlServer
-from .diagnosis import DiagnosisConfig, Diagnoser
-from .diagnosis.config import ConfigError, coerce
-from .diagnosis.live import TickBuffer
-from .pump import Pump
-from .rundir import RunDirError, create_run_dir, initial_meta, write_meta
-from .run_api import Run
-from .runlog import RUN_LOG, RunLogWriter
-from .signals import SignalStop
+from lossmon.training import distributed
+from lossmon.rundir.columns import ColumnWriter
+from lossmon.control_socket import SOCKET, ControlServer
+from lossmon.diagnosis import DiagnosisConfig, Diagnoser
+from lossmon.diagnosis.config import ConfigError, coerce
+from lossmon.diagnosis.live import TickBuffer
+from lossmon.recording.pump import Pump
+from lossmon.rundir.layout import RunDirError, create_run_dir
+from lossmon.rundir.meta import initial_meta, write_meta
+from lossmon.training.run import Run
+from lossmon.rundir.runlog import RUN_LOG, RunLogWriter
+from lossmon.training.signals import SignalStop
 
 UI_MODES = ("auto", "tui", "plain")
 
@@ -161,7 +162,7 @@ def has_terminal() -> bool:
 
 def tui_available() -> bool:
     try:
-        import lossmon.tui  # noqa: F401
+        import lossmon.views.tui  # noqa: F401
     except ImportError:
         return False
     return True
@@ -246,11 +247,11 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     if ranks is not None:
         session.run._join_distributed()
     if mode == "plain":
-        from .plain import run_plain
+        from lossmon.views.plain import run_plain
 
         code = run_plain(session, train_fn)
     else:
-        from lossmon.tui import run_tui
+        from lossmon.views.tui import run_tui
 
         code = run_tui(session, train_fn, fps=fps, plot_hz=plot_hz)
     if code:

@@ -18,12 +18,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .control import SOCKET, ControlClient, ControlError, probe
-from .diagnosis import Diagnoser
-from .diagnosis.config import DiagnosisConfig
-from .rundir import killed, pid_alive, read_meta
-from .sources import Source, SourceError
-from .store import MetricStore
+from lossmon.control_socket import SOCKET, ControlClient, ControlError, probe
+from lossmon.diagnosis import Diagnoser
+from lossmon.diagnosis.config import DiagnosisConfig
+from lossmon.rundir.meta import killed, pid_alive, read_meta
+from lossmon.sources import Source, SourceError
+from lossmon.recording.store import MetricStore
 
 STATUS_EVERY_S = 0.5
 ENDED = ("finished", "stopped", "failed", "interrupted", "gone")
@@ -265,8 +265,8 @@ def watch_plain(watched: WatchedRun, out=None) -> int:
     """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
     files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
     A signal ends the watching, never the job: exit 128+signal, as the live view."""
-    from .plain import PlainPrinter
-    from .signals import SignalStop
+    from lossmon.views.plain import PlainPrinter
+    from lossmon.training.signals import SignalStop
 
     printer = PlainPrinter(watched, out)
     printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")

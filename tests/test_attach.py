@@ -13,8 +13,8 @@ import pytest
 
 from conftest import PYTHON, wait_for
 from lossmon.cli import main as cli_main
-from lossmon.control import SOCKET, ControlClient, probe
-from lossmon.runs import find_runs, format_table, latest_run, summarize
+from lossmon.control_socket import SOCKET, ControlClient, probe
+from lossmon.rundir.listing import find_runs, format_table, latest_run, summarize
 from lossmon.sources import open_source
 from lossmon.watch import WatchedRun, job_state
 
@@ -161,7 +161,7 @@ def test_job_state_from_metadata(tmp_path):
     import os
     import socket as _socket
 
-    from lossmon.rundir import write_meta
+    from lossmon.rundir.meta import write_meta
 
     host = _socket.gethostname()
     cases = [
@@ -190,7 +190,7 @@ def test_watch_without_a_path_prefers_a_running_job(tmp_path):
     import os
     import socket as _socket
 
-    from lossmon.rundir import write_meta
+    from lossmon.rundir.meta import write_meta
 
     for name, start, state in (("a-running", 100.0, "running"), ("b-finished", 200.0, "finished")):
         d = tmp_path / name

@@ -1,6 +1,6 @@
 """Output capture: whole lines for the pane, everything for output.log, progress bars tamed."""
 
-from lossmon.tui.capture import MAX_PARTIAL, OutputCapture
+from lossmon.views.tui.capture import MAX_PARTIAL, OutputCapture
 
 
 def test_lines_are_split_and_kept_whole_in_the_file(tmp_path):

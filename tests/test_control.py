@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lossmon.control import (MAX_LINE, SOCKET, ControlClient, ControlError, ControlServer, RequestError,
+from lossmon.control_socket import (MAX_LINE, SOCKET, ControlClient, ControlError, ControlServer, RequestError,
                              parse_request, peer_allowed, probe, socket_address)
 
 

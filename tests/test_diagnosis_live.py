@@ -10,9 +10,9 @@ import time
 import pytest
 
 import lossmon
-from lossmon.runlog import load_run
+from lossmon.rundir.runlog import load_run
 from lossmon.session import Session
-from lossmon.tui.app import LossmonApp
+from lossmon.views.tui.app import LossmonApp
 from tui_helpers import until
 
 

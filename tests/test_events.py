@@ -1,4 +1,4 @@
-from lossmon.events import describe, fmt_value
+from lossmon.views.text import describe, fmt_value
 
 
 def test_every_event_kind_reads_as_one_plain_line_with_its_numbers():
@@ -29,7 +29,7 @@ def test_values_are_compact_and_non_finite_is_spelled_out():
 
 
 def test_durations_for_the_eta_are_short():
-    from lossmon.plain import fmt_duration
+    from lossmon.views.plain import fmt_duration
 
     assert [fmt_duration(x) for x in (4.4, 65, 3599, 7380)] == ["4s", "1m05s", "59m59s", "2h03m"]
 
@@ -37,8 +37,8 @@ def test_durations_for_the_eta_are_short():
 def test_final_status_line_has_a_whole_run_rate_and_no_eta():
     import io
 
-    from lossmon.plain import PlainPrinter
-    from lossmon.run_api import Run
+    from lossmon.views.plain import PlainPrinter
+    from lossmon.training.run import Run
 
     run = Run("t")
     run.total_steps = 1000

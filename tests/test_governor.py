@@ -1,6 +1,6 @@
 """The UI's CPU governor: configured rates when the UI is cheap, slower when it is not."""
 
-from lossmon.tui.governor import PLOT_MIN_HZ, Governor
+from lossmon.views.tui.governor import PLOT_MIN_HZ, Governor
 
 
 class FakeClocks:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lossmon.run_api import Run
+from lossmon.training.run import Run
 
 
 def probe(opt, sink):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as S
 
-from lossmon.run_api import Run
+from lossmon.training.run import Run
 
 STEPS = 60
 CHANGE_AT = 20

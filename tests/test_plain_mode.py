@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import PYTHON, wait_for
-from lossmon.runlog import load_run
+from lossmon.rundir.runlog import load_run
 
 
 def lossmon_cmd(*args):

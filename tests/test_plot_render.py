@@ -9,11 +9,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lossmon.store import Series
-from lossmon.tui.axes import fit_scale, fmt_step, fmt_tick, y_ticks
-from lossmon.tui.braille import Canvas
-from lossmon.tui.plotimage import LABEL_W, Mark, render_plot
-from lossmon.tui.sparkline import BARS, NONFINITE, spark_text
+from lossmon.recording.store import Series
+from lossmon.views.tui.axes import fit_scale, fmt_step, fmt_tick, y_ticks
+from lossmon.views.tui.braille import Canvas
+from lossmon.views.tui.plotimage import LABEL_W, Mark, render_plot
+from lossmon.views.tui.sparkline import BARS, NONFINITE, spark_text
 
 
 def series(name, steps, values) -> Series:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import wait_for
-from lossmon.pump import Pump, resolve_device_values
-from lossmon.run_api import Run
+from lossmon.recording.pump import Pump, resolve_device_values
+from lossmon.training.run import Run
 
 
 def drained(run):

@@ -4,7 +4,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossmon.runlog import (RunLogReader, RunLogWriter, encode_event, encode_metrics, format_number,
+from lossmon.rundir.runlog import (RunLogReader, RunLogWriter, encode_event, encode_metrics, format_number,
                             load_run)
 
 
@@ -115,7 +115,7 @@ def test_failed_writes_keep_exactly_the_unwritten_bytes_and_retry(tmp_path, monk
         budget["bytes"] -= n
         return real_write(fd, data[:n])
 
-    monkeypatch.setattr("lossmon.runlog.os.write", flaky_write)
+    monkeypatch.setattr("lossmon.rundir.runlog.os.write", flaky_write)
     lines = [encode_metrics(i, 0.0, {"loss": i / 10}) for i in range(1, 6)]
     w.write(lines[0] + lines[1])
     assert w.error and "No space left" in w.error and w.unwritten_bytes > 0

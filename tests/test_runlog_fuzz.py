@@ -12,9 +12,9 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lossmon import events as events_mod
+from lossmon.views import text as events_mod
 from lossmon.diagnosis.check import run_check
-from lossmon.runlog import RunLogReader, encode_event, encode_rows, load_run
+from lossmon.rundir.runlog import RunLogReader, encode_event, encode_rows, load_run
 from lossmon.sources import load as load_source
 from lossmon.sources.base import SourceError
 

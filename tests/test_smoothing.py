@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lossmon.smoothing import Smoothed, ema
-from lossmon.store import Series
+from lossmon.recording.smoothing import Smoothed, ema
+from lossmon.recording.store import Series
 
 
 def reference(values, beta):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossmon.store import BLOCK, MetricStore, Series
+from lossmon.recording.store import BLOCK, MetricStore, Series
 
 values_st = st.floats(allow_nan=True, allow_infinity=True, width=64)
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from lossmon.session import Session
-from lossmon.smoothing import Smoothed
+from lossmon.recording.smoothing import Smoothed
 
 SECONDS = 1.5
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from lossmon.pump import Pump
-from lossmon.run_api import Run
-from lossmon.tui.app import LossmonApp
-from lossmon.tui.screens import ConfirmQuit, HelpScreen, LRDialog
+from lossmon.recording.pump import Pump
+from lossmon.training.run import Run
+from lossmon.views.tui.app import LossmonApp
+from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
 from tui_helpers import fake_trainer, preloaded_run, until
 
 

@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 import pytest
 
-from lossmon.tui.app import LossmonApp
+from lossmon.views.tui.app import LossmonApp
 from tui_helpers import preloaded_run
 
 

@@ -9,7 +9,7 @@ import time
 
 import lossmon
 from lossmon.sources import open_source
-from lossmon.tui.app import LossmonApp
+from lossmon.views.tui.app import LossmonApp
 from lossmon.watch import WatchedRun
 from tui_helpers import until
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossmon.run_api import Run
+from lossmon.training.run import Run
 
 
 @dataclass

@@ -4,7 +4,7 @@ high (spikes, divergence, NaN, oscillation) or too low (stall), and when it has 
 Core code: numpy only, no UI imports. See DESIGN.md §6 for the rules and their sources.
 """
 
-from .config import ConfigError, DiagnosisConfig, load_config
-from .engine import Diagnoser
+from lossmon.diagnosis.config import ConfigError, DiagnosisConfig, load_config
+from lossmon.diagnosis.engine import Diagnoser
 
 __all__ = ["ConfigError", "DiagnosisConfig", "Diagnoser", "load_config"]

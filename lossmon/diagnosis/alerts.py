@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..events import fmt_value as fmt  # noqa: F401 - detectors format numbers like the status line
+from lossmon.views.text import fmt_value as fmt  # noqa: F401 - detectors format numbers like the status line
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "overfitting",

@@ -10,12 +10,12 @@ import json
 import sys
 from typing import IO
 
-from ..events import without_keys
-from ..runlog import strict
-from ..sources import SourceError, chunks, load
-from .alerts import fmt_step, is_raised
-from .config import ConfigError, DiagnosisConfig, load_config
-from .engine import Diagnoser
+from lossmon.views.text import without_keys
+from lossmon.rundir.runlog import strict
+from lossmon.sources import SourceError, chunks, load
+from lossmon.diagnosis.alerts import fmt_step, is_raised
+from lossmon.diagnosis.config import ConfigError, DiagnosisConfig, load_config
+from lossmon.diagnosis.engine import Diagnoser
 
 
 def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None = None,

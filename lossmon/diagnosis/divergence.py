@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from ..smoothing import ema
-from .alerts import Episode, fmt, fmt_step
-from .config import DivergenceConfig
+from lossmon.recording.smoothing import ema
+from lossmon.diagnosis.alerts import Episode, fmt, fmt_step
+from lossmon.diagnosis.config import DivergenceConfig
 
 
 class DivergenceDetector:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from .alerts import Episode, fmt, fmt_step
-from .config import EarlyStoppingConfig
+from lossmon.diagnosis.alerts import Episode, fmt, fmt_step
+from lossmon.diagnosis.config import EarlyStoppingConfig
 
 
 class EarlyStopping:

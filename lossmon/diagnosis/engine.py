@@ -15,15 +15,15 @@ from typing import Callable
 
 import numpy as np
 
-from .. import names
-from .blocks import BlockHistory
-from .config import DiagnosisConfig
-from .divergence import DivergenceDetector
-from .early_stopping import EarlyStopping
-from .nonfinite import NonFiniteDetector
-from .spikes import SpikeDetector
-from .trend import LRTrack, OscillationDetector, TrendDetector
-from .validation import ValidationDetector
+from lossmon import names
+from lossmon.diagnosis.blocks import BlockHistory
+from lossmon.diagnosis.config import DiagnosisConfig
+from lossmon.diagnosis.divergence import DivergenceDetector
+from lossmon.diagnosis.early_stopping import EarlyStopping
+from lossmon.diagnosis.nonfinite import NonFiniteDetector
+from lossmon.diagnosis.spikes import SpikeDetector
+from lossmon.diagnosis.trend import LRTrack, OscillationDetector, TrendDetector
+from lossmon.diagnosis.validation import ValidationDetector
 
 Act = Callable[[str, dict], None]
 

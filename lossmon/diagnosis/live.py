@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from .engine import Diagnoser
+from lossmon.diagnosis.engine import Diagnoser
 
 
 class TickBuffer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .alerts import Episode, fmt_step
-from .config import NonFiniteConfig
+from lossmon.diagnosis.alerts import Episode, fmt_step
+from lossmon.diagnosis.config import NonFiniteConfig
 
 
 class NonFiniteDetector:

@@ -19,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from .alerts import Episode, fmt, fmt_step, pct
-from .config import SpikeConfig
+from lossmon.diagnosis.alerts import Episode, fmt, fmt_step, pct
+from lossmon.diagnosis.config import SpikeConfig
 
 _CHUNK = 2048
 

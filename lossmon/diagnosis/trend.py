@@ -24,9 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from .alerts import Episode, fmt, fmt_step, pct
-from .blocks import BlockHistory
-from .config import LRTooLowConfig, OscillationConfig, PlateauConfig
+from lossmon.diagnosis.alerts import Episode, fmt, fmt_step, pct
+from lossmon.diagnosis.blocks import BlockHistory
+from lossmon.diagnosis.config import LRTooLowConfig, OscillationConfig, PlateauConfig
 
 
 # Windows for the "never slowed down" rule grow until each window's fall is known to 1 % of the

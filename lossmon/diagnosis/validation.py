@@ -17,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from .alerts import Episode, fmt, fmt_step, pct
-from .blocks import sigma_from_d2
-from .config import OscillationConfig, OverfittingConfig, PlateauConfig
+from lossmon.diagnosis.alerts import Episode, fmt, fmt_step, pct
+from lossmon.diagnosis.blocks import sigma_from_d2
+from lossmon.diagnosis.config import OscillationConfig, OverfittingConfig, PlateauConfig
 
 
 class ValidationDetector:

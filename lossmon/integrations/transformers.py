@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
 
 import lossmon
 from lossmon.integrations import StepLoss
-from lossmon.run_api import Run
+from lossmon.training.run import Run
 
 _SKIP_SUFFIXES = ("_runtime", "_per_second")
 

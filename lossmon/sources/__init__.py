@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import names
-from ..runlog import RUN_LOG
-from .base import Renamer, Source, SourceError, Update
-from .csvfile import CsvSource
-from .hf import STATE, TrainerStateSource, candidates, newest
-from .runlog import RunLogSource, looks_like_jsonl
-from .tensorboard import TensorBoardSource, is_event_file, runs_in
+from lossmon import names
+from lossmon.rundir.runlog import RUN_LOG
+from lossmon.sources.base import Renamer, Source, SourceError, Update
+from lossmon.sources.csvfile import CsvSource
+from lossmon.sources.hf import STATE, TrainerStateSource, candidates, newest
+from lossmon.sources.runlog import RunLogSource, looks_like_jsonl
+from lossmon.sources.tensorboard import TensorBoardSource, is_event_file, runs_in
 
 __all__ = ["FORMATS", "Recorded", "Source", "SourceError", "Update", "chunks", "load", "open_source"]
 

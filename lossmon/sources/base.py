@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import names
+from lossmon import names
 
 CHUNK = 4 << 20  # bytes parsed per poll at most, so a long file shows while it loads
 

@@ -11,9 +11,9 @@ import csv
 import math
 from pathlib import Path
 
-from .. import names
-from ..runlog import parse_step
-from .base import CHUNK, FileState, Source, SourceError, Update
+from lossmon import names
+from lossmon.rundir.runlog import parse_step
+from lossmon.sources.base import CHUNK, FileState, Source, SourceError, Update
 
 STEP_COLUMNS = ("step", "global_step", "Step", "iteration")
 _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import jsontext
-from ..runlog import parse_step, parse_value
-from .base import CHUNK, FileState, Source, Update
+from lossmon import jsontext
+from lossmon.rundir.runlog import parse_step, parse_value
+from lossmon.sources.base import CHUNK, FileState, Source, Update
 
 STATE = "trainer_state.json"
 _SUMMARY_KEYS = {"train_runtime", "total_flos"}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..columns import DIR, INDEX, RECORD, ColumnReader, read_index
-from ..rundir import killed, read_meta
-from ..runlog import Batch, RunLogReader
-from .base import CHUNK, FileState, Source, Update
+from lossmon.rundir.columns import DIR, INDEX, RECORD, ColumnReader, read_index
+from lossmon.rundir.meta import killed, read_meta
+from lossmon.rundir.runlog import Batch, RunLogReader
+from lossmon.sources.base import CHUNK, FileState, Source, Update
 
 _EVENT = b'{"event"'
 

@@ -17,7 +17,7 @@ import os
 import struct
 from pathlib import Path
 
-from .base import CHUNK, FileState, Source, SourceError, Update
+from lossmon.sources.base import CHUNK, FileState, Source, SourceError, Update
 
 PATTERN = "events.out.tfevents.*"
 _MAX_RECORD = 64 << 20

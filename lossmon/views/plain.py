@@ -11,13 +11,13 @@ import sys
 import time
 from typing import IO, Any, Callable
 
-from . import names
-from .diagnosis.alerts import is_raised
-from .events import describe, fmt_lr, fmt_value
-from .rate import RateMeter
-from .run_api import Run
-from .session import Session, TrainerThread
-from .signals import SignalStop
+from lossmon import names
+from lossmon.diagnosis.alerts import is_raised
+from lossmon.views.text import describe, fmt_lr, fmt_value
+from lossmon.views.rate import RateMeter
+from lossmon.training.run import Run
+from lossmon.session import Session, TrainerThread
+from lossmon.training.signals import SignalStop
 
 STATUS_EVERY_S = 3.0
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from . import jsontext, names
-from .rundir import read_meta
-from .store import MetricStore
+from lossmon import jsontext, names
+from lossmon.rundir.layout import RUN_LOG
+from lossmon.rundir.meta import read_meta
+from lossmon.recording.store import MetricStore
 
-RUN_LOG = "run.jsonl"
 _NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf,
                    "nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _name_cache: dict[str, str] = {}

@@ -13,9 +13,9 @@ import threading
 import time
 from typing import Any, Callable
 
-from .columns import ColumnWriter
-from .run_api import Run
-from .runlog import RunLogWriter, encode_event, encode_rows
+from lossmon.rundir.columns import ColumnWriter
+from lossmon.training.run import Run
+from lossmon.rundir.runlog import RunLogWriter, encode_event, encode_rows
 
 Subscriber = Callable[[dict, list], None]
 

@@ -25,22 +25,22 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
-from .. import names
-from ..events import describe, fmt_lr, fmt_value
-from ..plain import fmt_duration
-from ..rate import RateMeter
-from ..run_api import Run
-from ..session import TrainerThread
-from ..smoothing import Smoothed
-from ..store import Series
-from ..watch import ENDED, WatchedRun
-from .axes import fmt_step
-from .capture import OutputCapture
-from .governor import Governor
-from .plotimage import Mark, render_plot
-from .screens import ConfirmQuit, HelpScreen, LRDialog
-from .sparkline import spark_text
-from .widgets import LossPlot, TextLines, TextPanel, theme_styles
+from lossmon import names
+from lossmon.views.text import describe, fmt_lr, fmt_value
+from lossmon.views.plain import fmt_duration
+from lossmon.views.rate import RateMeter
+from lossmon.training.run import Run
+from lossmon.session import TrainerThread
+from lossmon.recording.smoothing import Smoothed
+from lossmon.recording.store import Series
+from lossmon.watch import ENDED, WatchedRun
+from lossmon.views.tui.axes import fmt_step
+from lossmon.views.tui.capture import OutputCapture
+from lossmon.views.tui.governor import Governor
+from lossmon.views.tui.plotimage import Mark, render_plot
+from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
+from lossmon.views.tui.sparkline import spark_text
+from lossmon.views.tui.widgets import LossPlot, TextLines, TextPanel, theme_styles
 
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 WINDOWS = ("all", "last 10 %", "last 1k steps")

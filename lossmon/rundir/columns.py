@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import jsontext
+from lossmon import jsontext
+from lossmon.rundir.layout import COLUMNS, COLUMNS_INDEX
 
-DIR = "columns"
-INDEX = "names.json"
+DIR, INDEX = COLUMNS, COLUMNS_INDEX
 RECORD = np.dtype([("step", "<i8"), ("value", "<f8")])
 
 

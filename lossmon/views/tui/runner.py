@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
-from ..plain import PlainPrinter, conclude, follow
-from ..run_api import Run
-from ..session import Session, TrainerThread
-from ..watch import WatchedRun
-from .app import LossmonApp
+from lossmon.views.plain import PlainPrinter, conclude, follow
+from lossmon.training.run import Run
+from lossmon.session import Session, TrainerThread
+from lossmon.watch import WatchedRun
+from lossmon.views.tui.app import LossmonApp
 
 
 def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0) -> int:

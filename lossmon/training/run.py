@@ -18,9 +18,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from . import names
-from .lr import LRControl
-from .store import MetricStore
+from lossmon import names
+from lossmon.training.lr import LRControl
+from lossmon.recording.store import MetricStore
 
 _PAUSE_POLL_S = 0.1  # a paused trainer re-checks stop this often
 _HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _wait_for_pump)
@@ -49,7 +49,7 @@ class Run:
         self._attention = False  # a request log() must service at the next step boundary
         self._checkpoint_requests: deque[str] = deque()
         self._checkpoint_fn: Callable[[], Any] | None = None
-        self._sync: Any = None  # lossmon.distributed.ControlSync under torch.distributed
+        self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
 
     # ---- logging (training thread) ------------------------------------------------------------
@@ -292,7 +292,7 @@ class Run:
         """Take part in the control exchange of a torch.distributed job (every rank calls this,
         together). Ranks other than 0 become followers: their log() does nothing and their own
         control calls are ignored -- rank 0's decide for all."""
-        from .distributed import ControlSync, follower_log
+        from lossmon.training.distributed import ControlSync, follower_log
 
         self._sync = ControlSync(self)
         self._lr.sync = self._sync

@@ -1,7 +1,6 @@
-"""The run directory: where a run's log and metadata live (DESIGN.md §8).
+"""meta.json: who ran the run, where, with what, and how it ended; and whether its process lives.
 
-Default: ./lossmon_runs/<YYYYmmdd-HHMMSS>-<name>/ holding run.jsonl and meta.json. meta.json is
-rewritten atomically (temp file + rename) so a reader never sees half of it.
+meta.json is rewritten atomically (temp file + rename) so a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -16,53 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import jsontext
-
-DEFAULT_ROOT = "lossmon_runs"
-META = "meta.json"
-
-
-class RunDirError(Exception):
-    """The run directory cannot be created or used; the message is one line for the user."""
-
-
-def safe_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    return cleaned[:64] or "run"
-
-
-def create_run_dir(name: str, run_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Path:
-    """Create the directory for a new run and return it.
-
-    `run_dir` is the run's own directory (created if missing; refused if it already holds a run
-    log). Without it, a fresh timestamped folder is made under `root` (default ./lossmon_runs).
-    """
-    from .runlog import RUN_LOG
-
-    try:
-        if run_dir is not None:
-            path = Path(run_dir)
-            path.mkdir(parents=True, exist_ok=True)
-            if (path / RUN_LOG).exists():
-                raise RunDirError(f"run directory {path} already holds a run log; choose another --run-dir")
-            return path
-        base = Path(root if root is not None else DEFAULT_ROOT)
-        base.mkdir(parents=True, exist_ok=True)
-        stem = time.strftime("%Y%m%d-%H%M%S") + "-" + safe_name(name)
-        for i in range(1, 1000):
-            path = base / (stem if i == 1 else f"{stem}-{i}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-        raise RunDirError(f"could not find a free run directory name under {base}")
-    except RunDirError:
-        raise
-    except OSError as e:
-        where = run_dir if run_dir is not None else (root or DEFAULT_ROOT)
-        raise RunDirError(f"cannot create run directory {where}: {e.strerror or e}") from None
-
+from lossmon import jsontext
+from lossmon.rundir.layout import META
 
 def initial_meta(name: str) -> dict:
     import numpy
@@ -73,7 +27,7 @@ def initial_meta(name: str) -> dict:
         torch_version = torch.__version__
     except Exception:  # torch is a dependency, but metadata must never stop a run
         torch_version = None
-    from . import __version__
+    from lossmon.version import __version__
 
     return {
         "name": name,

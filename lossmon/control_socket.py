@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import jsontext
+from lossmon import jsontext
+from lossmon.rundir.layout import SOCKET  # noqa: F401 - the socket's file name, re-exported
 
-SOCKET = "control.sock"
 MAX_LINE = 4096
 MAX_CLIENTS = 32
 MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is dropped past this

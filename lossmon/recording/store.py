@@ -18,7 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import names
+from lossmon import names
 
 BLOCK = 16  # pyramid fan-out: level k summarises BLOCK**k raw points
 _MIN_CAPACITY = 1024

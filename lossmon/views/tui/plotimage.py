@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..store import Envelope, Series
-from .axes import Scale, fit_scale, fmt_step, fmt_tick, linear_ticks, y_ticks
-from .braille import Canvas
+from lossmon.recording.store import Envelope, Series
+from lossmon.views.tui.axes import Scale, fit_scale, fmt_step, fmt_tick, linear_ticks, y_ticks
+from lossmon.views.tui.braille import Canvas
 
 # Layers, in paint order (a cell takes the colour of the last layer that drew in it).
 LAYERS = ("train_raw", "train", "val", "val_marker", "nonfinite")

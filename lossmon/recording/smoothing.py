@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .store import Series
+from lossmon.recording.store import Series
 
 # Within one vectorised chunk the weights beta**-j grow up to this bound; 1e12 keeps every product
 # well inside float64 for any loss below 1e290 and leaves ~4 digits of headroom in the sums.

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .run_api import Run
+    from lossmon.training.run import Run
 
 # payload slots
 _SCALE, _STOP, _PAUSE, _CKPT, _COMMIT_SEQ, _COMMIT_FACTOR, _NEXT = range(7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..store import Series
+from lossmon.recording.store import Series
 
 BARS = "▁▂▃▄▅▆▇█"
 NONFINITE = "×"

@@ -53,7 +53,7 @@ class LRControl:
         # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
         self.pending_metrics: dict[str, Any] | None = None
         self.last_effective: Any = None  # the first group's LR in the last step (float or 0-d tensor)
-        self.sync: Any = None  # lossmon.distributed.ControlSync under torch.distributed
+        self.sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self.follower = False  # a rank other than 0: follows rank 0's multiplier, ignores requests
         self.commit_seq = 0  # commits so far, and the last factor baked (for the other ranks)
         self.commit_factor = 1.0

@@ -11,7 +11,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from .plotimage import PlotImage
+from lossmon.views.tui.plotimage import PlotImage
 
 
 def theme_styles(app) -> dict[str, Style]:

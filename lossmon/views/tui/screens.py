@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from ..lr import check_positive
+from lossmon.training.lr import check_positive
 
 KEYS = [
     ("]  [", "LR x2 / x0.5 (from the next optimizer step)"),

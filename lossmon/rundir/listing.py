@@ -8,14 +8,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import names
-from . import jsontext
-from .columns import DIR, ColumnReader, read_index
-from .events import fmt_value
-from .rundir import META
-from .runlog import RUN_LOG, parse_step, parse_value
-from .rundir import read_meta
-from .watch import job_state
+from lossmon import names
+from lossmon import jsontext
+from lossmon.rundir.columns import DIR, ColumnReader, read_index
+from lossmon.views.text import fmt_value
+from lossmon.rundir.layout import META
+from lossmon.rundir.runlog import RUN_LOG, parse_step, parse_value
+from lossmon.rundir.meta import read_meta
+from lossmon.watch import job_state
 
 _TAIL_BYTES = 256 * 1024  # how far back from the end of run.jsonl to look for the last losses
 

@@ -1,5 +1,5 @@
 """The live terminal UI (Textual). The only lossmon package that imports Textual or Rich."""
 
-from .runner import run_tui
+from lossmon.views.tui.runner import run_tui
 
 __all__ = ["run_tui"]
