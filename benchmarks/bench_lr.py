@@ -60,7 +60,7 @@ def hooks(steps: int, rounds: int, fig: Figures) -> None:
                     opt.step()
                 results[label].append((time.perf_counter() - t) / steps * 1e6)
                 if run is not None:
-                    run._drain()
+                    run.drain()
         base = statistics.median(results["bare"])
         for label, xs in results.items():
             med = statistics.median(xs)
@@ -108,21 +108,21 @@ def _ddp_worker(rank: int, port: int, steps: int, rounds: int, out: str) -> None
             step()
         bare.append((time.perf_counter() - t) / steps * 1e6)
         if r == 0:
-            run._join_distributed()
+            run.join_distributed()
             run.watch(opt)
         dist.barrier()
         t = time.perf_counter()
         for _ in range(steps):
             step()
         watched.append((time.perf_counter() - t) / steps * 1e6)
-        run._drain()
+        run.drain()
     if rank == 0:
         b, w = statistics.median(bare), statistics.median(watched)
         with open(out, "w") as f:
             f.write(f"   bare DDP step     {b:8.1f} us\n   with lossmon      {w:8.1f} us   (+{w - b:.1f} us, "
-                    f"{b / w * 100:.1f} % throughput)\n   exchange interval {run._sync.interval} steps; "
-                    f"{run._sync.exchanges} exchanges in {rounds * steps} steps; one exchange "
-                    f"{run._sync._sync_s * 1e6:.0f} us\n")
+                    f"{b / w * 100:.1f} % throughput)\n   exchange interval {run.distributed_sync.interval} steps; "
+                    f"{run.distributed_sync.exchanges} exchanges in {rounds * steps} steps; one exchange "
+                    f"{run.distributed_sync.exchange_s * 1e6:.0f} us\n")
     dist.destroy_process_group()
 
 

@@ -342,7 +342,7 @@ class ControlServer:
             self._last_refusal_event = now
             extra = {"unlogged": self._refusals_unlogged} if self._refusals_unlogged else {}
             self._refusals_unlogged = 0
-            self.run._emit("control_refused", uid=uid, pid=pid, **extra)
+            self.run.record("control_refused", uid=uid, pid=pid, **extra)
         else:
             self._refusals_unlogged += 1
 
@@ -450,7 +450,7 @@ class ControlServer:
             return {"ok": False, "cmd": cmd, "error": str(e), **rid}
         if cmd in _STEERING:
             args = {k: v for k, v in req.items() if k not in ("cmd", "id")}
-            self.run._emit("control", cmd=cmd, source="control", peer_pid=peer_pid, **args)
+            self.run.record("control", cmd=cmd, source="control", peer_pid=peer_pid, **args)
         return {"ok": True, "cmd": cmd, **reply, **rid}
 
     def _apply(self, cmd: str, req: dict) -> dict:
@@ -481,7 +481,7 @@ class ControlServer:
             run.stop(source="control")
             return {"applies": "at the next step"}
         if cmd == "checkpoint":
-            if run._checkpoint_fn is None:
+            if not run.has_checkpoint:
                 raise ValueError("no checkpoint function registered: the training function must call run.on_checkpoint(fn)")
             run.checkpoint(source="control")
             return {"applies": "at the next step"}
@@ -492,7 +492,7 @@ class ControlServer:
         return {
             "pid": os.getpid(), "name": run.name, "step": run.step, "total_steps": run.total_steps,
             "paused": run.paused, "pause_requested": run.pause_requested,
-            "stopping": bool(run._stop_requested), "lr_scale": run.lr_scale,
+            "stopping": bool(run.stop_requested), "lr_scale": run.lr_scale,
             "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending,
-            "checkpoint": run._checkpoint_fn is not None,
+            "checkpoint": run.has_checkpoint,
         }

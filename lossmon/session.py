@@ -57,14 +57,14 @@ def call_training(train_fn: Callable[[Run], Any], run: Run) -> Outcome:
             return Outcome("stopped" if run.should_stop else "finished")
         status = code if isinstance(code, int) and 0 < code < 256 else 1
         said = None if isinstance(code, int) else f"{code}\n"  # sys.exit("why") prints why, once
-        run._emit("error", message=f"SystemExit: {code}", traceback=said)
+        run.record("error", message=f"SystemExit: {code}", traceback=said)
         return Outcome("failed", e, said, exit_code=status)
     except KeyboardInterrupt as e:
-        run._emit("stop", source="KeyboardInterrupt")
+        run.record("stop", source="KeyboardInterrupt")
         return Outcome("interrupted", e, None, exit_code=130)
     except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means
         tb = traceback.format_exc()
-        run._emit("error", message=f"{type(e).__name__}: {e}", traceback=tb)
+        run.record("error", message=f"{type(e).__name__}: {e}", traceback=tb)
         return Outcome("failed", e, tb, exit_code=1)
     return Outcome("stopped" if run.should_stop else "finished")
 
@@ -122,7 +122,7 @@ class Session:
     def _alert(self, alert: dict) -> None:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""
         fields = {k: v for k, v in alert.items() if k != "event"}
-        self.run._emit("alert", **fields)
+        self.run.record("alert", **fields)
 
     def _act(self, action: str, alert: dict) -> None:
         """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
@@ -185,7 +185,7 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
     """A rank other than 0 of a torch.distributed job: no view, no run log; training runs right
     here, and rank 0's control reaches it through the exchange in its optimizer steps."""
     run = Run(name)
-    run._join_distributed()
+    run.join_distributed()
 
     def force() -> None:
         raise KeyboardInterrupt
@@ -245,7 +245,7 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         print(f"lossmon: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     if ranks is not None:
-        session.run._join_distributed()
+        session.run.join_distributed()
     if mode == "plain":
         from lossmon.views.plain import run_plain
 

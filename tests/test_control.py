@@ -30,13 +30,13 @@ class FakeRun:
         self.total_steps = 100
         self.paused = False
         self.pause_requested = False
-        self._stop_requested = False
+        self.stop_requested = False
         self.lr_scale = 1.0
         self.lr_watched = True
         self.lr_change_pending = False
-        self._checkpoint_fn = lambda: None
+        self.has_checkpoint = True
 
-    def _emit(self, event, **fields):
+    def record(self, event, **fields):
         self.events.append({"event": event, **fields})
 
     def __getattr__(self, name):

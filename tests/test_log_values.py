@@ -78,4 +78,4 @@ def test_values_that_are_not_one_real_number_raise_one_clear_error(value, exc, n
     with pytest.raises(exc) as info:
         run.log(odd=value)
     assert needle in str(info.value) and "\n" not in str(info.value)
-    assert run.step == 0 and not run._pending
+    assert run.step == 0 and not run.backlog

@@ -12,7 +12,7 @@ def probe(opt, sink):
 
 
 def events(run, kind):
-    return [e for e in run._drain() if e.get("event") == kind]
+    return [e for e in run.drain() if e.get("event") == kind]
 
 
 def test_gradient_accumulation_counts_only_real_optimizer_steps():
@@ -139,7 +139,7 @@ def test_param_group_ratios_are_kept_and_every_group_is_logged():
     opt.step()
     run.log(loss=1.0)
     assert used == [pytest.approx([0.05, 0.005])]
-    (row,) = [r for r in run._drain() if "event" not in r]
+    (row,) = [r for r in run.drain() if "event" not in r]
     assert row["lr"] == pytest.approx(0.05) and row["lr/0.1"] == pytest.approx(0.005)
 
 
@@ -158,7 +158,7 @@ def test_several_optimizers_share_the_multiplier():
     opt_b.step()
     run.log(loss=1.0)
     assert used_a == [[0.05]] and used_b == [[0.0005]]
-    items = run._drain()
+    items = run.drain()
     (ev,) = [e for e in items if e.get("event") == "lr_change"]
     assert ev["old"] == pytest.approx([0.1, 0.001]) and ev["new"] == pytest.approx([0.05, 0.0005])
     (row,) = [r for r in items if "event" not in r]

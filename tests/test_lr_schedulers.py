@@ -128,7 +128,7 @@ def test_commit_bakes_the_multiplier_into_the_schedule(sched_name, tensor_lr):
     got, run = train_commit(sched_name, commit_at=30, tensor_lr=tensor_lr)
     assert run.lr_scale == 1.0
     assert got == pytest.approx(ref, rel=1e-9, abs=1e-15)
-    (ev,) = [e for e in run._drain() if e.get("event") == "lr_commit"]
+    (ev,) = [e for e in run.drain() if e.get("event") == "lr_commit"]
     assert ev["applied"] and ev["baked"] == 0.5 and ev["step"] == 30
     if sched_name.startswith("LambdaLR"):
         assert any("LambdaLR" in n for n in ev["notes"])

@@ -19,7 +19,7 @@ def drained(run):
 def rows(run):
     """(step, metrics) of every queued row."""
     out = []
-    for it in run._drain():
+    for it in run.drain():
         if "event" not in it:
             it = dict(it)
             out.append((it.pop("step"), it))
@@ -165,7 +165,7 @@ def test_lr_requests_reject_non_finite_and_non_positive_values(bad):
         run.scale_lr(bad)
     with pytest.raises(ValueError):
         run.set_lr(bad)
-    assert run.lr_scale == 1.0 and not run._lr._requests
+    assert run.lr_scale == 1.0 and not run.lr_change_pending
 
 
 # ---- LR multiplier inside the optimizer step ----------------------------------------------------------
@@ -269,7 +269,7 @@ def test_backpressure_waits_for_the_pump_but_never_long():
     run.log(loss=1.0)  # no pump at all: gives up after about a second, training goes on
     assert 0.9 < time.monotonic() - t0 < 3.0
     run._step = 2047
-    drainer = threading.Timer(0.2, run._drain)  # a pump arriving late
+    drainer = threading.Timer(0.2, run.drain)  # a pump arriving late
     drainer.start()
     t0 = time.monotonic()
     run.log(loss=1.0)

@@ -241,8 +241,8 @@ async def test_alerts_show_newest_first_and_acknowledge():
         assert "2 new alerts" in status(app)
         await pilot.press("a")
         assert "new alert" not in status(app)
-        app.run_._emit("alert", kind="plateau", severity="info", message="flat")
-        app.run_.store.append_events(app.run_._drain())
+        app.run_.record("alert", kind="plateau", severity="info", message="flat")
+        app.run_.store.append_events(app.run_.drain())
         await until(pilot, lambda: "1 new alert " in status(app))
         assert app.events_text().plain.index("flat") < app.events_text().plain.index("train loss is NaN")
 

@@ -72,7 +72,7 @@ class LossmonCallback(pl.Callback):
         total = trainer.estimated_stepping_batches
         if isinstance(total, int) or (isinstance(total, float) and total != float("inf")):
             self.run.total_steps = int(total)
-        if self.run._checkpoint_fn is None:
+        if not self.run.has_checkpoint:
             self.run.on_checkpoint(self._save)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:

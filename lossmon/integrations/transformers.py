@@ -79,7 +79,7 @@ class LossmonCallback(TrainerCallback):
             self.run.total_steps = int(state.max_steps)
         if model is not None and self._hook is None:
             self._hook = model.register_forward_hook(self._on_forward)
-        if self.run._checkpoint_fn is None:
+        if not self.run.has_checkpoint:
             self.run.on_checkpoint(self._request_save)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -91,7 +91,7 @@ class Pump:
     def tick(self) -> int:
         """Move everything queued so far; returns how many items moved."""
         with self._lock:
-            items = self.run._drain()
+            items = self.run.drain()
             if not items:
                 return 0
             try:

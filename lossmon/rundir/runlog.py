@@ -308,6 +308,11 @@ class RunLogReader:
         """True when the file currently ends in an incomplete line."""
         return bool(self._partial.strip())
 
+    @property
+    def torn_tail(self) -> bytes:
+        """The incomplete last line held back (b"" when the file ends with a newline)."""
+        return self._partial
+
 
 @dataclass
 class LoadedRun:

@@ -111,7 +111,7 @@ class RunLogSource(Source):
         up = Update()
         if self.columns is None and self.reader.torn:
             batch = Batch()
-            batch.add_raw(self.reader._partial)
+            batch.add_raw(self.reader.torn_tail)
             self.malformed += batch.malformed
             for name, (st, va) in batch.points.items():
                 up.add(self.rename(name), st, va)

@@ -14,12 +14,14 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from lossmon.training.steering import PAUSE_POLL_S
+
 if TYPE_CHECKING:  # pragma: no cover
-    from lossmon.training.run import Run
+    from lossmon.training.lr import LRControl
+    from lossmon.training.steering import Steering
 
 # payload slots
 _SCALE, _STOP, _PAUSE, _CKPT, _COMMIT_SEQ, _COMMIT_FACTOR, _NEXT = range(7)
-_PAUSE_POLL_S = 0.1
 MAX_INTERVAL = 64  # steps between exchanges at most (also capped to ~0.5 s of training)
 TARGET_COST = 0.01  # fraction of the step time the exchange may take
 
@@ -39,13 +41,15 @@ def world() -> tuple[int, int] | None:
 
 
 class ControlSync:
-    """The per-rank end of the control exchange; its hooks run inside optimizer 0's step."""
+    """The per-rank end of the control exchange; its hooks run inside optimizer 0's step. It
+    serves the run's steering requests and LR requests, as `Run.log()` does in one process."""
 
-    def __init__(self, run: "Run") -> None:
+    def __init__(self, steering: "Steering", lr: "LRControl") -> None:
         import torch
         import torch.distributed as dist
 
-        self.run = run
+        self.steering = steering
+        self.lr = lr
         self.rank = dist.get_rank()
         self.leader = self.rank == 0
         self._dist = dist
@@ -62,31 +66,31 @@ class ControlSync:
         self._pause_due = False
         self._last_step_t: float | None = None
         self._step_s = 0.0  # EMA of the wall time between optimizer steps
-        self._sync_s = 0.0  # EMA of the exchange's own time
+        self.exchange_s = 0.0  # EMA of the exchange's own time
 
     # ---- the exchange ---------------------------------------------------------------------------
 
     def _payload(self) -> None:
-        run, b = self.run, self._buf
+        steering, b = self.steering, self._buf
         b.zero_()
-        b[_STOP] = float(run._stop_requested)
+        b[_STOP] = float(steering.stop_requested)
         if not self.leader:
             return
-        while run._checkpoint_requests:
-            self._ckpt_source = run._checkpoint_requests.popleft()
+        for source in steering.take_checkpoint_requests():
+            self._ckpt_source = source
             self._ckpt_issued += 1
-        lr = run._lr
+        lr = self.lr
         b[_SCALE] = lr.scale
-        b[_PAUSE] = float(run._pause_requested)
+        b[_PAUSE] = float(steering.pause_requested)
         b[_CKPT] = self._ckpt_issued
         b[_COMMIT_SEQ] = lr.commit_seq
         b[_COMMIT_FACTOR] = lr.commit_factor
         b[_NEXT] = self._next_interval()
 
     def _next_interval(self) -> int:
-        if self._step_s <= 0 or self._sync_s <= 0:
+        if self._step_s <= 0 or self.exchange_s <= 0:
             return 1
-        k = math.ceil(self._sync_s / (TARGET_COST * self._step_s))
+        k = math.ceil(self.exchange_s / (TARGET_COST * self._step_s))
         k = min(k, MAX_INTERVAL, max(1, int(0.5 / self._step_s)))
         return max(1, k)
 
@@ -95,20 +99,18 @@ class ControlSync:
         t0 = time.perf_counter()
         self._dist.all_reduce(self._buf, op=self._dist.ReduceOp.MAX, group=self._group)
         took = time.perf_counter() - t0
-        self._sync_s = took if self._sync_s == 0 else 0.8 * self._sync_s + 0.2 * took
+        self.exchange_s = took if self.exchange_s == 0 else 0.8 * self.exchange_s + 0.2 * took
         self.exchanges += 1
         return self._buf.tolist()
 
     def _apply(self, v: list[float]) -> None:
-        run = self.run
         if not self.leader:
             if v[_COMMIT_SEQ] > self._commit_seen:
-                run._lr.bake(v[_COMMIT_FACTOR])
-            run._lr.scale = v[_SCALE]
+                self.lr.bake(v[_COMMIT_FACTOR])
+            self.lr.scale = v[_SCALE]
         self._commit_seen = int(v[_COMMIT_SEQ])
         if v[_STOP]:
-            run._stop = True
-            run._resume.set()
+            self.steering.agree_stop()
         self._pause_due = bool(v[_PAUSE])
         if v[_CKPT] > self._ckpt_done:
             self._ckpt_due = int(v[_CKPT])
@@ -124,36 +126,32 @@ class ControlSync:
         self._countdown -= 1
         if self._countdown > 0:
             return
-        if self.leader and self.run._lr._requests:
-            self.run._lr._apply_requests()  # resolved now, so every rank applies it at this very step
+        if self.leader and self.lr.pending:
+            self.lr.apply_requests()  # resolved now, so every rank applies it at this very step
         v = self._exchange()
         self._apply(v)
         self.interval = self._countdown = max(1, int(v[_NEXT]))
 
     def post_step(self) -> None:
         """Checkpoints and pauses agreed at this step's exchange, after the update (all ranks)."""
-        run = self.run
         self._checkpoint_if_due()
-        if self._pause_due and not run._stop:
-            run._paused = True
-            run._emit("pause", source=run._pause_source)
-            while not run._stop:
-                if self.leader:
-                    run._resume.wait(_PAUSE_POLL_S)
-                else:
-                    time.sleep(_PAUSE_POLL_S)
-                self._apply(self._exchange())  # every rank polls in lockstep while paused
-                self._checkpoint_if_due()
-                if not self._pause_due:
-                    break
-            run._paused = False
-            run._emit("resume", source="stop" if run._stop else run._resume_source)
+        if self._pause_due and not self.steering.stopped:
+            self.steering.hold(self._paused_poll, lambda: self._pause_due)
             self._last_step_t = None  # the pause is not a slow step
+
+    def _paused_poll(self) -> None:
+        """One look while paused: every rank exchanges in lockstep (rank 0 wakes early on a resume)."""
+        if self.leader:
+            self.steering.wait_for_resume(PAUSE_POLL_S)
+        else:
+            time.sleep(PAUSE_POLL_S)
+        self._apply(self._exchange())
+        self._checkpoint_if_due()
 
     def _checkpoint_if_due(self) -> None:
         if self._ckpt_due > self._ckpt_done:
             self._ckpt_done = self._ckpt_due
-            self.run._run_checkpoint_fn(self._ckpt_source)
+            self.steering.run_checkpoint(self._ckpt_source)
 
 
 def follower_log(step: Any = None, **metrics: Any) -> None:

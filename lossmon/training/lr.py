@@ -139,7 +139,7 @@ class LRControl:
             self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
         if self.sync is None:
             if self._requests:
-                self._apply_requests()
+                self.apply_requests()
         elif index == 0:
             self.sync.pre_step()  # under DDP requests are resolved only at the agreed exchange steps
         s = self.scale
@@ -189,7 +189,8 @@ class LRControl:
             metrics["lr" if index == 0 and gi == 0 else f"lr/{index}.{gi}"] = v
         self.pending_metrics = metrics
 
-    def _apply_requests(self) -> None:
+    def apply_requests(self) -> None:
+        """Resolve the queued requests now (training thread, inside the optimizer step)."""
         while self._requests:
             kind, value, source = self._requests.popleft()
             try:

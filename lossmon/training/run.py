@@ -1,28 +1,28 @@
 """`Run`: the object a training function talks to.
 
-The training thread calls `log()` every step; it must stay cheap (DESIGN.md §7: <= 1 us for a float),
-so it only validates, counts the step and appends its keyword dict to a deque. The pump thread
-drains that deque into the store and the run log. Control calls (`pause`, `stop`, `scale_lr`, ...) may come from
-any thread -- the keys of a view, a control socket, the script itself -- and are applied by the
-training thread at its next step boundary: `log()` for pause and checkpoint, the optimizer step for
-the learning rate. Nothing on the hot path takes a lock.
+The training thread calls `log()` every step; it must stay cheap (about 1 us for a float), so it
+only validates, counts the step and appends its keyword dict to a deque. The pump thread drains
+that deque (`drain()`) into the store and the run log. Control calls (`pause`, `stop`, `scale_lr`,
+...) may come from any thread -- the keys of a view, a control socket, the script itself -- and are
+applied by the training thread at its next step boundary: `log()` for pause and checkpoint
+(steering.py owns those requests), the optimizer step for the learning rate (lr.py). Nothing on
+the hot path takes a lock.
 """
 
 from __future__ import annotations
 
 import numbers
 import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
 from lossmon import names
-from lossmon.training.lr import LRControl
 from lossmon.recording.store import MetricStore
+from lossmon.training.lr import LRControl
+from lossmon.training.steering import Steering
 
-_PAUSE_POLL_S = 0.1  # a paused trainer re-checks stop this often
 _HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _wait_for_pump)
 
 
@@ -38,17 +38,8 @@ class Run:
         self._pending: deque = deque()  # rows ({name: value, "step": n}) and events ({"event": ...})
         self._step = 0
         self._advances: dict[str, bool] = {}
-        self._lr = LRControl(self._emit)
-        self._stop = False  # what should_stop reports (under DDP: only once every rank agrees)
-        self._stop_requested = False
-        self._pause_requested = False
-        self._pause_source = "api"
-        self._resume_source = "api"
-        self._paused = False
-        self._resume = threading.Event()
-        self._attention = False  # a request log() must service at the next step boundary
-        self._checkpoint_requests: deque[str] = deque()
-        self._checkpoint_fn: Callable[[], Any] | None = None
+        self._lr = LRControl(self.record)
+        self.steering = Steering(self.record)  # pause, stop and checkpoint requests
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
 
@@ -80,8 +71,8 @@ class Run:
                 self._lr.pending_metrics = None
         metrics["step"] = self._step  # the row is the kwargs dict itself: no tuple, nothing for the GC to track
         self._pending.append(metrics)
-        if self._attention:
-            self._service()
+        if self.steering.attention:
+            self.steering.serve()
         if not self._step & 1023 and len(self._pending) > _HIGH_WATER:
             self._wait_for_pump()
 
@@ -116,42 +107,35 @@ class Run:
 
         Under torch.distributed it turns True on every rank after the same optimizer step (the
         exchange runs in the watched optimizer's step; with none watched, rank 0 stops alone)."""
+        steering = self.steering
         if self._sync is not None and not self._lr.watched:
-            return self._stop_requested
-        return self._stop
+            return steering.stop_requested
+        return steering.stopped
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was asked for here (`should_stop` may follow a step later under DDP)."""
+        return self.steering.stop_requested
 
     def stop(self, *, source: str = "api") -> None:
         """Ask the training function to finish: `should_stop` turns True and a pause is released."""
-        if self._stop_requested:
-            return
-        self._stop_requested = True
-        self._emit("stop", source=source)
-        if self._sync is None:  # under DDP the exchange sets _stop on every rank at the same step
-            self._stop = True
-            self._resume.set()
+        self.steering.request_stop(source)
 
     def pause(self, *, source: str = "api") -> None:
         """Block the training thread in its next `log()` until `resume()` (or `stop()`)."""
-        if self._pause_requested:
-            return
-        self._resume.clear()
-        self._pause_requested = True
-        self._pause_source = source
-        self._attention = self._sync is None
+        self.steering.request_pause(source)
 
     def resume(self, *, source: str = "api") -> None:
-        self._resume_source = source
-        self._pause_requested = False
-        self._resume.set()
+        self.steering.request_resume(source)
 
     @property
     def paused(self) -> bool:
         """True while the training thread is actually blocked in a pause."""
-        return self._paused
+        return self.steering.paused
 
     @property
     def pause_requested(self) -> bool:
-        return self._pause_requested
+        return self.steering.pause_requested
 
     def on_checkpoint(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """Register the function that saves a checkpoint (usable as a decorator). It runs in the
@@ -159,17 +143,17 @@ class Run:
         say) is recorded in the event."""
         if not callable(fn):
             raise TypeError("on_checkpoint() needs a callable")
-        self._checkpoint_fn = fn
+        self.steering.checkpoint_fn = fn
         return fn
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """True once a checkpoint function is registered with `on_checkpoint`."""
+        return self.steering.has_checkpoint
 
     def checkpoint(self, *, source: str = "api") -> None:
         """Ask for a checkpoint at the next step boundary (the function from `on_checkpoint`)."""
-        if self._checkpoint_fn is None:
-            self._emit("checkpoint", source=source, ok=False,
-                       error="no checkpoint function registered: call run.on_checkpoint(fn)")
-            return
-        self._checkpoint_requests.append(source)
-        self._attention = self._sync is None
+        self.steering.request_checkpoint(source)
 
     def watch(self, optimizer: Any, scheduler: Any = None) -> None:
         """Log the effective LR of this optimizer every step and let LR control act on it.
@@ -233,8 +217,8 @@ class Run:
     def step_boundary(self) -> None:
         """Serve pause and checkpoint requests here without logging anything: for loops that do
         not call log() every step (framework callbacks call it at each optimizer step)."""
-        if self._attention:
-            self._service()
+        if self.steering.attention:
+            self.steering.serve()
 
     # ---- persistence --------------------------------------------------------------------------
 
@@ -252,59 +236,44 @@ class Run:
         if "step" in state:
             self._step = _check_step(state["step"])
 
-    # ---- internals ----------------------------------------------------------------------------
+    # ---- the recording side ---------------------------------------------------------------------
 
-    def _emit(self, event: str, **fields: Any) -> None:
-        """Queue an event for the store and the run log (any thread; deque.append is atomic)."""
+    def record(self, event: str, **fields: Any) -> None:
+        """Queue an event (lossmon.events names the kinds) for the store and the run log, at the
+        current step. Any thread; deque.append is atomic."""
         if self._follower:
             return
         self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
 
-    def _service(self) -> None:
-        """Apply checkpoint and pause requests. Training thread only, at a step boundary."""
-        self._attention = False
-        self._run_checkpoints()
-        if self._pause_requested and not self._stop:
-            self._paused = True
-            self._emit("pause", source=self._pause_source)
-            while self._pause_requested and not self._stop:
-                self._resume.wait(_PAUSE_POLL_S)
-                self._run_checkpoints()  # a checkpoint may be taken while paused
-            self._paused = False
-            self._emit("resume", source="stop" if self._stop else self._resume_source)
+    def drain(self) -> list:
+        """Everything queued since the last drain, rows and events, in order. The pump's only."""
+        q = self._pending
+        return [q.popleft() for _ in range(len(q))]
 
-    def _run_checkpoints(self) -> None:
-        while self._checkpoint_requests:
-            self._run_checkpoint_fn(self._checkpoint_requests.popleft())
+    @property
+    def backlog(self) -> int:
+        """Rows and events queued and not yet drained."""
+        return len(self._pending)
 
-    def _run_checkpoint_fn(self, source: str) -> None:
-        if self._checkpoint_fn is None:
-            return
-        try:
-            result = self._checkpoint_fn()
-        except Exception as e:  # a failed checkpoint is reported, never fatal to training
-            self._emit("checkpoint", source=source, ok=False, error=f"{type(e).__name__}: {e}")
-        else:
-            self._emit("checkpoint", source=source, ok=True,
-                       **({"result": str(result)} if result is not None else {}))
-
-    def _join_distributed(self) -> None:
+    def join_distributed(self) -> None:
         """Take part in the control exchange of a torch.distributed job (every rank calls this,
         together). Ranks other than 0 become followers: their log() does nothing and their own
         control calls are ignored -- rank 0's decide for all."""
         from lossmon.training.distributed import ControlSync, follower_log
 
-        self._sync = ControlSync(self)
+        self._sync = ControlSync(self.steering, self._lr)
+        self.steering.distributed = True
         self._lr.sync = self._sync
         if not self._sync.leader:
             self._follower = True
             self._lr.follower = True
             self.log = follower_log  # type: ignore[method-assign]
 
-    def _drain(self) -> list:
-        """Everything queued since the last drain, in order. Pump thread only."""
-        q = self._pending
-        return [q.popleft() for _ in range(len(q))]
+    @property
+    def distributed_sync(self) -> Any:
+        """The control exchange under torch.distributed (lossmon.training.distributed.ControlSync),
+        else None."""
+        return self._sync
 
 
 def _check_step(step: Any) -> int:
