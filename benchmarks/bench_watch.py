@@ -169,7 +169,7 @@ def latency(seconds: float = 8.0) -> list[float]:
     line shows."""
     from lossmon.sources import open_source
     from lossmon.views.tui.app import LossmonApp
-    from lossmon.views.tui.runner import WATCH_UI_BUDGET
+    from lossmon.session.watching import WATCH_UI_BUDGET
     from lossmon.watch import WatchedRun
 
     tmp = Path(tempfile.mkdtemp())
@@ -178,7 +178,7 @@ def latency(seconds: float = 8.0) -> list[float]:
     while not (tmp / "job" / "run.jsonl").exists():
         time.sleep(0.01)
     watched = WatchedRun(open_source(tmp / "job")).start()
-    app = LossmonApp(watched, capture_output=False, ui_budget=WATCH_UI_BUDGET)  # as `lossmon watch` runs it
+    app = LossmonApp(watched, watched, capture_output=False, ui_budget=WATCH_UI_BUDGET)  # as `lossmon watch` runs it
     stored: dict[int, float] = {}
     poll = watched.poll
 

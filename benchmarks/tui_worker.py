@@ -22,6 +22,7 @@ from torch import nn  # noqa: E402
 
 from lossmon.demos import IN_DIM, make_data  # noqa: E402
 from lossmon.session import Session, run as lossmon_run  # noqa: E402
+from lossmon.session.lifecycle import LocalJob  # noqa: E402
 from lossmon.views.tui.app import LossmonApp  # noqa: E402
 
 WARMUP_S = 1.5
@@ -106,7 +107,7 @@ def main() -> None:
                 box["ui_cpu"] = (thread_cpu_s(main_id) - box["cpu0"]) / (time.time() - box["t0"])
                 app.call_from_thread(app.exit)
 
-            app = LossmonApp(session.run, train, started=session.started,
+            app = LossmonApp(session.run, LocalJob(session.run, train), started=session.started,
                              fps=float(os.environ.get("LOSSMON_FPS", 10)), plot_hz=float(os.environ.get("LOSSMON_PLOT_HZ", 4)),
                              ui_budget=float(os.environ.get("LOSSMON_UI_BUDGET", 0.02)))
             app.run(headless=headless)

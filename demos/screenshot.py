@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 async def save(app, pilot, out: Path) -> None:
     """Draw the numbers and the plot as they are now, let them land, write the SVG."""
     app.tick()
-    app._redraw_now()
+    app.redraw_now()
     await pilot.pause(0.2)
     app.save_screenshot(str(out.name), path=str(out.parent))
 
@@ -30,13 +30,14 @@ async def shoot(at_step: int, lr_key_at: int, out: Path) -> None:
 
     from lossmon.demos import training_function
     from lossmon.session import Session
+    from lossmon.session.lifecycle import LocalJob
     from lossmon.views.tui.app import LossmonApp
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         session = Session("overfit", Path(tmp) / "run")
         run = session.run
-        app = LossmonApp(run, training_function("overfit"), started=session.started, ui_budget=0)
+        app = LossmonApp(run, LocalJob(run, training_function("overfit")), started=session.started, ui_budget=0)
         async with app.run_test(size=(160, 48)) as pilot:
             pressed = False
             while run.store.last_step < at_step:

@@ -45,9 +45,9 @@ async def shoot(out: Path) -> None:
         logdir = Path(tmp) / "tb_logs" / "mnist-mlp"
         write_log(logdir)
         watched = WatchedRun(open_source(logdir)).start()
-        app = LossmonApp(watched, capture_output=False, ui_budget=0)
+        app = LossmonApp(watched, watched, capture_output=False, ui_budget=0)
         async with app.run_test(size=(160, 48)) as pilot:
-            while not (watched.loaded and app.state == "read-only" and app._feed):
+            while not (watched.loaded and app.state == "read-only" and app.feed):
                 await pilot.pause(0.05)
             await pilot.pause(0.5)
             await save(app, pilot, out)

@@ -120,7 +120,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from lossmon.demos import training_function
     from lossmon.diagnosis.config import ConfigError, load_config
-    from lossmon.session import run
+    from lossmon.session.launch import run
 
     try:
         config = load_config(args.config) if args.config else None
@@ -140,9 +140,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     from lossmon.diagnosis.config import ConfigError, load_config
     from lossmon.rundir.listing import latest_run
-    from lossmon.session import choose_ui
+    from lossmon.session.launch import choose_ui
+    from lossmon.session.watching import watch_plain, watch_tui
     from lossmon.sources import SourceError, open_source
-    from lossmon.watch import WatchedRun, watch_plain
+    from lossmon.watch import WatchedRun
 
     path = args.path
     if path is None:
@@ -159,15 +160,14 @@ def _watch(args: argparse.Namespace) -> int:
     watched = WatchedRun(source, config=config)
     if choose_ui("plain" if args.plain else "auto") == "plain":
         return watch_plain(watched)
-    from lossmon.views.tui.runner import run_watch_tui
-
-    return run_watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
+    return watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
 
 
 def _ls(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lossmon.rundir.listing import find_runs, format_table, summarize
+    from lossmon.rundir.listing import find_runs, summarize
+    from lossmon.views.text import runs_table
 
     root = Path(args.root)
     if not root.is_dir():
@@ -177,7 +177,7 @@ def _ls(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs under {root}")
         return 0
-    print(format_table([summarize(r) for r in runs]))
+    print(runs_table([summarize(r) for r in runs]))
     return 0
 
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from lossmon import jsontext
-from lossmon.rundir.layout import SOCKET  # noqa: F401 - the socket's file name, re-exported
 
 MAX_LINE = 4096
 MAX_CLIENTS = 32

@@ -1,8 +1,8 @@
 """Watching a run from another terminal: tail its source into a store, tell whether its job is still
 running, and steer it over the control socket when it is a live lossmon run.
 
-`WatchedRun` offers the read side of a `Run` (name, store, step, LR multiplier, pause state) and its
-control calls, so the same views show a watched run and a local one. One thread polls the source
+`WatchedRun` is both what a view shows and steers (views/protocol.py: RunView, as a `Run` is) and
+the job behind it (JobView), so the same views show a watched run and a local one. One thread polls the source
 (every `interval`, or at once while a long file is still loading) and owns the store; views only
 read it. A second thread asks the job how it is (metadata, process, a status request over the
 socket) twice a second, so a slow answer never holds up the data. Sources that are not lossmon
@@ -18,39 +18,17 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from lossmon.control_socket import SOCKET, ControlClient, ControlError, probe
+from lossmon import events, states
+from lossmon.control_socket import ControlClient, ControlError
 from lossmon.diagnosis import Diagnoser
 from lossmon.diagnosis.config import DiagnosisConfig
-from lossmon.rundir.meta import killed, pid_alive, read_meta
-from lossmon.sources import Source, SourceError
 from lossmon.recording.store import MetricStore
+from lossmon.rundir.jobstate import job_state
+from lossmon.rundir.layout import SOCKET
+from lossmon.rundir.meta import read_meta
+from lossmon.sources import Source, SourceError
 
 STATUS_EVERY_S = 0.5
-ENDED = ("finished", "stopped", "failed", "interrupted", "gone")
-
-
-def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
-    """(state, detail) of a lossmon run: running, or one of ENDED. A run whose metadata still says
-    running but whose process is gone (kill -9, a node failure) is 'gone'; a socket file left by it
-    is stale and never trusted."""
-    meta = read_meta(run_dir) if meta is None else meta
-    state = meta.get("state")
-    if isinstance(state, str) and state != "running":
-        code = meta.get("exit_code")
-        detail = f"exit {code}" if code is not None else ""
-        if meta.get("error"):
-            detail = f"{detail}: {meta['error']}" if detail else str(meta["error"])
-        return state, detail
-    if probe(Path(run_dir) / SOCKET) == "live":
-        return "running", ""
-    if not isinstance(state, str):  # no readable meta.json: nothing says whether it runs
-        return "unknown", "no readable meta.json"
-    host = meta.get("host")
-    if host and host != socket.gethostname():
-        return "running", f"on {host}; cannot check its process from here"
-    if killed(meta):
-        return "gone", f"process {meta.get('pid')} no longer exists; it ended without closing its log"
-    return "running", "no control channel" if pid_alive(meta.get("pid")) else ""
 
 
 class WatchedRun:
@@ -67,7 +45,7 @@ class WatchedRun:
         self.generation = 0  # bumped when the source was truncated or replaced and is read anew
         self.diagnoser = self._new_diagnoser()
         self.client = ControlClient(self.run_dir / SOCKET) if self.run_dir else None
-        self.job, self.job_detail = ("running", "") if self.run_dir else ("read-only", "")
+        self.job, self.job_detail = (states.RUNNING, "") if self.run_dir else (states.READ_ONLY, "")
         self.status: dict = {}
         self.loaded = False  # the source has been read to its end once
         self.error: str | None = None  # the source stopped being readable
@@ -81,11 +59,30 @@ class WatchedRun:
         self.total_steps = None
         self.dir = None  # no captured output to write: the job's own terminal has it
 
-    # ---- the read side a view uses (as on Run) ------------------------------------------------
+    # ---- the job, as a view sees it (JobView) -------------------------------------------------
+
+    in_process = False  # quitting the view never touches the job
+
+    @property
+    def state(self) -> str:
+        """The job's state; `loading` while a running job's history is still being read."""
+        return self.job if self.loaded or self.job != states.RUNNING else states.LOADING
+
+    @property
+    def detail(self) -> str:
+        return self.job_detail
+
+    @property
+    def source_label(self) -> str:
+        return self.source.describe()
+
+    failure = None  # a watched job's traceback is in its run log, shown as an event
+
+    # ---- the read side a view uses (RunView, as on Run) ---------------------------------------
 
     @property
     def steerable(self) -> bool:
-        return self.client is not None and self.job == "running" and bool(self.status)
+        return self.client is not None and self.job == states.RUNNING and bool(self.status)
 
     @property
     def read_only(self) -> bool:
@@ -178,9 +175,11 @@ class WatchedRun:
     # ---- polling ------------------------------------------------------------------------------
 
     def start(self) -> "WatchedRun":
-        self._thread.start()
-        if self.run_dir is not None:
-            self._job_thread.start()
+        """Start polling (once: a view that shows it calls this too, as JobView.start)."""
+        if self._thread.ident is None:
+            self._thread.start()
+            if self.run_dir is not None:
+                self._job_thread.start()
         return self
 
     def close(self) -> None:
@@ -236,7 +235,7 @@ class WatchedRun:
         meta = read_meta(self.run_dir)
         if meta:
             self.meta = meta
-        if self.meta.get("state") in (None, "running") and self.client is not None:
+        if self.meta.get("state") in (None, states.RUNNING) and self.client is not None:
             try:
                 reply = self.client.request("status")
             except ControlError:
@@ -246,7 +245,7 @@ class WatchedRun:
                 self._pending_lr = False
                 if isinstance(reply.get("total_steps"), int):
                     self.total_steps = reply["total_steps"]
-                self.job, self.job_detail = "running", ""
+                self.job, self.job_detail = states.RUNNING, ""
                 return
         self.status = {}
         self.job, self.job_detail = job_state(self.run_dir, self.meta)
@@ -258,46 +257,4 @@ class WatchedRun:
 
     def _alert(self, alert: dict) -> None:
         fields = {k: v for k, v in alert.items() if k != "event"}
-        self.store.append_events([{"event": "alert", "time": time.time(), **fields}])
-
-
-def watch_plain(watched: WatchedRun, out=None) -> int:
-    """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
-    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
-    A signal ends the watching, never the job: exit 128+signal, as the live view."""
-    from lossmon.views.plain import PlainPrinter
-    from lossmon.training.signals import SignalStop
-
-    printer = PlainPrinter(watched, out)
-    printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
-    signals = SignalStop(None).install()
-    watched.start()
-    code = 0
-    try:
-        while signals.signum is None:
-            time.sleep(0.2)
-            printer.rates = watched.loaded and watched.job == "running"
-            printer.poll()
-            while watched.notices:
-                printer.emit(f"lossmon: {watched.notices.popleft()[1]}")
-            if watched.error:
-                code = 1
-                break
-            if watched.loaded and watched.job in ENDED:
-                printer.rates = False
-                printer.poll(final=True)
-                detail = f" ({watched.job_detail})" if watched.job_detail else ""
-                printer.emit(f"lossmon: the job is {watched.job}{detail}")
-                break
-    finally:
-        watched.close()
-        signals.restore()
-    if signals.signum is not None and not code:  # one last read and status line, as things are now
-        try:
-            watched.poll()
-        except Exception:  # noqa: BLE001 - the last look is a courtesy, the exit is what matters
-            pass
-        printer.rates = False
-        printer.poll(final=True)
-        code = signals.exit_code
-    return code
+        self.store.append_events([{"event": events.ALERT, "time": time.time(), **fields}])

@@ -13,10 +13,13 @@ import pytest
 
 from conftest import PYTHON, wait_for
 from lossmon.cli import main as cli_main
-from lossmon.control_socket import SOCKET, ControlClient, probe
-from lossmon.rundir.listing import find_runs, format_table, latest_run, summarize
+from lossmon.control_socket import ControlClient, probe
+from lossmon.rundir.layout import SOCKET
+from lossmon.rundir.listing import find_runs, latest_run, summarize
+from lossmon.views.text import runs_table
 from lossmon.sources import open_source
-from lossmon.watch import WatchedRun, job_state
+from lossmon.rundir.jobstate import job_state
+from lossmon.watch import WatchedRun
 
 SCRIPT = textwrap.dedent("""
     import sys, time, torch, lossmon
@@ -121,7 +124,7 @@ def test_a_killed_job_is_gone_and_its_socket_stale(job, tmp_path, capsys):
     assert src.columns is None
     summary = summarize(run_dir)
     assert summary.state == "gone" and summary.steps and summary.train is not None
-    assert "gone" in format_table([summary])
+    assert "gone" in runs_table([summary])
     assert cli_main(["ls", str(run_dir.parent)]) == 0
     assert "gone" in capsys.readouterr().out
 

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lossmon.control_socket import (MAX_LINE, SOCKET, ControlClient, ControlError, ControlServer, RequestError,
+from lossmon.rundir.layout import SOCKET
+from lossmon.control_socket import (MAX_LINE, ControlClient, ControlError, ControlServer, RequestError,
                              parse_request, peer_allowed, probe, socket_address)
 
 

@@ -13,7 +13,7 @@ import lossmon
 from lossmon.rundir.runlog import load_run
 from lossmon.session import Session
 from lossmon.views.tui.app import LossmonApp
-from tui_helpers import until
+from tui_helpers import local, until
 
 
 def trainer(steps=3000, nan_at=None, delay=0.0, seen=None):
@@ -82,13 +82,13 @@ def test_an_alert_raised_at_the_last_step_is_not_lost(tmp_path):
 
 async def test_the_live_ui_shows_a_critical_alert(tmp_path):
     session = Session("ui", tmp_path / "r")
-    app = LossmonApp(session.run, trainer(steps=100_000, nan_at=300, delay=0.001))
+    app = LossmonApp(*local(session.run, trainer(steps=100_000, nan_at=300, delay=0.001)))
     try:
         async with app.run_test(size=(160, 48)) as pilot:
-            await until(pilot, lambda: any("[critical] loss is NaN" in t for _, _, t in app._feed), timeout=20,
+            await until(pilot, lambda: any("[critical] loss is NaN" in t for _, _, t in app.feed), timeout=20,
                         what="alert shown")
             assert "new alert" in app.status_text().plain
-            assert any(m.kind == "critical" for m in app._marks)
+            assert any(m.kind == "critical" for m in app.marks)
             app.run_.stop(source="test")
             await pilot.press("q")
     finally:

@@ -1,4 +1,5 @@
-from lossmon.views.text import describe, fmt_value
+from lossmon.formatting import fmt_value
+from lossmon.views.text import describe
 
 
 def test_every_event_kind_reads_as_one_plain_line_with_its_numbers():
@@ -29,7 +30,7 @@ def test_values_are_compact_and_non_finite_is_spelled_out():
 
 
 def test_durations_for_the_eta_are_short():
-    from lossmon.views.plain import fmt_duration
+    from lossmon.formatting import fmt_duration
 
     assert [fmt_duration(x) for x in (4.4, 65, 3599, 7380)] == ["4s", "1m05s", "59m59s", "2h03m"]
 

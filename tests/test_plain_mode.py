@@ -150,7 +150,7 @@ def test_unwritable_run_dir_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys
     def refuse(self, path):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("lossmon.session.RunLogWriter.__init__", refuse)
+    monkeypatch.setattr("lossmon.rundir.runlog.RunLogWriter.__init__", refuse)
     with pytest.raises(SystemExit) as info:
         lossmon.run(lambda run: None, run_dir=tmp_path / "r", ui="plain")
     assert info.value.code == 2

@@ -10,10 +10,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lossmon.recording.store import Series
-from lossmon.views.tui.axes import fit_scale, fmt_step, fmt_tick, y_ticks
+from lossmon.formatting import step_label
+from lossmon.views.tui.axes import fit_scale, fmt_tick, y_ticks
 from lossmon.views.tui.braille import Canvas
 from lossmon.views.tui.plotimage import LABEL_W, Mark, render_plot
-from lossmon.views.tui.sparkline import BARS, NONFINITE, spark_text
+from lossmon.views.sparkline import BARS, NONFINITE, spark_text
 
 
 def series(name, steps, values) -> Series:
@@ -171,7 +172,7 @@ def test_ticks_and_labels():
     assert fmt_tick(0.25) == "0.25" and fmt_tick(3e-5) == "3e-5" and fmt_tick(1200) == "1200"
     assert fmt_tick(2e7) == "2e7" and fmt_tick(-0.5) == "-0.5"
     assert len(fmt_tick(123456789.0)) <= 7
-    assert fmt_step(2500) == "2.5k" and fmt_step(12_000_000) == "12M" and fmt_step(950) == "950"
+    assert step_label(2500) == "2.5k" and step_label(12_000_000) == "12M" and step_label(950) == "950"
     scale = fit_scale(0.01, 10.0, True)
     assert y_ticks(scale, 4)[:4] == [0.01, 0.1, 1.0, 10.0]
     narrow = fit_scale(0.3, 0.9, True)

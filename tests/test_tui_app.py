@@ -12,7 +12,7 @@ from lossmon.recording.pump import Pump
 from lossmon.training.run import Run
 from lossmon.views.tui.app import LossmonApp
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
-from tui_helpers import fake_trainer, preloaded_run, until
+from tui_helpers import fake_trainer, local, preloaded_run, until
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def lr_used(log) -> float:
                                         ("plus", 1.25), ("minus", 0.8)])
 async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         assert lr_used(log) == pytest.approx(0.1)
@@ -74,7 +74,7 @@ async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
 
 async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("l")
@@ -102,7 +102,7 @@ async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
 @pytest.mark.parametrize("key", ["p", "space"])
 async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press(key)
@@ -120,19 +120,19 @@ async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
 
 async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("c")
         await until(pilot, lambda: log.checkpoint_threads, what="checkpoint ran")
-        await until(pilot, lambda: any("checkpoint saved (key): ckpt-ok" in text for _, _, text in app._feed))
+        await until(pilot, lambda: any("checkpoint saved (key): ckpt-ok" in text for _, _, text in app.feed))
         await pilot.press("s")
     assert log.checkpoint_threads == ["lossmon-train"]
 
 
 async def test_stop_ends_training_and_the_app_stays_open(new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("s")
@@ -147,7 +147,7 @@ async def test_stop_ends_training_and_the_app_stays_open(new_run):
 
 async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("ctrl+c")
@@ -159,7 +159,7 @@ async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
 
 async def test_quit_asks_while_training_then_stops_gracefully(new_run):
     train, log = fake_trainer()
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("q")
@@ -173,12 +173,12 @@ async def test_quit_asks_while_training_then_stops_gracefully(new_run):
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, what="app exited")
     assert not app.training_alive and not app.forced
-    assert app.trainer.outcome.state == "stopped"
+    assert app.job.trainer.outcome.state == "stopped"
 
 
 async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
     train, log = fake_trainer(stuck=True)
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await start(pilot, app, log)
@@ -193,17 +193,17 @@ async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
         assert app.forced and app.training_alive
     finally:
         log.release.set()
-        app.trainer.join(5)
+        app.job.trainer.join(5)
 
 
 async def test_quit_after_training_ended_exits_at_once(new_run):
     train, log = fake_trainer(steps=30, delay=0.0)
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: app.state == "finished")
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running)
-    assert app.trainer.outcome.state == "finished"
+    assert app.job.trainer.outcome.state == "finished"
 
 
 async def test_view_keys_log_y_smoothing_window():
@@ -234,7 +234,7 @@ async def test_view_keys_log_y_smoothing_window():
 async def test_alerts_show_newest_first_and_acknowledge():
     app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app._feed)
+        await until(pilot, lambda: app.feed)
         text = app.events_text().plain
         assert text.index("train loss is NaN") < text.index("loss 30 is 14x") < text.index("LR x0.5")
         assert "[p]" in text and "[[]" in text  # the suggested key
@@ -258,7 +258,7 @@ async def test_help_opens_and_closes():
 
 async def test_a_training_exception_keeps_the_curves_and_shows_the_traceback(new_run):
     train, log = fake_trainer(raise_at=120, prints=True)
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.state == "failed", what="failure noticed")
         out = "\n".join(line.text for line in app.query_one("#output").lines)
@@ -268,10 +268,10 @@ async def test_a_training_exception_keeps_the_curves_and_shows_the_traceback(new
         assert " failed " in status(app)
         await until(pilot, lambda: drawn(app) and app.query_one("#plot").image.end >= 120)
         assert any("\u2801" <= ch <= "\u28ff" for ch in plot_text(app))  # the curves are still drawn
-        await until(pilot, lambda: any("training raised RuntimeError: boom at step 120" in t for _, _, t in app._feed),
+        await until(pilot, lambda: any("training raised RuntimeError: boom at step 120" in t for _, _, t in app.feed),
                     what="the error event in the feed")
         await pilot.press("q")
-    assert app.trainer.outcome.state == "failed"
+    assert app.job.trainer.outcome.state == "failed"
     assert any(e["event"] == "error" for e in app.run_.store.events)
 
 
@@ -280,11 +280,11 @@ async def test_nan_and_inf_are_counted_and_marked_never_a_crash(new_run):
     train, log = fake_trainer(steps=200, delay=0.0,
                               values={60: {"loss": nan}, 61: {"loss": inf}, 62: {"grad_norm": -inf},
                                       100: {"val_loss": nan}})
-    app = LossmonApp(new_run(), train)
+    app = LossmonApp(*local(new_run(), train))
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.state == "finished")
         await until(pilot, lambda: "non-finite 4" in status(app))
-        app._redraw_now()
+        app.redraw_now()
         assert "×" in plot_text(app)
         sparks = app.sparks_text(None, None).plain
         assert "grad norm" in sparks and "-inf" in sparks
@@ -303,7 +303,7 @@ async def test_print_and_logging_go_to_the_output_pane_and_are_restored(tmp_path
         run.log(loss=1.0)
 
     run = new_run(tmp_path)
-    app = LossmonApp(run, train)
+    app = LossmonApp(*local(run, train))
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await until(pilot, lambda: app.state == "finished")

@@ -28,7 +28,7 @@ def snapshot_app() -> LossmonApp:
 def test_preloaded_run(snap_compare, size):
     async def settle(pilot):
         await pilot.pause(0.3)
-        pilot.app._redraw_now()
+        pilot.app.redraw_now()
         await pilot.pause()
 
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=settle)

@@ -30,7 +30,7 @@ async def test_a_growing_file_shows_within_the_poll_and_tick(tmp_path):
     f = tmp_path / "metrics.csv"
     f.write_text("step,loss,val_loss\n" + csv_rows(0, 100))
     watched = WatchedRun(open_source(f), interval=0.02).start()
-    app = LossmonApp(watched, capture_output=False)
+    app = LossmonApp(watched, watched, capture_output=False)
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: "step 99" in status(app), what=lambda: status(app))
@@ -40,13 +40,13 @@ async def test_a_growing_file_shows_within_the_poll_and_tick(tmp_path):
             with open(f, "a") as fh:
                 fh.write(csv_rows(100, 300, spike=250))
             await until(pilot, lambda: "step 299" in status(app), what=lambda: status(app))  # latency: bench_watch
-            await until(pilot, lambda: any("spiked" in text for _, _, text in app._feed), what="spike alert")
+            await until(pilot, lambda: any("spiked" in text for _, _, text in app.feed), what="spike alert")
             await pilot.press("]")  # hidden and inert: nothing to steer
             await pilot.pause(0.1)
             f.write_text("step,loss\n0,2.0\n1,1.9\n")  # rewritten from the top
             await until(pilot, lambda: app._generation >= 1 and app._generation == watched.generation
                         and re.search(r"step 1\b", status(app)), what=lambda: (status(app), app._generation, watched.generation))
-            assert app._feed == [] or all("spiked" not in t for _, _, t in app._feed)
+            assert app.feed == [] or all("spiked" not in t for _, _, t in app.feed)
             await pilot.press("q")  # no confirmation: the job is not this view's
             await until(pilot, lambda: not app.is_running, what="quit")
     finally:
@@ -80,7 +80,7 @@ async def test_a_live_lossmon_run_is_steered_from_the_view(tmp_path):
     threading.Thread(target=job, daemon=True).start()
     assert started.wait(30)
     watched = WatchedRun(open_source(tmp_path / "job"), interval=0.02).start()
-    app = LossmonApp(watched, capture_output=False)
+    app = LossmonApp(watched, watched, capture_output=False)
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: watched.steerable and watched.lr_watched, what="control channel")

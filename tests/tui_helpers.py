@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossmon.session.lifecycle import LocalJob
 from lossmon.training.run import Run
 
 
@@ -21,6 +22,11 @@ class TrainerLog:
     checkpoint_threads: list = field(default_factory=list)
     steps: int = 0
     release: threading.Event = field(default_factory=threading.Event)  # frees a stuck trainer
+
+
+def local(run: Run, train) -> tuple[Run, LocalJob]:
+    """A run and the job that trains it in this process, as the session hands them to the app."""
+    return run, LocalJob(run, train)
 
 
 def fake_trainer(steps: int = 1_000_000, delay: float = 0.002, raise_at: int | None = None,
@@ -87,9 +93,9 @@ def preloaded_run(n: int = 5000, seed: int = 0, with_events: bool = True) -> Run
         run.store.append_events([
             {"event": "lr_change", "step": n // 2, "source": "key", "request": "x0.5", "applied": True,
              "old": [3e-4], "new": [1.5e-4], "scale": 0.5},
-            {"event": "alert", "step": n // 3, "kind": "spike", "severity": "warning", "key": "[",
+            {"event": "alert", "step": n // 3, "kind": "spike", "severity": "warning", "action": "lr_half",
              "message": "loss 30 is 14x its recent mean 2.1"},
-            {"event": "alert", "step": 2 * n // 3, "kind": "nonfinite", "severity": "critical", "key": "p",
+            {"event": "alert", "step": 2 * n // 3, "kind": "nonfinite", "severity": "critical", "action": "pause",
              "message": "train loss is NaN"},
         ])
     return run

@@ -12,35 +12,28 @@ Event shape (`{"event": "alert", ...}` in run.jsonl and the store):
     step      the step the condition was seen at
     metric    the series it concerns (loss, val_loss, grad_norm, ...)
     message   plain words with the numbers
-    advice    what to do, in words; `key` is the UI key that does it ("" when none)
+    advice    what to do, in words
+    action    the id of the view action that does it (views/keys.py), when there is one
+(lossmon/events.py lists every event's fields.)
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from lossmon.views.text import fmt_value as fmt  # noqa: F401 - detectors format numbers like the status line
+from lossmon import events
 
 SEVERITIES = ("info", "warning", "critical")
-KINDS = ("nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "overfitting",
-         "early_stopping")
 
-# What each condition usually calls for, with the key that does it in the live UI.
-ADVICE = {
-    "cut_lr": ("cut the LR ([ halves it)", "["),
-    "raise_lr": ("try the LR x2 (])", "]"),
-    "rollback": ("cut the LR ([) or restart from a checkpoint taken before it", "["),
-    "none": ("", ""),
-    "early_stop": ("consider stopping (s) and keeping the best checkpoint", "s"),
+# What each condition usually calls for: the words, and the id of the view action that does it
+# (views/keys.py binds a key to each id; a view with keys shows it, `lossmon check` shows words).
+ADVICE: dict[str, tuple[str, str | None]] = {
+    "cut_lr": ("cut the LR", "lr_half"),
+    "raise_lr": ("try the LR x2", "lr_double"),
+    "rollback": ("cut the LR or restart from a checkpoint taken before it", "lr_half"),
+    "none": ("", None),
+    "early_stop": ("consider stopping and keeping the best checkpoint", "stop"),
 }
-
-
-def fmt_step(step: int) -> str:
-    return f"{step:,}".replace(",", " ")
-
-
-def pct(x: float) -> str:
-    return f"{x * 100:.0f} %" if abs(x) >= 0.095 else f"{x * 100:.2g} %"
 
 
 Sink = Callable[[dict], None]
@@ -49,7 +42,7 @@ Sink = Callable[[dict], None]
 def is_raised(alert: dict) -> bool:
     """A warning or critical alert that opened or got worse: what `lossmon check` exits 1 on and
     what plain mode's last line sums up."""
-    return (alert.get("event", "alert") == "alert" and alert.get("state") != "resolved"
+    return (alert.get("event", events.ALERT) == events.ALERT and alert.get("state") != "resolved"
             and alert.get("severity") in ("warning", "critical"))
 
 
@@ -65,9 +58,11 @@ class Episode:
         self.opened_at: int | None = None
 
     def _send(self, state: str, step: int, severity: str, message: str, advice: str, **data) -> None:
-        text, key = ADVICE[advice]
-        ev = {"event": "alert", "kind": self.kind, "severity": severity, "state": state,
-              "step": int(step), "metric": self.metric, "message": message, "advice": text, "key": key}
+        text, action = ADVICE[advice]
+        ev = {"event": events.ALERT, "kind": self.kind, "severity": severity, "state": state,
+              "step": int(step), "metric": self.metric, "message": message, "advice": text}
+        if action:
+            ev["action"] = action
         ev.update(data)
         self.sink(ev)
 

@@ -10,12 +10,12 @@ import json
 import sys
 from typing import IO
 
-from lossmon.views.text import without_keys
-from lossmon.rundir.runlog import strict
-from lossmon.sources import SourceError, chunks, load
-from lossmon.diagnosis.alerts import fmt_step, is_raised
+from lossmon.diagnosis.alerts import is_raised
 from lossmon.diagnosis.config import ConfigError, DiagnosisConfig, load_config
 from lossmon.diagnosis.engine import Diagnoser
+from lossmon.formatting import fmt_step
+from lossmon.rundir.runlog import strict
+from lossmon.sources import SourceError, chunks, load
 
 
 def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None = None,
@@ -33,7 +33,7 @@ def _human(alert: dict) -> str:
     label = "resolved" if state == "resolved" else alert["severity"]
     line = f"step {fmt_step(alert['step']):>9}  {label:<8}  {alert['kind']:<14} {alert['message']}"
     if state != "resolved" and alert.get("advice"):
-        line += f" -> {without_keys(alert['advice'])}"  # no keys to press here
+        line += f" -> {alert['advice']}"
     return line
 
 

@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from lossmon.recording.smoothing import ema
-from lossmon.diagnosis.alerts import Episode, fmt, fmt_step
+from lossmon.formatting import fmt_value as fmt, fmt_step
+from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import DivergenceConfig
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from lossmon.diagnosis.alerts import Episode, fmt, fmt_step
+from lossmon.formatting import fmt_value as fmt, fmt_step
+from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import EarlyStoppingConfig
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossmon.diagnosis.alerts import Episode, fmt_step
+from lossmon.formatting import fmt_step
+from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import NonFiniteConfig
 
 

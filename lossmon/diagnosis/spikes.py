@@ -19,7 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from lossmon.diagnosis.alerts import Episode, fmt, fmt_step, pct
+from lossmon.formatting import fmt_value as fmt, fmt_step, pct
+from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import SpikeConfig
 
 _CHUNK = 2048

@@ -24,7 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from lossmon.diagnosis.alerts import Episode, fmt, fmt_step, pct
+from lossmon.formatting import fmt_value as fmt, fmt_step, pct
+from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.blocks import BlockHistory
 from lossmon.diagnosis.config import LRTooLowConfig, OscillationConfig, PlateauConfig
 

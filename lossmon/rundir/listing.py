@@ -1,4 +1,4 @@
-"""`lossmon ls`: the runs under a directory, newest last, with their state and latest losses;
+"""The runs under a directory, oldest first, with their state and latest losses (`lossmon ls`);
 and which run `lossmon watch` opens when it is given no path (the newest)."""
 
 from __future__ import annotations
@@ -8,14 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lossmon import names
-from lossmon import jsontext
+from lossmon import jsontext, names, states
 from lossmon.rundir.columns import DIR, ColumnReader, read_index
-from lossmon.views.text import fmt_value
-from lossmon.rundir.layout import META
-from lossmon.rundir.runlog import RUN_LOG, parse_step, parse_value
+from lossmon.rundir.jobstate import job_state
+from lossmon.rundir.layout import RUN_LOG, is_run_dir
 from lossmon.rundir.meta import read_meta
-from lossmon.watch import job_state
+from lossmon.rundir.runlog import parse_step, parse_value
 
 _TAIL_BYTES = 256 * 1024  # how far back from the end of run.jsonl to look for the last losses
 
@@ -34,7 +32,7 @@ class RunSummary:
 def find_runs(root: Path) -> list[Path]:
     """Run directories directly under `root` (those holding run.jsonl or meta.json), oldest first."""
     try:
-        dirs = [p for p in Path(root).iterdir() if p.is_dir() and ((p / RUN_LOG).exists() or (p / META).exists())]
+        dirs = [p for p in Path(root).iterdir() if is_run_dir(p)]
     except OSError:
         return []
     return sorted(dirs, key=_start_time)
@@ -56,7 +54,7 @@ def latest_run(root: Path) -> Path | None:
     else the newest."""
     runs = find_runs(root)
     for run in reversed(runs[-20:]):
-        if job_state(run)[0] == "running":
+        if job_state(run)[0] == states.RUNNING:
             return run
     return runs[-1] if runs else None
 
@@ -64,11 +62,12 @@ def latest_run(root: Path) -> Path | None:
 def summarize(run_dir: Path) -> RunSummary:
     meta = read_meta(run_dir)
     state, _ = job_state(run_dir, meta)
-    last = _last_from_columns(run_dir)
-    if last is None:
+    # a killed run may have its last batch in run.jsonl but not in the columns: read the record
+    last = None if state == states.GONE else _last_from_columns(run_dir)
+    if last is None or last[0] is None:
         last = _last_from_log(run_dir / RUN_LOG)
     step, train, val = last
-    steps = meta.get("steps") if state != "running" and isinstance(meta.get("steps"), int) else step
+    steps = meta.get("steps") if state != states.RUNNING and isinstance(meta.get("steps"), int) else step
     return RunSummary(run_dir, str(meta.get("name") or run_dir.name), _start_time(run_dir), state, steps, train, val)
 
 
@@ -121,15 +120,3 @@ def _last_from_log(log: Path) -> tuple[int | None, float | None, float | None]:
         if step is not None and train is not None and val is not None:
             break
     return step, train, val
-
-
-def format_table(rows: list[RunSummary]) -> str:
-    header = ("RUN", "STARTED", "STATE", "STEPS", "TRAIN LOSS", "VAL LOSS")
-    body = [(r.path.name, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)) if r.start else "-",
-             r.state, f"{r.steps:,}" if r.steps is not None else "-", fmt_value(r.train), fmt_value(r.val))
-            for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
-    lines = []
-    for cells in (header, *body):
-        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
-    return "\n".join(lines)

@@ -1,43 +1,48 @@
-"""Plain-words descriptions of run events, shared by every view (plain printer, TUI, watch)."""
+"""What the views say, as plain data: event lines, the status line, the side panel's rows.
+
+The plain printer prints these strings; the TUI styles the same segments. No UI library here, so
+plain mode never loads one and tests read the text without Textual. A segment is
+(text, style, priority): `style` names a palette entry of the TUI's theme (or is a Rich style
+such as "bold"), and a part with a higher priority number is left out first when a line is too
+long for the terminal (0: always shown).
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Callable
 
-_KEY_HINT = re.compile(r" \([^()]*\)")
+from lossmon import events, names, states
+from lossmon.diagnosis.alerts import is_raised
+from lossmon.formatting import fmt_duration, fmt_lr, fmt_step, fmt_value
+from lossmon.recording.store import MetricStore, Series
+from lossmon.rundir.listing import RunSummary
+from lossmon.views.protocol import JobView, RunView
 
-
-def fmt_lr(x: Any) -> str:
-    try:
-        return f"{float(x):.3g}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
-def fmt_value(x: float | None) -> str:
-    """A metric value for a status line: 4 significant digits, non-finite spelled out."""
-    if x is None:
-        return "-"
-    if x != x:
-        return "NaN"
-    if x in (float("inf"), float("-inf")):
-        return "+inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
+Segment = tuple[str, "str | None", int]
+KeyOf = Callable[["str | None"], "str | None"]  # an action id -> the key a view shows for it
 
 
-def without_keys(advice: str) -> str:
-    """Advice for a reader with no keys to press (a read-only view, `lossmon check`):
-    'cut the LR ([ halves it)' -> 'cut the LR'."""
-    return _KEY_HINT.sub("", advice)
+# ---- events -------------------------------------------------------------------------------------
 
 
-def describe(ev: dict, keys: bool = True) -> str:
-    """One line saying what happened, with its numbers (`keys`: with the key hints in advice)."""
+def alert_key(ev: dict, key_of: KeyOf | None) -> str | None:
+    """The key that acts on an alert's advice in this view (None: no keys to press here).
+    Run logs written before actions had ids carry the key itself."""
+    if key_of is None:
+        return None
+    action = ev.get("action")
+    return key_of(action) if action else (ev.get("key") or None)
+
+
+def describe(ev: dict, key_of: KeyOf | None = None) -> str:
+    """One line saying what happened, with its numbers; with `key_of`, an alert names the key
+    that does what its advice says."""
     kind = ev.get("event", "?")
     source = ev.get("source")
     by = f" ({source})" if source else ""
-    if kind == "lr_change":
+    if kind == events.LR_CHANGE:
         if not ev.get("applied", True):
             return f"LR change {ev.get('request', '')} refused{by}: {ev.get('reason', '')}"
         old, new = ev.get("old") or [], ev.get("new") or []
@@ -45,39 +50,260 @@ def describe(ev: dict, keys: bool = True) -> str:
             return (f"LR {ev.get('request', '')}{by}: {fmt_lr(old[0])} -> {fmt_lr(new[0])}"
                     f" (multiplier {float(ev.get('scale', 1.0)):.3g})")
         return f"LR {ev.get('request', '')}{by}"
-    if kind == "lr_commit":
+    if kind == events.LR_COMMIT:
         if not ev.get("applied", True):
             return f"LR commit skipped{by}: {ev.get('reason', '')}"
         notes = "; ".join(ev.get("notes") or [])
         return f"LR multiplier {float(ev.get('baked', 1.0)):.3g} baked into the schedule{by}" + (f" ({notes})" if notes else "")
-    if kind == "pause":
+    if kind == events.PAUSE:
         return f"paused{by}"
-    if kind == "resume":
+    if kind == events.RESUME:
         return f"resumed{by}"
-    if kind == "stop":
+    if kind == events.STOP:
         return f"stop requested{by}; training finishes at the next step"
-    if kind == "checkpoint":
+    if kind == events.CHECKPOINT:
         if ev.get("ok"):
             res = ev.get("result")
             return f"checkpoint saved{by}" + (f": {res}" if res else "")
         return f"checkpoint failed{by}: {ev.get('error', 'unknown error')}"
-    if kind == "control":
+    if kind == events.CONTROL:
         args = " ".join(f"{k}={ev[k]}" for k in ("factor", "value") if k in ev)
         who = f" from pid {ev['peer_pid']}" if ev.get("peer_pid") else ""
         return f"control request{who}: {ev.get('cmd', '?')}" + (f" {args}" if args else "")
-    if kind == "control_refused":
+    if kind == events.CONTROL_REFUSED:
         more = f" (+{ev['unlogged']} more)" if ev.get("unlogged") else ""
         return f"control connection refused: uid {ev.get('uid')} (pid {ev.get('pid')}) is not this run's user{more}"
-    if kind == "source":
-        return str(ev.get("message", "the source changed"))
-    if kind == "error":
+    if kind == events.ERROR:
         return f"training raised {ev.get('message', 'an error')}"
-    if kind == "alert":
+    if kind == events.ALERT:
         if ev.get("state") == "resolved":
             return f"[resolved] {ev.get('message', '')}"
-        advice = ev.get("advice")
-        if advice and not keys:
-            advice = without_keys(advice)
-        return f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}" + (f" -> {advice}" if advice else "")
+        line = f"[{ev.get('severity', 'warning')}] {ev.get('message', '')}"
+        advice, key = ev.get("advice"), alert_key(ev, key_of)
+        if advice:
+            return f"{line} -> {advice}" + (f" ({key})" if key and ev.get("action") else "")
+        return line + (f"  [{key}]" if key else "")
     extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
     return f"{kind} {extra}" if extra else str(kind)
+
+
+SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
+_EVENT_STYLE = {events.ERROR: "error", events.LR_CHANGE: "lr_mark", events.LR_COMMIT: "lr_mark",
+                events.CHECKPOINT: "ok"}
+
+
+def feed_entry(ev: dict, key_of: KeyOf | None) -> tuple[int, str, str] | None:
+    """(step, style, text) of an event in the live view's alerts & events panel, or None for
+    one it leaves out (the pause and resume a stop implies)."""
+    kind = ev.get("event")
+    step = int(ev.get("step", 0) or 0)
+    if kind == events.ALERT:
+        if ev.get("state") == "resolved":
+            return step, "muted", describe(ev)
+        return step, SEVERITY_STYLE.get(ev.get("severity", "warning"), "alert_warning"), describe(ev, key_of)
+    if kind in (events.RESUME, events.PAUSE) and ev.get("source") == "stop":
+        return None
+    return step, _EVENT_STYLE.get(kind, "muted"), describe(ev)
+
+
+def alert_summary(evs: list[dict]) -> str:
+    """'2 warnings: overfitting (step 2 800), spike (step 120)' -- the last line of a scheduler's
+    log should say whether anything went wrong; '' when no warning or critical alert was raised."""
+    raised = [e for e in evs if is_raised(e)]
+    if not raised:
+        return ""
+    first: dict[str, int] = {}
+    for e in raised:
+        first.setdefault(str(e.get("kind")), int(e.get("step", 0) or 0))
+    crit = sum(1 for e in raised if e["severity"] == "critical")
+    head = f"{len(raised)} alert{'s' if len(raised) != 1 else ''}" + (f" ({crit} critical)" if crit else "")
+    kinds = ", ".join(f"{k} (step {fmt_step(s)})" for k, s in first.items())
+    return f"{head}: {kinds}; see the run log or `lossmon check`"
+
+
+# ---- the status line ----------------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    """What every view's status line reports about a run, read once from its store."""
+
+    name: str
+    step: int
+    total_steps: int | None
+    epoch: float | None
+    train: float | None
+    val: float | None
+    lr: float | None
+    lr_scale: float
+    lr_pending: bool
+    nonfinite: int
+    paused: bool
+
+    @classmethod
+    def of(cls, run: RunView) -> "Status":
+        store = run.store
+        return cls(run.name, store.last_step, run.total_steps, _last(store.by_role(names.EPOCH)),
+                   _last(store.by_role(names.TRAIN_LOSS)), _last(store.by_role(names.VAL_LOSS)),
+                   _last(lr_series(store)), run.lr_scale, run.lr_change_pending, store.nonfinite, run.paused)
+
+    def eta_s(self, rate: float | None) -> float | None:
+        """Seconds left at `rate` steps/s, when the run's length is known."""
+        if rate and self.total_steps and self.total_steps > self.step and rate > 0:
+            return (self.total_steps - self.step) / rate
+        return None
+
+
+def _last(s: Series | None) -> float | None:
+    last = s.last() if s is not None else None
+    return last[1] if last is not None else None
+
+
+def lr_series(store: MetricStore) -> Series | None:
+    """The LR to show: the watched optimizer's `lr`, else whatever the run logged as its LR."""
+    return store.series("lr") or store.by_role(names.LR)
+
+
+def plain_status(st: Status, rates: list[str]) -> str:
+    """Plain mode's line: '[mlp] step 1200 | epoch 3 | loss 0.51 | val 0.62 | lr 0.001 | ...'."""
+    parts = [f"[{st.name}] step {st.step}"]
+    if st.epoch is not None:
+        parts.append(f"epoch {fmt_value(st.epoch)}")
+    for label, v in (("loss", st.train), ("val", st.val)):
+        if v is not None:
+            parts.append(f"{label} {fmt_value(v)}")
+    if st.lr is not None:
+        parts.append(f"lr {fmt_lr(st.lr)}" + (f" (x{st.lr_scale:.3g})" if st.lr_scale != 1.0 else ""))
+    parts += rates
+    if st.nonfinite:
+        parts.append(f"{st.nonfinite} non-finite")
+    if st.paused:
+        parts.append("PAUSED")
+    return " | ".join(parts)
+
+
+def state_style(state: str) -> str:
+    if state in (states.FAILED, states.GONE):
+        return "error"
+    if state in (states.PAUSED, states.PAUSING, states.STOPPING, states.LOADING, states.INTERRUPTED):
+        return "warning"
+    return "ok"
+
+
+def tui_status(st: Status, *, state: str, rate: float | None, elapsed_s: float | None,
+               job_notes: list[Segment], lr_note: str, new_alerts: int) -> tuple[list[Segment], list[Segment]]:
+    """The live view's two status lines: the run and its progress; the LR, losses and alerts.
+    `elapsed_s` None leaves the elapsed time out (a watcher shows `job_notes` instead)."""
+    line1: list[Segment] = [
+        (f" {st.name} ", "bold reverse", 0), (f" {state} ", state_style(state), 0),
+        (f"  step {st.step:,}" + (f"/{st.total_steps:,}" if st.total_steps else ""), None, 0)]
+    if st.epoch is not None:
+        line1.append((f"  epoch {fmt_value(st.epoch)}", None, 3))
+    if rate is not None:
+        line1.append((f"  {rate:,.1f} steps/s", None, 1))
+    line1.extend(job_notes)
+    if elapsed_s is not None:
+        line1.append((f"  elapsed {fmt_duration(elapsed_s)}", None, 4))
+    eta = st.eta_s(rate)
+    if eta is not None:
+        line1.append((f"  ETA {fmt_duration(eta)}", None, 2))
+    line2: list[Segment] = [(" LR ", None, 0), (fmt_lr(st.lr) if st.lr is not None else "-", "bold", 0)]
+    if st.lr_scale != 1.0:
+        line2.append((f" (x{st.lr_scale:.3g} manual)", "lr_mark", 0))
+    if lr_note and st.lr_pending:
+        line2.append((f"  {lr_note} at the next step", "warning", 0))
+    for label, v in (("loss", st.train), ("val", st.val)):
+        if v is not None:
+            line2.append((f"  {label} {fmt_value(v)}", None, 1))
+    bad = st.nonfinite
+    line2.append((f"  non-finite {bad}", "error" if bad else "muted", 1 if bad else 3))
+    if new_alerts:
+        line2.append((f"  {new_alerts} new alert{'s' if new_alerts > 1 else ''} (a: ack)", "warning", 2))
+    return line1, line2
+
+
+def job_notes(job: JobView, state: str, store: MetricStore, now: float | None = None) -> list[Segment]:
+    """What the status line says about a job seen from outside: its detail, how much is loaded,
+    whether the other tool is still writing, skipped lines, a source that failed."""
+    now = time.monotonic() if now is None else now
+    parts: list[Segment] = []
+    if job.detail:
+        parts.append((f"  ({job.detail})", "muted", 1))
+    if job.read_only and state != states.READ_ONLY:
+        parts.append(("  read-only", "muted", 1))
+    if not job.loaded:
+        n = sum(len(s) for s in (store.series(k) for k in store.names()) if s is not None)
+        parts.append((f"  loading: {n:,} points so far", "warning", 0))
+    quiet = now - job.last_data
+    if job.read_only and job.loaded and quiet >= 10:  # is the other tool still writing?
+        parts.append((f"  no new data for {fmt_duration(quiet)}", "muted", 2))
+    if job.malformed:
+        n = job.malformed
+        parts.append((f"  {n} malformed line{'s' if n != 1 else ''} skipped", "warning", 2))
+    if job.error:
+        parts.append((f"  {job.error}", "error", 0))
+    return parts
+
+
+def shown_state(state: str, run: RunView, *, live: bool, quitting: bool = False) -> str:
+    """The state a view shows: a running job's pause and stop as they progress (`live`: its
+    control state can be known; `quitting`: this view asked it to stop so it can leave)."""
+    if state != states.RUNNING or not live:
+        return state
+    if run.should_stop or quitting:
+        return states.STOPPING
+    if run.paused:
+        return states.PAUSED
+    if run.pause_requested:
+        return states.PAUSING
+    return states.RUNNING
+
+
+def fit(parts: list[Segment], width: int) -> list[Segment]:
+    """Leave out the parts of lowest priority until the line fits `width` (priority 0 stays)."""
+    for level in (4, 3, 2, 1):
+        if sum(len(p[0]) for p in parts) <= width:
+            break
+        parts = [p for p in parts if p[2] < level]
+    return parts
+
+
+# ---- the side panel -----------------------------------------------------------------------------
+
+
+def spark_series(store: MetricStore, limit: int) -> list[tuple[str, Series]]:
+    """The metrics the side panel shows, at most `limit`: train, val, LR and grad norm first,
+    then the others in the order they were first logged (per-group LRs left out)."""
+    rows: list[tuple[str, Series]] = []
+    picked: set[str] = set()
+    for label, s in (("train", store.by_role(names.TRAIN_LOSS)), ("val", store.by_role(names.VAL_LOSS)),
+                     ("lr", lr_series(store)), ("grad norm", store.by_role(names.GRAD_NORM))):
+        if s is not None:
+            rows.append((label, s))
+            picked.add(s.name)
+    for name in store.names():
+        s = store.series(name)
+        if name not in picked and s is not None and s.role == names.OTHER and not name.startswith("lr/"):
+            rows.append((name, s))
+    return rows[:limit]
+
+
+def spark_value(label: str, s: Series) -> str:
+    last = s.last()
+    return fmt_lr(last[1]) if label == "lr" and last else fmt_value(last[1] if last else None)
+
+
+# ---- lossmon ls ---------------------------------------------------------------------------------
+
+
+def runs_table(rows: list[RunSummary]) -> str:
+    """`lossmon ls`: a column each for the run, its start, state, steps and last losses."""
+    header = ("RUN", "STARTED", "STATE", "STEPS", "TRAIN LOSS", "VAL LOSS")
+    body = [(r.path.name, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)) if r.start else "-",
+             r.state, f"{r.steps:,}" if r.steps is not None else "-", fmt_value(r.train), fmt_value(r.val))
+            for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = []
+    for cells in (header, *body):
+        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+    return "\n".join(lines)

@@ -1,5 +1,1 @@
-"""The live terminal UI (Textual). The only lossmon package that imports Textual or Rich."""
-
-from lossmon.views.tui.runner import run_tui
-
-__all__ = ["run_tui"]
+"""The live terminal UI (Textual): the app, its widgets, screens, plot and colours."""

@@ -1,14 +1,13 @@
-"""The live terminal UI: a Textual app that shows a Run's store and steers it with keys.
+"""The live terminal UI: a Textual app that shows a run's store and steers it with keys.
 
-Data flows one way (DESIGN.md §2): the training thread only appends to the Run; this app polls the
-store on two timers -- numbers at `fps`, the plot at `plot_hz` -- and repaints only what changed.
-Keys act through the same Run control calls a script can use. The training function runs on
-lossmon's own daemon thread rather than a Textual worker: Textual's thread workers live on
-asyncio's default executor, which the interpreter joins at exit, so a trainer that never returns
-would hang the process after quitting; with a daemon thread a second `q` always gets out.
+Data flows one way: the training thread only appends to the run; this app polls the store on two
+timers -- numbers at `fps`, the plot at `plot_hz` -- and repaints only what changed. Keys act
+through the run's control calls (views/protocol.py: RunView), the same ones a script can use.
 
-The same app shows a `WatchedRun` (lossmon watch): a job started elsewhere, read from its files,
-its keys sent over the job's control socket; quitting then never touches the job.
+What it shows comes with a job (JobView): training in this process, which the session starts
+through `job.start()` once the app is up, or a job started elsewhere that `lossmon watch` reads
+from its files and steers over its control socket; quitting then never touches the job. The words
+come from views/text.py, the keys from views/keys.py, the colours from palette.py.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -25,59 +24,57 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
-from lossmon import names
-from lossmon.views.text import describe, fmt_lr, fmt_value
-from lossmon.views.plain import fmt_duration
-from lossmon.views.rate import RateMeter
-from lossmon.training.run import Run
-from lossmon.session import TrainerThread
+from lossmon import events, names, states
+from lossmon.formatting import fmt_lr, step_label
 from lossmon.recording.smoothing import Smoothed
-from lossmon.recording.store import Series
-from lossmon.watch import ENDED, WatchedRun
-from lossmon.views.tui.axes import fmt_step
+from lossmon.rundir.layout import OUTPUT_LOG
+from lossmon.views import keys as key_table
+from lossmon.views import text
+from lossmon.views.keys import SMOOTHING, WINDOWS
+from lossmon.views.protocol import JobView, NoJob, RunView
+from lossmon.views.rate import RateMeter
+from lossmon.views.sparkline import spark_text
 from lossmon.views.tui.capture import OutputCapture
 from lossmon.views.tui.governor import Governor
+from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
-from lossmon.views.tui.sparkline import spark_text
-from lossmon.views.tui.widgets import LossPlot, TextLines, TextPanel, theme_styles
+from lossmon.views.tui.widgets import LossPlot, TextLines, TextPanel
 
-SMOOTHING = (0.0, 0.6, 0.9, 0.99)
-WINDOWS = ("all", "last 10 %", "last 1k steps")
-STEERING = frozenset({"lr", "lr_reset", "lr_dialog", "pause", "checkpoint", "stop"})
-SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
-_EVENT_STYLE = {"error": "error", "lr_change": "lr_mark", "lr_commit": "lr_mark", "checkpoint": "ok"}
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
 MAX_SPARKS = 7  # metric rows in the side panel
 _NARROW, _SHORT = 110, 32  # below these the side panels stack under the plot / the log pane hides
 
 
+def bindings() -> list[Binding]:
+    """The app's bindings, made from the key table."""
+    out = []
+    for a in key_table.ACTIONS:
+        shown = key_table.display(a.keys[0])
+        out.append(Binding(",".join(a.keys), a.command, a.label, show=a.footer, priority=a.priority,
+                           key_display=shown if shown != a.keys[0] else None))
+    return out
+
+
+def styled(lines: list[list[text.Segment]], palette: dict, width: int | None = None) -> Text:
+    """Segments as one Rich Text, a line each; with `width`, each line fitted to it."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for i, parts in enumerate(lines):
+        if i:
+            t.append("\n")
+        for chunk, style, _ in (text.fit(parts, width) if width is not None else parts):
+            t.append(chunk, style=palette.get(style, style) if style else None)
+    return t
+
+
 class LossmonApp(App[int]):
-    """Shows one Run live. With `train_fn` it runs training on a thread; without, it shows a store
-    as it is (tests, snapshots), or a WatchedRun: a job started elsewhere."""
+    """Shows one run live, with its job (none: a store shown as it is, for tests and screenshots)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "lossmon"
-    BINDINGS = [
-        Binding("right_square_bracket", "lr(2.0)", "LR x2", key_display="]"),
-        Binding("left_square_bracket", "lr(0.5)", "LR /2", key_display="["),
-        Binding("plus", "lr(1.25)", "LR x1.25", show=False),
-        Binding("minus", "lr(0.8)", "LR x0.8", show=False),
-        Binding("0", "lr_reset", "LR x1", show=False),
-        Binding("l", "lr_dialog", "set LR"),
-        Binding("p,space", "pause", "pause"),
-        Binding("c", "checkpoint", "ckpt"),
-        Binding("s", "stop", "stop"),
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+c", "interrupt", "stop", show=False, priority=True),
-        Binding("y", "toggle_log", "log/lin y", show=False),
-        Binding("m", "smoothing", "smoothing", show=False),
-        Binding("w", "window", "window", show=False),
-        Binding("a", "ack", "ack alerts", show=False),
-        Binding("question_mark", "help", "help", key_display="?"),
-    ]
+    BINDINGS = bindings()
 
-    def __init__(self, run: Run | WatchedRun, train_fn: Callable[[Run], Any] | None = None, *,
+    def __init__(self, run: RunView, job: JobView | None = None, *,
                  fps: float = 10.0, plot_hz: float = 4.0, ui_budget: float = 0.02, handle_signals: bool = False,
                  capture_output: bool = True, started: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -85,20 +82,17 @@ class LossmonApp(App[int]):
         if not fps > 0 or not plot_hz > 0:
             raise ValueError("fps and plot_hz must be > 0")
         self.run_ = run
-        self.watching = isinstance(run, WatchedRun)  # a job started elsewhere: steered over its socket
-        self.train_fn = train_fn
+        self.job = job if job is not None else NoJob()
+        self.watching = not self.job.in_process  # a job started elsewhere: steered over its socket
         self.governor = Governor(float(fps), float(plot_hz), ui_budget)
         self.handle_signals = handle_signals
         self.clock = clock
         self.started = clock() if started is None else started
-        self.capture = (OutputCapture(run.dir / "output.log" if run.dir else None)
-                        if capture_output and not self.watching else None)
-        self.trainer: TrainerThread | None = None
-        self.state = "running" if train_fn is not None else "idle"
+        self.capture = (OutputCapture(run.dir / OUTPUT_LOG if run.dir else None)
+                        if capture_output and self.job.in_process else None)
+        self.state = self.job.state if self.job.in_process else states.LOADING
         self._generation = 0
         self._ticked_version = -1
-        if self.watching:
-            self.state = "loading"
         self.ended_at: float | None = None
         self.signum: int | None = None
         self.forced = False
@@ -111,8 +105,8 @@ class LossmonApp(App[int]):
         self._smoothed: Smoothed | None = None
         self._drawn_key: tuple | None = None
         self._events_seen = 0
-        self._marks: list[Mark] = []
-        self._feed: list[tuple[int, str, str]] = []  # (step, style key, text), oldest first
+        self.marks: list[Mark] = []  # what the plot's x axis marks: LR changes and alerts
+        self.feed: list[tuple[int, str, str]] = []  # the alerts & events panel: (step, style, text), oldest first
         self._alerts = 0
         self._last_toast = -1e9
         self._rate = RateMeter()
@@ -134,7 +128,7 @@ class LossmonApp(App[int]):
     def on_mount(self) -> None:
         plot = self.query_one("#plot", LossPlot)
         plot.border_title = "loss"
-        plot.on_new_size = self._redraw_now
+        plot.on_new_size = self.redraw_now
         self.query_one("#sparks").border_title = "metrics"
         self.query_one("#events").border_title = "alerts & events"
         out = self.query_one("#output", RichLog)
@@ -142,14 +136,13 @@ class LossmonApp(App[int]):
         out.can_focus = False
         self._layout_for(self.size.width, self.size.height)
         self.set_class(self.watching, "-watch")
-        if self.watching:
-            plot.border_subtitle = self.run_.source.describe()
+        if self.job.source_label:
+            plot.border_subtitle = self.job.source_label
         if self.capture is not None:
             self.capture.install()
         if self.handle_signals:
             self._install_signals()
-        if self.train_fn is not None:
-            self.trainer = TrainerThread(self.train_fn, self.run_).start()
+        self.job.start()  # after the capture: training output reaches the pane from its first line
         self.tick()
         self.plot_tick()
         self._heartbeat()
@@ -189,10 +182,10 @@ class LossmonApp(App[int]):
 
     def _on_signal(self, sig: int) -> None:
         """SIGTERM/SIGHUP/SIGINT: stop training gracefully and leave the UI at once, so the terminal
-        is restored; the runner waits for the trainer after that."""
+        is restored; the session waits for the trainer after that."""
         if self.signum is None:
             self.signum = sig
-            if not self.watching:  # a watched job is not ours to stop
+            if self.job.in_process:  # a watched job is not ours to stop
                 self.run_.stop(source=signal.Signals(sig).name)
         self.exit()
 
@@ -224,10 +217,7 @@ class LossmonApp(App[int]):
     def _tick(self) -> None:
         self._ticked_version = self.run_.store.version
         self._drain_output()  # before the trainer's end, so a traceback follows what it printed
-        if self.watching:
-            self._poll_watched()
-        else:
-            self._poll_trainer()
+        self._poll_job()
         self._take_events()
         self._rate.add(self.clock(), self.run_.store.last_step)
         self.query_one("#status", TextLines).show(self.status_text())
@@ -249,7 +239,7 @@ class LossmonApp(App[int]):
                 self._smoothed = Smoothed(train, SMOOTHING[self.smoothing_i])
             self._smoothed.update()
         plot = self.query_one("#plot", LossPlot)
-        key = (store.version, plot.size, self.log_y, self.smoothing_i, self.window_i, len(self._marks),
+        key = (store.version, plot.size, self.log_y, self.smoothing_i, self.window_i, len(self.marks),
                self._smoothed.behind if self._smoothed else False, self.theme)
         if key == self._drawn_key and not (self._smoothed and self._smoothed.behind):
             return
@@ -259,7 +249,7 @@ class LossmonApp(App[int]):
         smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
         plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
-                              marks=self._marks, legend=self.legend()), styles)
+                              marks=self.marks, legend=self.legend()), styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
 
     # ---- what the widgets show ----------------------------------------------------------------
@@ -273,16 +263,18 @@ class LossmonApp(App[int]):
 
     @property
     def training_alive(self) -> bool:
-        if self.watching:
-            return self.run_.steerable
-        return self.trainer is not None and self.trainer.is_alive()
+        return self.job.steerable
+
+    def key_of(self, action_id: str | None) -> str | None:
+        """The key for an action in this view; None where keys cannot act (a read-only view)."""
+        return None if self.job.read_only else key_table.key_of(action_id)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """A read-only view hides the steering keys; a watched job that has ended greys them."""
-        if self.watching and action in STEERING:
-            if self.run_.read_only:
+        if self.watching and action in key_table.STEERING_COMMANDS:
+            if self.job.read_only:
                 return False
-            if self.run_.job != "running":
+            if self.job.state not in (states.RUNNING, states.LOADING):
                 return None
         return True
 
@@ -303,201 +295,98 @@ class LossmonApp(App[int]):
         y, window = f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"
         parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
                  "━• val", "▲ LR change", "! alert", "× NaN/inf", y, window]
-        text = "  ".join(parts)
-        if len(text) > self.query_one("#plot").size.width:
-            text = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", "▲ LR", "! alert", y, window])
-        return text
-
-    def status_text(self) -> Text:
-        """Two lines; parts of lower priority (a higher number) are left out when the terminal is
-        too narrow, so nothing wraps and the state, step, LR and losses always show."""
-        run, store = self.run_, self.run_.store
-        st = self.palette()
-        now = self.clock() if self.ended_at is None else self.ended_at
-        state = self.display_state()
-        state_style = st["error"] if state in ("failed", "gone") else (
-            st["warning"] if state in ("paused", "pausing", "stopping", "loading", "interrupted") else st["ok"])
-        step = store.last_step
-        line1: list[tuple[str, Any, int]] = [
-            (f" {run.name} ", "bold reverse", 0), (f" {state} ", state_style, 0),
-            (f"  step {step:,}" + (f"/{run.total_steps:,}" if run.total_steps else ""), None, 0)]
-        epoch = store.by_role(names.EPOCH)
-        if epoch is not None and epoch.last() is not None:
-            line1.append((f"  epoch {fmt_value(epoch.last()[1])}", None, 3))
-        rate = self._rate.rate() if state == "running" else None
-        if rate is not None:
-            line1.append((f"  {rate:,.1f} steps/s", None, 1))
-        if self.watching:
-            line1.extend(self._watch_parts())
-        else:
-            line1.append((f"  elapsed {fmt_duration(now - self.started)}", None, 4))
-        if rate and run.total_steps and run.total_steps > step:
-            line1.append((f"  ETA {fmt_duration((run.total_steps - step) / rate)}", None, 2))
-        lr = store.series("lr") or store.by_role(names.LR)
-        line2: list[tuple[str, Any, int]] = [
-            (" LR ", None, 0),
-            (fmt_lr(lr.last()[1]) if lr is not None and lr.last() is not None else "-", "bold", 0)]
-        if run.lr_scale != 1.0:
-            line2.append((f" (x{run.lr_scale:.3g} manual)", st["lr_mark"], 0))
-        if self.lr_note and run.lr_change_pending:
-            line2.append((f"  {self.lr_note} at the next step", st["warning"], 0))
-        for label, role in (("loss", names.TRAIN_LOSS), ("val", names.VAL_LOSS)):
-            s = store.by_role(role)
-            if s is not None and s.last() is not None:
-                line2.append((f"  {label} {fmt_value(s.last()[1])}", None, 1))
-        bad = store.nonfinite
-        line2.append((f"  non-finite {bad}", st["error"] if bad else st["muted"], 1 if bad else 3))
-        new_alerts = self._alerts - self.acked
-        if new_alerts:
-            line2.append((f"  {new_alerts} new alert{'s' if new_alerts > 1 else ''} (a: ack)", st["warning"], 2))
-        width = self.size.width or 200
-        t = Text(no_wrap=True, overflow="ellipsis")
-        for i, parts in enumerate((line1, line2)):
-            if i:
-                t.append("\n")
-            for level in (4, 3, 2, 1):
-                if sum(len(p[0]) for p in parts) <= width:
-                    break
-                parts = [p for p in parts if p[2] < level]
-            for text, style, _ in parts:
-                t.append(text, style=style)
-        return t
-
-    def _watch_parts(self) -> list[tuple[str, Any, int]]:
-        w = self.run_
-        st = self.palette()
-        parts: list[tuple[str, Any, int]] = []
-        if w.job_detail:
-            parts.append((f"  ({w.job_detail})", st["muted"], 1))
-        if w.read_only and self.state != "read-only":
-            parts.append(("  read-only", st["muted"], 1))
-        if not w.loaded:
-            n = sum(len(s) for s in (w.store.series(k) for k in w.store.names()) if s is not None)
-            parts.append((f"  loading: {n:,} points so far", st["warning"], 0))
-        quiet = time.monotonic() - w.last_data
-        if w.read_only and w.loaded and quiet >= 10:  # is the other tool still writing?
-            parts.append((f"  no new data for {fmt_duration(quiet)}", st["muted"], 2))
-        if w.malformed:
-            parts.append((f"  {w.malformed} malformed line{'s' if w.malformed != 1 else ''} skipped", st["warning"], 2))
-        if w.error:
-            parts.append((f"  {w.error}", st["error"], 0))
-        return parts
+        legend = "  ".join(parts)
+        if len(legend) > self.query_one("#plot").size.width:
+            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", "▲ LR", "! alert", y, window])
+        return legend
 
     def display_state(self) -> str:
-        if self.watching:
-            w = self.run_
-            if self.state == "running" and w.steerable:
-                if w.should_stop:
-                    return "stopping"
-                if w.paused:
-                    return "paused"
-                if w.pause_requested:
-                    return "pausing"
-            return self.state
-        if self.state != "running":
-            return self.state
-        if self.run_.should_stop or self.quitting:
-            return "stopping"
-        if self.run_.paused:
-            return "paused"
-        if self.run_.pause_requested:
-            return "pausing"
-        return "running"
+        return text.shown_state(self.state, self.run_, live=self.job.in_process or self.job.steerable,
+                                quitting=self.quitting)
+
+    def status_text(self) -> Text:
+        """Two lines; parts of lower priority are left out when the terminal is too narrow, so
+        nothing wraps and the state, step, LR and losses always show."""
+        now = self.clock() if self.ended_at is None else self.ended_at
+        state = self.display_state()
+        rate = self._rate.rate() if state == states.RUNNING else None
+        lines = text.tui_status(
+            text.Status.of(self.run_), state=state, rate=rate,
+            elapsed_s=None if self.watching else now - self.started,
+            job_notes=text.job_notes(self.job, self.state, self.run_.store) if self.watching else [],
+            lr_note=self.lr_note, new_alerts=self._alerts - self.acked)
+        return styled(list(lines), self.palette(), self.size.width or 200)
 
     def sparks_text(self, start: float | None, end: float | None) -> Text:
-        store = self.run_.store
         panel = self.query_one("#sparks", TextLines)
         width = max(10, panel.size.width)
-        rows: list[tuple[str, Series]] = []
-        picked: set[str] = set()
-        for label, s in (("train", store.by_role(names.TRAIN_LOSS)), ("val", store.by_role(names.VAL_LOSS)),
-                         ("lr", store.series("lr") or store.by_role(names.LR)),
-                         ("grad norm", store.by_role(names.GRAD_NORM))):
-            if s is not None:
-                rows.append((label, s))
-                picked.add(s.name)
-        for name in store.names():
-            s = store.series(name)
-            if name not in picked and s is not None and s.role == names.OTHER and not name.startswith("lr/"):
-                rows.append((name, s))
-        rows = rows[:MAX_SPARKS]
         st = self.palette()
-        style = {"train": st["train"], "val": st["val"], "lr": st["lr_mark"]}
-        t = Text(no_wrap=True, overflow="ellipsis")
+        colour = {"train": "train", "val": "val", "lr": "lr_mark"}
         label_w, value_w = 10, 9
         spark_w = max(1, width - label_w - value_w - 2)
-        for i, (label, s) in enumerate(rows):
-            last = s.last()
+        lines = []
+        for label, s in text.spark_series(self.run_.store, MAX_SPARKS):
             log = self.log_y and s.role in (names.TRAIN_LOSS, names.VAL_LOSS, names.GRAD_NORM)
-            t.append(label[:label_w].ljust(label_w), style=st["label"])
-            t.append(spark_text(s, spark_w, start, end, log=log), style=style.get(label, st["label"]))
-            value = fmt_lr(last[1]) if label == "lr" and last else fmt_value(last[1] if last else None)
-            t.append(" " + value.rjust(value_w))
-            if i < len(rows) - 1:
-                t.append("\n")
-        return t
+            lines.append([(label[:label_w].ljust(label_w), "label", 0),
+                          (spark_text(s, spark_w, start, end, log=log), colour.get(label, "label"), 0),
+                          (" " + text.spark_value(label, s).rjust(value_w), None, 0)])
+        return styled(lines, st)
 
     def events_text(self) -> Text:
         st = self.palette()
         panel = self.query_one("#events", TextPanel)
         room = max(1, panel.size.height or 8)
         t = Text(overflow="fold")
-        shown = 0
-        for step, key, text in reversed(self._feed):
-            if shown >= room:
-                break
-            t.append(f"{fmt_step(step):>6} ", style=st["label"])
-            t.append(text + "\n", style=st.get(key, st["label"]))
-            shown += 1
-        if not self._feed:
+        for step, key, line in list(reversed(self.feed))[:room]:
+            t.append(f"{step_label(step):>6} ", style=st["label"])
+            t.append(line + "\n", style=st.get(key, st["label"]))
+        if not self.feed:
             t.append("no alerts; LR changes, pauses and checkpoints show here", style=st["muted"])
         return t
 
     # ---- polling helpers ----------------------------------------------------------------------
 
-    def _poll_trainer(self) -> None:
-        if self.trainer is None or self.trainer.is_alive() or self.state not in ("running",):
-            return
-        self.ended_at = self.clock()
-        outcome = self.trainer.outcome
-        if outcome is None or outcome.state == "failed":
-            self.state = "failed"
-            out = self.query_one("#output", RichLog)
-            if outcome is not None and outcome.traceback:
-                out.write(Text(outcome.traceback.rstrip(), style=self.palette()["error"]))
-            msg = f"{type(outcome.error).__name__}: {outcome.error}" if outcome and outcome.error else "unknown error"
-            self.notify(f"training raised {msg}. The curves stay; q quits.", severity="error", timeout=30)
-        else:
-            self.state = outcome.state  # finished or stopped
-            self.notify(f"training {outcome.state} at step {self.run_.step:,}; q quits", timeout=8)
-        self.set_timer(0.3, self._redraw_now)  # once the pump has moved the last points: the whole run
-
-    def _poll_watched(self) -> None:
-        """The watched job's state, notices from the watcher and its control replies, and a
-        source that was truncated or replaced (everything shown is dropped and read anew)."""
-        w = self.run_
-        if w.generation != self._generation:
-            self._generation = w.generation
+    def _poll_job(self) -> None:
+        """The job's state, its notices, and a source that was truncated or replaced (everything
+        shown is dropped and read anew)."""
+        job = self.job
+        if job.generation != self._generation:
+            self._generation = job.generation
             self._events_seen = 0
-            self._marks.clear()
-            self._feed.clear()
+            self.marks.clear()
+            self.feed.clear()
             self._alerts = self.acked = 0
             self._smoothed = None
             self._drawn_key = None
-        while w.notices:
-            severity, text = w.notices.popleft()
-            self.notify(text, severity=severity, timeout=6 if severity != "error" else 12)
-        state = w.job if w.loaded or w.job != "running" else "loading"
-        if state != self.state:
-            old, self.state = self.state, state
-            if old == "loading":
-                self._rate = RateMeter()  # the catch-up is not the job's speed
-            if state in ENDED and old in ("running", "loading"):
-                detail = f" ({w.job_detail})" if w.job_detail else ""
-                bad = state in ("failed", "gone")
-                self.notify(f"the job is {state}{detail}; q quits", severity="error" if bad else "information", timeout=15)
-                self.set_timer(0.3, self._redraw_now)
-            self.refresh_bindings()
+        while job.notices:
+            severity, note = job.notices.popleft()
+            self.notify(note, severity=severity, timeout=6 if severity != "error" else 12)
+        state = job.state
+        if state == self.state:
+            return
+        old, self.state = self.state, state
+        if old == states.LOADING:
+            self._rate = RateMeter()  # the catch-up is not the job's speed
+        if state in states.ENDED and old in (states.RUNNING, states.LOADING):
+            self.ended_at = self.clock()
+            self._announce_end(state)
+            self.set_timer(0.3, self.redraw_now)  # once the last points are in: the whole run
+        self.refresh_bindings()
+
+    def _announce_end(self, state: str) -> None:
+        if self.watching:
+            detail = f" ({self.job.detail})" if self.job.detail else ""
+            bad = state in (states.FAILED, states.GONE)
+            self.notify(f"the job is {state}{detail}; q quits", severity="error" if bad else "information", timeout=15)
+            return
+        failure = self.job.failure
+        if failure is not None:
+            message, traceback = failure
+            if traceback:
+                self.query_one("#output", RichLog).write(Text(traceback.rstrip(), style=self.palette()["error"]))
+            self.notify(f"training raised {message}. The curves stay; q quits.", severity="error", timeout=30)
+        else:
+            self.notify(f"training {state} at step {self.run_.step:,}; q quits", timeout=8)
 
     def _drain_output(self) -> None:
         if self.capture is None:
@@ -509,50 +398,45 @@ class LossmonApp(App[int]):
                 out.write(line)
 
     def _take_events(self) -> None:
-        events = self.run_.store.events
-        if self._events_seen >= len(events):
+        store_events = self.run_.store.events
+        if self._events_seen >= len(store_events):
             return
-        for ev in events[self._events_seen:len(events)]:
+        for ev in store_events[self._events_seen:len(store_events)]:
             self._on_event(ev)
-        self._events_seen = len(events)
+        self._events_seen = len(store_events)
         self.query_one("#events", TextPanel).show(self.events_text())
 
     def _on_event(self, ev: dict) -> None:
+        entry = text.feed_entry(ev, self.key_of)
+        if entry is not None:
+            self.feed.append(entry)
         kind = ev.get("event")
         step = int(ev.get("step", 0) or 0)
-        if kind == "alert":
-            sev = ev.get("severity", "warning")
+        if kind == events.ALERT:
             if ev.get("state") == "resolved":  # shown, but neither counted nor marked
-                self._feed.append((step, "muted", describe(ev)))
                 return
+            sev = ev.get("severity", "warning")
             self._alerts += 1
-            keys = not (self.watching and self.run_.read_only)  # no key hints where keys cannot act
-            key = ev.get("key")
-            text = describe(ev, keys) + (f"  [{key}]" if keys and key and not ev.get("advice") else "")
-            self._feed.append((step, SEVERITY_STYLE.get(sev, "alert_warning"), text))
-            self._marks.append(Mark(step, sev if sev in SEVERITY_STYLE else "warning"))
+            self.marks.append(Mark(step, sev if sev in text.SEVERITY_STYLE else "warning"))
             now = time.monotonic()
             if sev == "critical" and now - self._last_toast > 5.0:  # one toast for a burst of them
                 self._last_toast = now
                 self.notify(ev.get("message", "alert"), severity="error", timeout=10)
             return
-        if kind in ("lr_change", "lr_commit"):
+        if kind in (events.LR_CHANGE, events.LR_COMMIT):
             self.lr_note = ""
-            if kind == "lr_change" and ev.get("applied", True):
-                self._marks.append(Mark(step, "lr"))
+            if kind == events.LR_CHANGE and ev.get("applied", True):
+                self.marks.append(Mark(step, "lr"))
             elif not ev.get("applied", True):
-                self.notify(describe(ev), severity="warning")
-        if kind == "checkpoint" and ev.get("source") == "key":
-            self.notify(describe(ev), severity="information" if ev.get("ok") else "error")
-        if kind in ("resume", "pause") and ev.get("source") == "stop":
-            return
-        self._feed.append((step, _EVENT_STYLE.get(kind, "muted"), describe(ev)))
+                self.notify(text.describe(ev), severity="warning")
+        if kind == events.CHECKPOINT and ev.get("source") == "key":
+            self.notify(text.describe(ev), severity="information" if ev.get("ok") else "error")
 
     # ---- actions (keys) -----------------------------------------------------------------------
 
     def _can_steer(self) -> bool:
         if not self.training_alive:
-            if self.watching and self.run_.job == "running":
+            if self.watching and self.job.state in (states.RUNNING, states.LOADING):
                 self.notify("no control channel to this job (yet)", severity="warning")
             else:
                 self.notify("training is not running", severity="warning")
@@ -662,28 +546,28 @@ class LossmonApp(App[int]):
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
-        self._redraw_now()
+        self.redraw_now()
 
     def action_smoothing(self) -> None:
         self.smoothing_i = (self.smoothing_i + 1) % len(SMOOTHING)
         self._smoothed = None  # rebuilt, catching up over a few ticks on long histories
-        self._redraw_now()
+        self.redraw_now()
 
     def action_window(self) -> None:
         self.window_i = (self.window_i + 1) % len(WINDOWS)
-        self._redraw_now()
+        self.redraw_now()
 
     def action_ack(self) -> None:
         self.acked = self._alerts
         self._refresh_status()
 
     def action_help(self) -> None:
-        w = self.run_
-        self.push_screen(HelpScreen(watching=self.watching, read_only=self.watching and w.read_only))
+        self.push_screen(HelpScreen(watching=self.watching, read_only=self.watching and self.job.read_only))
 
     def _refresh_status(self) -> None:
         self.query_one("#status", TextLines).show(self.status_text())
 
-    def _redraw_now(self) -> None:
+    def redraw_now(self) -> None:
+        """Draw the plot again now, whatever the timers say (a resize, a key that changed the view)."""
         self._drawn_key = None
         self.plot_tick()

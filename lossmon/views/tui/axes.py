@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
+
 _LIMIT = 1e300
 _LOG_LIMIT = 300.0
 
@@ -110,13 +111,3 @@ def fmt_tick(v: float) -> str:
         if len(label) <= 7:
             return label
     return label
-
-
-def fmt_step(v: float) -> str:
-    """Step labels: 950, 2.5k, 12k, 1.2M."""
-    a = abs(v)
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            text = f"{v / div:.3g}"
-            return text + suffix
-    return f"{v:.0f}"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lossmon.recording.store import Envelope, Series
-from lossmon.views.tui.axes import Scale, fit_scale, fmt_step, fmt_tick, linear_ticks, y_ticks
+from lossmon.formatting import step_label
+from lossmon.views.tui.axes import Scale, fit_scale, fmt_tick, linear_ticks, y_ticks
 from lossmon.views.tui.braille import Canvas
 
 # Layers, in paint order (a cell takes the colour of the last layer that drew in it).
@@ -167,7 +168,7 @@ def _x_axis(pw: int, start: float, end: float, marks: list[Mark]) -> list[list[t
         c = col_of(t)
         if not 0 <= c < pw:
             continue
-        text = fmt_step(t)
+        text = step_label(t)
         a = LABEL_W + c - len(text) // 2
         if a < 0 or a + len(text) > len(label_row) or any(ch != " " for ch in label_row[max(0, a - 1):a + len(text) + 1]):
             continue

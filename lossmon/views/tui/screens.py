@@ -1,4 +1,5 @@
-"""Modal screens: type an exact LR, confirm quitting while training runs, the key help."""
+"""Modal screens: type an exact LR, confirm quitting while training runs, the key help (made from
+the key table, views/keys.py)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from lossmon.training.lr import check_positive
-
-KEYS = [
-    ("]  [", "LR x2 / x0.5 (from the next optimizer step)"),
-    ("+  -", "LR x1.25 / x0.8"),
-    ("0", "LR multiplier back to 1 (the schedule's own LR)"),
-    ("l", "type an exact LR"),
-    ("p  space", "pause / resume training"),
-    ("c", "checkpoint now (on_checkpoint runs in the training thread)"),
-    ("s", "stop training gracefully; the app stays open"),
-    ("q", "quit (asks while training runs; q again while stopping forces)"),
-    ("ctrl+c", "stop training gracefully"),
-    ("y", "log / linear y axis"),
-    ("m", "smoothing: off / 0.6 / 0.9 / 0.99"),
-    ("w", "window: all / last 10 % / last 1k steps"),
-    ("a", "acknowledge alerts"),
-    ("?", "this help"),
-]
-
+from lossmon.views.keys import help_rows
 
 class LRDialog(ModalScreen[float | None]):
     """Asks for an LR; rejects anything but a finite number > 0, with the reason, and stays open."""
@@ -73,13 +57,6 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-WATCH_KEYS = {
-    "s": "stop the job gracefully at its next step",
-    "q": "close this view (the job goes on)",
-    "ctrl+c": "close this view (the job goes on)",
-}
-
-
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
@@ -88,9 +65,7 @@ class HelpScreen(ModalScreen[None]):
         self.watching, self.read_only = watching, read_only
 
     def compose(self) -> ComposeResult:
-        keys = [(k, WATCH_KEYS.get(k, text)) if self.watching else (k, text) for k, text in KEYS]
-        if self.read_only:
-            keys = [(k, t) for k, t in keys if k in ("q", "ctrl+c", "y", "m", "w", "a", "?")]
+        keys = help_rows(watching=self.watching, read_only=self.read_only)
         width = max(len(k) for k, _ in keys)
         body = Text()
         body.append("lossmon keys", style="bold")

@@ -6,54 +6,11 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.color import Color, ColorParseError
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
 from lossmon.views.tui.plotimage import PlotImage
-
-
-def theme_styles(app) -> dict[str, Style]:
-    """Style per plot/sparkline key, from the app's current theme (so themes, 16 colours and
-    NO_COLOR all apply)."""
-    v = app.get_css_variables()
-    try:
-        bg = Color.parse(v.get("background") or "black")
-    except ColorParseError:
-        bg = Color(0, 0, 0)
-
-    def c(name: str, fallback: str) -> str:
-        try:  # theme colours may carry alpha ("#E0E0E099"): flatten them over the background
-            return (bg + Color.parse(v[name])).hex6
-        except (KeyError, ColorParseError):
-            return fallback
-
-    fg = c("foreground", "white")
-    try:
-        primary = bg + Color.parse(v["primary"])
-        faint = bg.blend(primary, 0.55).hex6  # raw points: the train colour, half-way to the background
-        strong = primary.lighten(0.12).hex6
-    except (KeyError, ColorParseError):
-        faint, strong = "blue", "bright_blue"
-    return {
-        "legend": Style(color=c("foreground-muted", fg)),
-        "label": Style(color=c("foreground-muted", fg)),
-        "axis": Style(color=c("foreground-muted", fg)),
-        "train_raw": Style(color=faint),
-        "train": Style(color=strong, bold=True),
-        "val": Style(color=c("accent", "yellow"), bold=True),
-        "val_marker": Style(color=c("accent", "yellow"), bold=True),
-        "nonfinite": Style(color=c("error", "red"), bold=True),
-        "lr_mark": Style(color=c("success", "green"), bold=True),
-        "alert_info": Style(color=c("secondary", "cyan"), bold=True),
-        "alert_warning": Style(color=c("warning", "yellow"), bold=True),
-        "alert_critical": Style(color=c("error", "red"), bold=True),
-        "muted": Style(color=c("text-muted", fg)),
-        "error": Style(color=c("error", "red"), bold=True),
-        "warning": Style(color=c("warning", "yellow"), bold=True),
-        "ok": Style(color=c("success", "green"), bold=True),
-    }
 
 
 class LossPlot(Widget):

@@ -1,0 +1,85 @@
+"""The session: a run directory with its Run, run log writer, pump, detectors and control socket.
+
+It opens all of them when a run starts and closes them, in order, when it ends, recording how it
+ended in meta.json. Every view's run shares it; the views themselves never see it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from lossmon import events
+from lossmon.control_socket import ControlServer
+from lossmon.diagnosis import DiagnosisConfig, Diagnoser
+from lossmon.diagnosis.live import TickBuffer
+from lossmon.recording.pump import Pump
+from lossmon.rundir.columns import ColumnWriter
+from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run_dir
+from lossmon.rundir.meta import initial_meta, write_meta
+from lossmon.rundir.runlog import RunLogWriter
+from lossmon.training.run import Run
+
+
+class Session:
+    """A run directory with its Run, run log writer, pump and metadata."""
+
+    def __init__(self, name: str, run_dir: str | os.PathLike | None = None,
+                 config: DiagnosisConfig | None = None) -> None:
+        self.dir: Path = create_run_dir(name, run_dir)
+        self.run = Run(name, self.dir)
+        self.meta = initial_meta(name)
+        self.writer = None
+        try:
+            self.writer = RunLogWriter(self.dir / RUN_LOG)
+            write_meta(self.dir, self.meta)
+        except OSError as e:
+            if self.writer is not None:
+                self.writer.close()
+            raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
+        self.pump = Pump(self.run, self.writer, columns=ColumnWriter(self.dir))
+        self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
+        feed = TickBuffer(self.diagnoser)
+        self.pump.subscribers.append(feed)
+        self.pump.flushers.append(feed.flush)
+        self.started = time.monotonic()
+        self.pump.start()
+        self._closed = False
+        self.control = ControlServer(self.run, self.dir / SOCKET)
+        if not self.control.start():
+            print(f"lossmon: no control channel for this run ({self.control.error})", file=sys.stderr)
+
+    def _alert(self, alert: dict) -> None:
+        """Alerts travel like every other event: queued on the run, logged and shown next tick."""
+        fields = {k: v for k, v in alert.items() if k != "event"}
+        self.run.record(events.ALERT, **fields)
+
+    def _act(self, action: str, alert: dict) -> None:
+        """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
+        source = "early_stopping" if alert["kind"] == "early_stopping" else f"diagnosis:{alert['kind']}"
+        if action == "stop":
+            self.run.stop(source=source)
+        elif action == "pause":
+            self.run.pause(source=source)
+
+    def close(self, state: str, exit_code: int, error: str | None = None) -> None:
+        """Flush and fsync the run log and record the final state. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.control.close()  # no command can arrive for a run that is ending
+        self.pump.stop()
+        if self.writer.unwritten_bytes:
+            print(f"lossmon: {self.writer.unwritten_bytes} bytes of the run log could not be written"
+                  f" ({self.writer.error})", file=sys.stderr)
+            error = error or self.writer.error
+        self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
+                         steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
+        if error:
+            self.meta["error"] = error
+        try:
+            write_meta(self.dir, self.meta)
+        except OSError as e:
+            print(f"lossmon: could not update {self.dir / META}: {e}", file=sys.stderr)

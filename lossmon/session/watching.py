@@ -1,0 +1,72 @@
+"""`lossmon watch`: a job started elsewhere (or a log another tool writes) under a view.
+
+A watcher's signals end the watching, never the job. With no terminal it follows the run with
+plain status lines until its job ends -- or, for files with no job to ask (TensorBoard, CSV...),
+until Ctrl+C or SIGTERM, like `tail -f`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO
+
+from lossmon import states
+from lossmon.training.signals import SignalStop
+from lossmon.views.plain import PlainPrinter
+from lossmon.watch import WatchedRun
+
+WATCH_UI_BUDGET = 0.1  # the view has its own process here, not the trainer's: a bigger share of a core
+
+
+def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
+    """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
+    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
+    A signal ends the watching, never the job: exit 128+signal, as the live view."""
+    printer = PlainPrinter(watched, out)
+    printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
+    signals = SignalStop(None).install()
+    watched.start()
+    code = 0
+    try:
+        while signals.signum is None:
+            time.sleep(0.2)
+            printer.rates = watched.loaded and watched.job == states.RUNNING
+            printer.poll()
+            while watched.notices:
+                printer.emit(f"lossmon: {watched.notices.popleft()[1]}")
+            if watched.error:
+                code = 1
+                break
+            if watched.loaded and watched.job in states.ENDED:
+                printer.rates = False
+                printer.poll(final=True)
+                detail = f" ({watched.job_detail})" if watched.job_detail else ""
+                printer.emit(f"lossmon: the job is {watched.job}{detail}")
+                break
+    finally:
+        watched.close()
+        signals.restore()
+    if signals.signum is not None and not code:  # one last read and status line, as things are now
+        try:
+            watched.poll()
+        except Exception:  # noqa: BLE001 - the last look is a courtesy, the exit is what matters
+            pass
+        printer.rates = False
+        printer.poll(final=True)
+        code = signals.exit_code
+    return code
+
+
+def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
+    """Show a run started elsewhere until the user quits; quitting (q, Ctrl+C or a signal) only
+    closes this view."""
+    from lossmon.views.tui.app import LossmonApp  # textual loads only when the live UI is used
+
+    app = LossmonApp(watched, watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False,
+                     ui_budget=WATCH_UI_BUDGET)
+    watched.start()
+    try:
+        app.run()
+    finally:
+        watched.close()
+    return 128 + app.signum if app.signum else 0

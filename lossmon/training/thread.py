@@ -1,0 +1,77 @@
+"""The training function on lossmon's own thread, and how it ended (an `Outcome`).
+
+A daemon thread rather than a Textual worker: Textual's thread workers live on asyncio's default
+executor, which the interpreter joins at exit, so a trainer that never returns would hang the
+process after quitting; with a daemon thread a second `q` (or Ctrl+C) always gets out.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from lossmon import events, states
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lossmon.training.run import Run
+
+
+@dataclass
+class Outcome:
+    """How the training function ended: state is finished, stopped, failed or interrupted (it
+    raised KeyboardInterrupt); `exit_code` is the process status that ending calls for."""
+
+    state: str
+    error: BaseException | None = None
+    traceback: str | None = None
+    exit_code: int = 0
+
+
+def call_training(train_fn: Callable[["Run"], Any], run: "Run") -> Outcome:
+    """Run the training function to its end and record an exception as an `error` event.
+
+    `sys.exit()` inside it ends training the way returning would (a non-zero status is a failure
+    with that status); KeyboardInterrupt, which code that catches Ctrl+C itself may re-raise, is an
+    interrupted run (exit 130), not a crash."""
+    try:
+        run.result = train_fn(run)
+    except SystemExit as e:
+        code = e.code
+        if code is None or code == 0:
+            return Outcome(states.STOPPED if run.should_stop else states.FINISHED)
+        status = code if isinstance(code, int) and 0 < code < 256 else 1
+        said = None if isinstance(code, int) else f"{code}\n"  # sys.exit("why") prints why, once
+        run.record(events.ERROR, message=f"SystemExit: {code}", traceback=said)
+        return Outcome(states.FAILED, e, said, exit_code=status)
+    except KeyboardInterrupt as e:
+        run.record(events.STOP, source="KeyboardInterrupt")
+        return Outcome(states.INTERRUPTED, e, None, exit_code=130)
+    except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means
+        tb = traceback.format_exc()
+        run.record(events.ERROR, message=f"{type(e).__name__}: {e}", traceback=tb)
+        return Outcome(states.FAILED, e, tb, exit_code=1)
+    return Outcome(states.STOPPED if run.should_stop else states.FINISHED)
+
+
+class TrainerThread:
+    """The training function on a daemon thread (a stuck trainer never keeps the process alive)."""
+
+    def __init__(self, train_fn: Callable[["Run"], Any], run: "Run") -> None:
+        self.outcome: Outcome | None = None
+        self._thread = threading.Thread(target=self._target, args=(train_fn, run),
+                                        name="lossmon-train", daemon=True)
+
+    def _target(self, train_fn: Callable[["Run"], Any], run: "Run") -> None:
+        self.outcome = call_training(train_fn, run)
+
+    def start(self) -> "TrainerThread":
+        self._thread.start()
+        return self
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
