@@ -9,7 +9,7 @@ trial in four 0.05 to 4 s after the start (start-up included: importing torch ta
 others 0 to 3 s after the first step. Then it checks what the run left:
 
 - no run log yet, or no point in it (killed during start-up) is allowed, and counted as early;
-- otherwise `load_run` reads it with no malformed line (a torn last line is tolerated, not counted);
+- otherwise the run log reads with no malformed line (a torn last line is tolerated, not counted);
 - the train steps are exactly 1..n, nothing missing in between, and every step the script reported
   (on stdout, with its clock) more than GRACE_S before the kill is there;
 - a watcher (`lossmon watch`'s source, which must fall back to run.jsonl for a killed run) reads the
@@ -65,7 +65,8 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
     """Start, kill after `delay` seconds (counted from the first reported step if
     `after_first_step`, else from the start), check. Returns {"outcome": "ok" | "early" | "FAILED",
     "why": ..., "steps": n, "checked": the newest step that had to be there}."""
-    from lossmon.rundir.runlog import load_run
+    from lossmon.rundir.layout import RUN_LOG
+    from lossmon.rundir.runlog import RunLogReader
     from lossmon import sources
 
     script = work / "train.py"
@@ -99,14 +100,17 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
         if must:
             return {"outcome": "FAILED", "why": f"no run log, though step {must} was logged", "steps": 0, "checked": must}
         return {"outcome": "early", "why": "killed before the run log existed", "steps": 0, "checked": 0}
+    reader = RunLogReader(run_dir / RUN_LOG)  # the record itself, strictly as written
+    steps: list[int] = []
     try:
-        loaded = load_run(run_dir)
-    except Exception as e:  # noqa: BLE001 - any failure to load is what this looks for
-        return {"outcome": "FAILED", "why": f"load_run raised {type(e).__name__}: {e}", "steps": 0, "checked": must}
-    steps = loaded.store.series("loss").steps().tolist() if "loss" in loaded.store.names() else []
+        for batch in reader.read_chunks():
+            steps += batch.points.get("loss", ([], []))[0]
+    except Exception as e:  # noqa: BLE001 - any failure to read is what this looks for
+        return {"outcome": "FAILED", "why": f"reading the run log raised {type(e).__name__}: {e}", "steps": 0,
+                "checked": must}
     n = len(steps)
-    if loaded.malformed:
-        why = f"{loaded.malformed} malformed lines"
+    if reader.malformed:
+        why = f"{reader.malformed} malformed lines"
     elif steps != list(range(1, n + 1)):
         why = "train steps are not exactly 1..n"
     elif n < must:

@@ -14,10 +14,9 @@
     lossmon.run(train, name="mlp")
 """
 
-from lossmon.version import __version__  # noqa: E402
-
 from lossmon.diagnosis import DiagnosisConfig  # noqa: E402
-from lossmon.training.run import Run  # noqa: E402
 from lossmon.session import run  # noqa: E402
+from lossmon.training.run import Run  # noqa: E402
+from lossmon.version import __version__  # noqa: E402
 
 __all__ = ["DiagnosisConfig", "Run", "run", "__version__"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lossmon.version import __version__
 from lossmon.rundir.layout import DEFAULT_ROOT
+from lossmon.version import __version__
 
 
 def _positive_int(text: str) -> int:

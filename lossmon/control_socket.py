@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lossmon import jsontext
+from lossmon import events, jsontext
 
 MAX_LINE = 4096
 MAX_CLIENTS = 32
@@ -341,7 +341,7 @@ class ControlServer:
             self._last_refusal_event = now
             extra = {"unlogged": self._refusals_unlogged} if self._refusals_unlogged else {}
             self._refusals_unlogged = 0
-            self.run.record("control_refused", uid=uid, pid=pid, **extra)
+            self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, **extra)
         else:
             self._refusals_unlogged += 1
 
@@ -449,7 +449,7 @@ class ControlServer:
             return {"ok": False, "cmd": cmd, "error": str(e), **rid}
         if cmd in _STEERING:
             args = {k: v for k, v in req.items() if k not in ("cmd", "id")}
-            self.run.record("control", cmd=cmd, source="control", peer_pid=peer_pid, **args)
+            self.run.record(events.CONTROL, cmd=cmd, source="control", peer_pid=peer_pid, **args)
         return {"ok": True, "cmd": cmd, **reply, **rid}
 
     def _apply(self, cmd: str, req: dict) -> dict:

@@ -79,5 +79,3 @@ FIELDS: dict[str, dict[str, str]] = {
         "action": "the key-table action that does it (views/keys.py), or absent",
     },
 }
-
-KINDS = frozenset(FIELDS)

@@ -1,4 +1,4 @@
-"""Metric naming conventions (DESIGN.md §8).
+"""Metric naming conventions.
 
 Users log whatever names their code already uses; lossmon maps the common spellings onto a few roles
 so the views and detectors know which series is train loss, validation loss, LR and gradient norm.

@@ -11,11 +11,9 @@ run logs get the detectors run on them here.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 from lossmon import events, states

@@ -41,7 +41,7 @@ def test_stop_from_rank0_stops_every_rank_at_the_same_step(tmp_path):
 
 
 def test_pause_on_rank0_holds_every_rank_and_resumes_in_lockstep(tmp_path):
-    from lossmon.rundir.runlog import load_run
+    from runlogs import load_run
 
     r0, r1 = launch(tmp_path, "lossmon-pause")
     assert r0["steps"] == r1["steps"] == ddp_worker.STEPS

@@ -7,7 +7,7 @@ import torch
 
 import lossmon
 from lossmon.demos import training_function
-from lossmon.rundir.runlog import load_run
+from runlogs import load_run
 
 
 def raised(run_dir):

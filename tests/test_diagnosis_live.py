@@ -10,7 +10,7 @@ import time
 import pytest
 
 import lossmon
-from lossmon.rundir.runlog import load_run
+from runlogs import load_run
 from lossmon.session import Session
 from lossmon.views.tui.app import LossmonApp
 from tui_helpers import local, until

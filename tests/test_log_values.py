@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lossmon
-from lossmon.rundir.runlog import load_run
+from runlogs import load_run
 
 FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.float8_e4m3fn, torch.float8_e5m2]
 INT_DTYPES = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.uint16, torch.uint32, torch.uint64]

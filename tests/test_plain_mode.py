@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import PYTHON, wait_for
-from lossmon.rundir.runlog import load_run
+from runlogs import load_run
 
 
 def lossmon_cmd(*args):

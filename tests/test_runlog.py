@@ -4,8 +4,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossmon.rundir.runlog import (RunLogReader, RunLogWriter, encode_event, encode_metrics, format_number,
-                            load_run)
+from lossmon.rundir.runlog import RunLogReader, RunLogWriter, encode_event, format_number
+from runlogs import encode_metrics, load_run, read_new
 
 
 def strict_loads(line):
@@ -71,15 +71,15 @@ def test_reader_reads_only_new_bytes_and_completes_partial_lines(tmp_path):
     log = tmp_path / "run.jsonl"
     log.write_text(encode_metrics(1, 0.0, {"loss": 1.0}) + '{"step": 2, "lo')
     reader = RunLogReader(log)
-    first = reader.read_new()
+    first = read_new(reader)
     assert first.points["loss"] == ([1], [1.0]) and reader.torn
     offset = reader.offset
     with open(log, "a") as f:
         f.write('ss": 2.0}\n')
-    second = reader.read_new()
+    second = read_new(reader)
     assert second.points["loss"] == ([2], [2.0]) and not reader.torn
     assert reader.offset == offset + len('ss": 2.0}\n') and reader.malformed == 0
-    assert reader.read_new().lines == 0
+    assert read_new(reader).lines == 0
 
 
 def test_writer_appends_batches_and_closes(tmp_path):

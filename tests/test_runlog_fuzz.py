@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from lossmon.views import text as events_mod
 from lossmon.diagnosis.check import run_check
-from lossmon.rundir.runlog import RunLogReader, encode_event, encode_rows, load_run
+from lossmon.rundir.runlog import RunLogReader, encode_event, encode_rows
+from runlogs import load_run, read_new
 from lossmon.sources import load as load_source
 from lossmon.sources.base import SourceError
 
@@ -105,8 +106,8 @@ def test_any_run_log_is_read_without_a_traceback_and_keeps_every_valid_point(tmp
         with open(d / "grow.jsonl", "ab") as f:
             f.write(body[at:cut])
         at = cut
-        pieces.append(reader.read_new())
-    whole = RunLogReader(d / "run.jsonl").read_new()
+        pieces.append(read_new(reader))
+    whole = read_new(RunLogReader(d / "run.jsonl"))
     assert sum(p.malformed for p in pieces) == whole.malformed == loaded.malformed
     assert sum(len(p.events) for p in pieces) == len(whole.events)
     for name, (steps, _) in whole.points.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PYTHON
-from lossmon.rundir.runlog import load_run
+from runlogs import load_run
 
 ALT_SCREEN_ON, ALT_SCREEN_OFF = b"\x1b[?1049h", b"\x1b[?1049l"
 

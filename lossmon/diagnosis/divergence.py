@@ -14,10 +14,11 @@ import math
 
 import numpy as np
 
-from lossmon.recording.smoothing import ema
-from lossmon.formatting import fmt_value as fmt, fmt_step
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import DivergenceConfig
+from lossmon.formatting import fmt_step
+from lossmon.formatting import fmt_value as fmt
+from lossmon.recording.smoothing import ema
 
 
 class DivergenceDetector:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from lossmon.formatting import fmt_value as fmt, fmt_step
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import EarlyStoppingConfig
+from lossmon.formatting import fmt_step
+from lossmon.formatting import fmt_value as fmt
 
 
 class EarlyStopping:

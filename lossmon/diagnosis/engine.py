@@ -21,9 +21,11 @@ from lossmon.diagnosis.config import DiagnosisConfig
 from lossmon.diagnosis.divergence import DivergenceDetector
 from lossmon.diagnosis.early_stopping import EarlyStopping
 from lossmon.diagnosis.nonfinite import NonFiniteDetector
+from lossmon.diagnosis.oscillation import OscillationDetector
 from lossmon.diagnosis.spikes import SpikeDetector
-from lossmon.diagnosis.trend import LRTrack, OscillationDetector, TrendDetector
+from lossmon.diagnosis.trend import LRTrack, TrendDetector
 from lossmon.diagnosis.validation import ValidationDetector
+from lossmon.events import LR_CHANGE
 
 Act = Callable[[str, dict], None]
 
@@ -169,7 +171,7 @@ class Diagnoser:
 
     def _feed(self, points: dict, events) -> None:
         cuts = sorted({int(ev["step"]) for ev in events
-                       if ev.get("event") == "lr_change" and ev.get("applied", True)
+                       if ev.get("event") == LR_CHANGE and ev.get("applied", True)
                        and isinstance(ev.get("step"), int)})
         arrays = {}
         monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None

@@ -11,6 +11,7 @@ import time
 from typing import Callable
 
 from lossmon.diagnosis.engine import Diagnoser
+from lossmon.events import LR_CHANGE
 
 
 class TickBuffer:
@@ -37,7 +38,7 @@ class TickBuffer:
                 held[0].extend(steps)
                 held[1].extend(values)
             self._count += len(values)
-        self._events.extend(ev for ev in events if ev.get("event") == "lr_change")
+        self._events.extend(ev for ev in events if ev.get("event") == LR_CHANGE)
         now = self.clock()
         if now - self._last >= self.interval or self._count >= self.max_points:
             self._last = now

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossmon.formatting import fmt_step
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import NonFiniteConfig
+from lossmon.formatting import fmt_step
 
 
 class NonFiniteDetector:

@@ -19,9 +19,10 @@ from typing import Callable
 
 import numpy as np
 
-from lossmon.formatting import fmt_value as fmt, fmt_step, pct
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.config import SpikeConfig
+from lossmon.formatting import fmt_step, pct
+from lossmon.formatting import fmt_value as fmt
 
 _CHUNK = 2048
 

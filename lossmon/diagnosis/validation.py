@@ -17,10 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from lossmon.formatting import fmt_value as fmt, fmt_step, pct
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.blocks import sigma_from_d2
 from lossmon.diagnosis.config import OscillationConfig, OverfittingConfig, PlateauConfig
+from lossmon.formatting import fmt_step, pct
+from lossmon.formatting import fmt_value as fmt
 
 
 class ValidationDetector:

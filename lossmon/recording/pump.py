@@ -3,7 +3,7 @@
 Every `interval` seconds it drains the run's queue, copies device tensors to the host in one batch
 per device (so the training thread never waits for the GPU), appends the points to the store in
 columns, and writes the batch to run.jsonl as one write. Views poll the store; nothing here posts a
-message per step (DESIGN.md §2).
+message per step.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from typing import Any, Callable
 
 from lossmon.rundir.columns import ColumnWriter
-from lossmon.training.run import Run
 from lossmon.rundir.runlog import RunLogWriter, encode_event, encode_rows
+from lossmon.training.run import Run
 
 Subscriber = Callable[[dict, list], None]
 

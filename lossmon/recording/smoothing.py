@@ -1,4 +1,4 @@
-"""Debiased exponential smoothing (DESIGN.md §4), kept up to date incrementally.
+"""Debiased exponential smoothing, kept up to date incrementally.
 
 The smoothed train-loss line must cost O(new points) per UI tick, not O(history): `Smoothed`
 follows a store Series and appends the smoothed values of only the points that arrived since the

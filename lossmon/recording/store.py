@@ -7,7 +7,7 @@ copy-then-swap, so an array a reader holds stays valid for the length it read.
 The pyramid keeps, for every complete block of BLOCK**k points, the finite min, finite max and the
 count of non-finite values. An envelope query over N screen columns then touches O(N * BLOCK * levels)
 elements whatever the history length -- a single spike among ten million points still shows, because
-nothing is ever thinned by striding or sampling (DESIGN.md §4).
+nothing is ever thinned by striding or sampling.
 """
 
 from __future__ import annotations

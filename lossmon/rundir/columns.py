@@ -4,8 +4,8 @@ run.jsonl stays the record: readable, greppable, what `lossmon check` reads. But
 microseconds a line to parse in Python, and a 1M-line log took over six seconds to open on a small
 machine (the budget is two). So the pump also appends each batch's points to one binary file per
 metric, in the same tick, right after the run log: `columns/<i>.bin` holds (int64 step, float64
-value) records, `columns/names.json` lists the metric names by file number (DESIGN.md §8 foresaw
-this). `lossmon watch` reads these whole records with numpy and takes only events from run.jsonl.
+value) records, `columns/names.json` lists the metric names by file number. `lossmon watch`
+reads these whole records with numpy and takes only events from run.jsonl.
 
 A column is only ever an index of the run log: a failed write deletes names.json, and readers fall
 back to parsing run.jsonl.

@@ -4,7 +4,6 @@ and which run `lossmon watch` opens when it is given no path (the newest)."""
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from lossmon import jsontext
+from lossmon import jsontext, states
 from lossmon.rundir.layout import META
+
 
 def initial_meta(name: str) -> dict:
     import numpy
@@ -43,7 +43,7 @@ def initial_meta(name: str) -> dict:
             "numpy": numpy.__version__,
             "python": platform.python_version(),
         },
-        "state": "running",
+        "state": states.RUNNING,
     }
 
 
@@ -81,6 +81,6 @@ def pid_alive(pid: Any) -> bool | None:
 def killed(meta: dict) -> bool:
     """The metadata says running, but its process is gone from this host (kill -9, OOM killer):
     the run never closed its log."""
-    if meta.get("state") != "running" or meta.get("host") != socket.gethostname():
+    if meta.get("state") != states.RUNNING or meta.get("host") != socket.gethostname():
         return False
     return pid_alive(meta.get("pid")) is False

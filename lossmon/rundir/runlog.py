@@ -1,7 +1,11 @@
-"""The run log: `run.jsonl`, one strict JSON object a line (DESIGN.md §8).
+"""The run log: `run.jsonl`, one strict JSON object a line; its encoding and decoding live here only.
 
 Metric lines: {"step": 12, "time": 1764240000.123, "loss": 0.51}
-Event lines:  {"event": "lr_change", "step": 12, "time": ..., ...}
+Event lines:  {"event": "lr_change", "step": 12, "time": ..., ...}   (lossmon/events.py: the kinds)
+
+The line contract readers rely on: an event line starts with `{"event"` (encode_event puts the key
+first, whatever order the dict had), so a reader can take the events of a long log without parsing
+its metric lines (sources/runlog.py); a metric line starts with `{"step"`; no other line is written.
 
 Non-finite values are written as the strings "NaN", "Infinity", "-Infinity" so every line is strict
 JSON; the reader also accepts bare NaN/Infinity literals, as Python's json module writes them.
@@ -18,12 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lossmon import jsontext, names
-from lossmon.rundir.layout import RUN_LOG
-from lossmon.rundir.meta import read_meta
-from lossmon.recording.store import MetricStore
 
 _NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf,
                    "nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -70,11 +69,6 @@ def _template(keys: tuple) -> str:
     return tpl
 
 
-def encode_metrics(step: int, t: float, metrics: dict[str, float]) -> str:
-    """One metric line (with newline); `t` is wall-clock time in seconds."""
-    return encode_rows([{**metrics, "step": step}], t)
-
-
 def encode_rows(rows: list[dict], t: float) -> str:
     """Metric lines for a batch of rows ({name: value, ..., "step": n}, step last) recorded at t.
 
@@ -101,7 +95,9 @@ def encode_rows(rows: list[dict], t: float) -> str:
 
 
 def encode_event(event: dict) -> str:
-    return json.dumps(strict(event), ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    """One event line, "event" its first key (the contract above)."""
+    ordered = {"event": event["event"], **event}
+    return json.dumps(strict(ordered), ensure_ascii=False, allow_nan=False, default=str) + "\n"
 
 
 class RunLogWriter:
@@ -195,19 +191,6 @@ class Batch:
     lines: int = 0
     malformed: int = 0
 
-    def merge(self, other: "Batch") -> None:
-        """Append another batch's points and events (the other comes later in the file)."""
-        for name, (st, va) in other.points.items():
-            have = self.points.get(name)
-            if have is None:
-                self.points[name] = (st, va)
-            else:
-                self.points[name] = (np.concatenate([np.asarray(have[0], np.int64), np.asarray(st, np.int64)]),
-                                     np.concatenate([np.asarray(have[1], np.float64), np.asarray(va, np.float64)]))
-        self.events.extend(other.events)
-        self.lines += other.lines
-        self.malformed += other.malformed
-
     def add_raw(self, raw: bytes) -> None:
         """One line as bytes: blank lines are skipped, bytes that are not UTF-8 are malformed."""
         if not raw.strip():
@@ -296,13 +279,6 @@ class RunLogReader:
                 self.lines += batch.lines
                 yield batch
 
-    def read_new(self) -> Batch:
-        """Everything new as one Batch."""
-        out = Batch()
-        for batch in self.read_chunks():
-            out.merge(batch)
-        return out
-
     @property
     def torn(self) -> bool:
         """True when the file currently ends in an incomplete line."""
@@ -312,28 +288,3 @@ class RunLogReader:
     def torn_tail(self) -> bytes:
         """The incomplete last line held back (b"" when the file ends with a newline)."""
         return self._partial
-
-
-@dataclass
-class LoadedRun:
-    store: MetricStore
-    malformed: int
-    torn: bool
-    meta: dict
-
-
-def resolve_log_path(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    return p / RUN_LOG if p.is_dir() else p
-
-
-def load_run(path: str | os.PathLike) -> LoadedRun:
-    """Load a run directory or a run.jsonl file into a fresh store. Raises OSError if unreadable."""
-    log_path = resolve_log_path(path)
-    reader = RunLogReader(log_path)
-    store = MetricStore()
-    for batch in reader.read_chunks():
-        store.append_points(batch.points)
-        store.append_events(batch.events)
-    return LoadedRun(store=store, malformed=reader.malformed, torn=reader.torn, meta=read_meta(log_path.parent))
-

@@ -131,7 +131,9 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
 
 def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
     """Run training under the live UI; returns the process exit code."""
-    from lossmon.views.tui.app import LossmonApp  # textual loads only when the live UI is used
+    from lossmon.views.tui.app import (
+        LossmonApp,  # textual loads only when the live UI is used
+    )
 
     run = session.run
     job = LocalJob(run, train_fn)

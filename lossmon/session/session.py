@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lossmon import events
 from lossmon.control_socket import ControlServer
-from lossmon.diagnosis import DiagnosisConfig, Diagnoser
+from lossmon.diagnosis import Diagnoser, DiagnosisConfig
 from lossmon.diagnosis.live import TickBuffer
 from lossmon.recording.pump import Pump
 from lossmon.rundir.columns import ColumnWriter

@@ -60,7 +60,9 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
 def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
     """Show a run started elsewhere until the user quits; quitting (q, Ctrl+C or a signal) only
     closes this view."""
-    from lossmon.views.tui.app import LossmonApp  # textual loads only when the live UI is used
+    from lossmon.views.tui.app import (
+        LossmonApp,  # textual loads only when the live UI is used
+    )
 
     app = LossmonApp(watched, watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False,
                      ui_budget=WATCH_UI_BUDGET)

@@ -6,7 +6,7 @@ Lightning's CSVLogger metrics.csv, Hugging Face's trainer_state.json (or the out
 holds it), and any JSONL or CSV with a step field. `open_source(path)` picks the reader; each
 source's `poll()` hands over what is new since the last call (sources/base.py: Update).
 
-Conventions (DESIGN.md §8): metric names as logged, mapped to roles by names.py (--train/--val
+Conventions: metric names as logged, mapped to roles by names.py (--train/--val
 pick a tag explicitly); `null` or an empty cell means "not logged at that step"; non-finite values
 may be the strings "NaN", "Infinity", "-Infinity" (any case, also "nan"/"inf") or bare NaN in JSON.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lossmon import names
-from lossmon.rundir.runlog import RUN_LOG
+from lossmon.rundir.layout import META, RUN_LOG
 from lossmon.sources.base import Renamer, Source, SourceError, Update
 from lossmon.sources.csvfile import CsvSource
 from lossmon.sources.hf import STATE, TrainerStateSource, candidates, newest
@@ -72,7 +72,7 @@ def _pick(p: Path) -> Source:
     if p.name == STATE or (p.suffix == ".json" and b'"log_history"' in head):
         return TrainerStateSource(p)
     if p.name == RUN_LOG:
-        return RunLogSource(p, run_dir=p.parent if (p.parent / "meta.json").exists() else None)
+        return RunLogSource(p, run_dir=p.parent if (p.parent / META).exists() else None)
     if p.suffix in (".jsonl", ".ndjson") or looks_like_jsonl(head):
         return RunLogSource(p)
     if p.suffix in (".csv", ".tsv") or b"," in head.split(b"\n", 1)[0]:

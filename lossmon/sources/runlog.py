@@ -15,7 +15,7 @@ from lossmon.rundir.meta import killed, read_meta
 from lossmon.rundir.runlog import Batch, RunLogReader
 from lossmon.sources.base import CHUNK, FileState, Source, Update
 
-_EVENT = b'{"event"'
+_EVENT = b'{"event"'  # how every event line starts (rundir/runlog.py: the line contract)
 
 
 class EventScanner:

@@ -1,4 +1,4 @@
-"""Learning-rate control by a multiplier applied only inside the optimizer step (DESIGN.md §5).
+"""Learning-rate control by a multiplier applied only inside the optimizer step.
 
 Writing `param_groups[i]["lr"]` by hand is lost or compounded by most schedulers. Instead a step
 pre-hook saves the scheduler-owned value u and sets u*s; a post-hook puts u back. Between steps the
@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from typing import Any, Callable
+
+from lossmon import events
 
 
 def check_positive(value: Any, what: str) -> float:
@@ -199,7 +201,7 @@ class LRControl:
                 else:
                     self._change(kind, value, source)
             except Exception as e:  # a request must never raise in the training thread
-                self._emit("lr_change", source=source, applied=False, reason=f"{type(e).__name__}: {e}")
+                self._emit(events.LR_CHANGE, source=source, applied=False, reason=f"{type(e).__name__}: {e}")
 
     def _change(self, kind: str, value: float, source: str) -> None:
         old = self.effective_lrs()
@@ -210,7 +212,7 @@ class LRControl:
         elif kind == "reset":
             new_scale = 1.0
         elif not (math.isfinite(u0) and u0 > 0):
-            self._emit("lr_change", source=source, request=request, applied=False,
+            self._emit(events.LR_CHANGE, source=source, request=request, applied=False,
                        reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")
             return
         else:
@@ -221,24 +223,24 @@ class LRControl:
         if u0 > 0 and self.min_lr is not None and u0 * new_scale < self.min_lr:
             new_scale, clamped = self.min_lr / u0, f"min_lr {self.min_lr:g}"
         if not (math.isfinite(new_scale) and new_scale > 0):
-            self._emit("lr_change", source=source, request=request, applied=False,
+            self._emit(events.LR_CHANGE, source=source, request=request, applied=False,
                        reason=f"the LR multiplier would become {new_scale:g}")
             return
         self.scale = new_scale
         extra = {"clamped": clamped} if clamped else {}
-        self._emit("lr_change", source=source, request=request, applied=True,
+        self._emit(events.LR_CHANGE, source=source, request=request, applied=True,
                    old=old, new=self.effective_lrs(), scale=new_scale, **extra)
 
     def _commit(self, source: str) -> None:
         """Bake the multiplier into the optimizers and schedulers, so s can go back to 1."""
         s = self.scale
         if s == 1.0:
-            self._emit("lr_commit", source=source, applied=False, reason="the multiplier is already 1")
+            self._emit(events.LR_COMMIT, source=source, applied=False, reason="the multiplier is already 1")
             return
         notes = self.bake(s)
         self.commit_seq += 1
         self.commit_factor = s
-        self._emit("lr_commit", source=source, applied=True, baked=s, notes=notes)
+        self._emit(events.LR_COMMIT, source=source, applied=True, baked=s, notes=notes)
 
     def bake(self, s: float) -> list[str]:
         """Multiply every LR the optimizers and watched schedulers own by s; reset the multiplier."""

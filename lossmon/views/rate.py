@@ -30,6 +30,3 @@ class RateMeter:
         if t1 - t0 < self.min_span_s:
             return None
         return (s1 - s0) / (t1 - t0)
-
-    def reset(self) -> None:
-        self._samples.clear()

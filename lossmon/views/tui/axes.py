@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-
 _LIMIT = 1e300
 _LOG_LIMIT = 300.0
 
@@ -32,10 +30,6 @@ class Scale:
         span = self.hi - self.lo
         t = np.clip(self.transform(v), self.lo - span, self.hi + span)  # off-canvas stays finite
         return (self.hi - t) / span * (rows - 1)
-
-    def value_at(self, frac: float) -> float:
-        t = self.lo + frac * (self.hi - self.lo)
-        return 10 ** t if self.log else t
 
 
 def fit_scale(lo: float, hi: float, want_log: bool) -> Scale | None:

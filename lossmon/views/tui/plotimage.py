@@ -3,7 +3,7 @@
 `render_plot` is a pure function of store series and view settings, so it is tested and
 benchmarked without a terminal. Its cost is O(width x height), whatever the history length: each
 series is read as a per-dot-column min/max/last envelope from the store's pyramid (a single spike
-among 10M points still lights its column), never by striding or sampling (DESIGN.md §4).
+among 10M points still lights its column), never by striding or sampling.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossmon.recording.store import Envelope, Series
 from lossmon.formatting import step_label
+from lossmon.recording.store import Envelope, Series
 from lossmon.views.tui.axes import Scale, fit_scale, fmt_tick, linear_ticks, y_ticks
 from lossmon.views.tui.braille import Canvas
 

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Static
 from lossmon.training.lr import check_positive
 from lossmon.views.keys import help_rows
 
+
 class LRDialog(ModalScreen[float | None]):
     """Asks for an LR; rejects anything but a finite number > 0, with the reason, and stays open."""
 
