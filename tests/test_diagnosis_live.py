@@ -10,6 +10,7 @@ import time
 import pytest
 
 import lossmon
+from conftest import wait_for
 from lossmon.rundir.runlog import load_run
 from lossmon.session import Session
 from lossmon.views.tui.app import LossmonApp
@@ -59,6 +60,8 @@ def test_pause_action_pauses_until_resumed(tmp_path):
     session = Session("p", tmp_path / "r", lossmon.DiagnosisConfig())
     session.diagnoser.cfg.nonfinite.action = "pause"
     run = session.run
+    served = []  # checkpoints the training thread took: a paused trainer takes them in its pause loop
+    run.on_checkpoint(lambda: served.append(run.step))
     worker = threading.Thread(target=lambda: trainer(steps=2000, nan_at=300, delay=0.0005, seen=seen)(run))
     worker.start()
     deadline = time.monotonic() + 20
@@ -66,7 +69,9 @@ def test_pause_action_pauses_until_resumed(tmp_path):
         time.sleep(0.01)
     assert run.paused
     paused_at = run.step
-    time.sleep(0.3)
+    for rounds in range(1, 4):  # the paused trainer ran three times (and could have stepped), not a sleep
+        run.checkpoint(source="test")
+        wait_for(lambda: len(served) >= rounds, timeout=20)
     assert run.step == paused_at  # really paused: no steps while waiting
     run.resume(source="test")
     worker.join(20)

@@ -4,7 +4,6 @@ import json
 import signal
 import subprocess
 import textwrap
-import time
 
 import pytest
 
@@ -192,6 +191,22 @@ def test_keyboard_interrupt_and_sys_exit_inside_training_end_the_run_as_they_say
     assert loaded.malformed == 0 and len(loaded.store.series("loss")) == 30
 
 
+def batches_after_stop(log) -> int:
+    """How many pump batches of metric rows the run log holds after its first `stop` event (the
+    rows of one batch share a time stamp); 0 before the stop is recorded."""
+    stamps, stopped = set(), False
+    for line in log.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:  # the line the pump is writing right now
+            continue
+        if item.get("event") == "stop":
+            stopped = True
+        elif stopped and "event" not in item:
+            stamps.add(item["time"])
+    return len(stamps)
+
+
 STUBBORN = """
 import sys, time, lossmon
 
@@ -217,7 +232,8 @@ def test_a_trainer_that_never_stops_is_waited_for_then_left_behind_on_a_second_s
         log = run_dir / "run.jsonl"
         wait_for(lambda: log.exists() and log.stat().st_size > 500, timeout=60)
         proc.send_signal(signal.SIGINT)
-        time.sleep(1.0)
+        # the stop is recorded and the trainer, ignoring it, goes on for three more pump batches
+        wait_for(lambda: batches_after_stop(log) >= 3, timeout=60)
         assert proc.poll() is None  # still waiting for the trainer to return
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -12,7 +12,7 @@ from lossmon.recording.pump import Pump
 from lossmon.training.run import Run
 from lossmon.views.tui.app import LossmonApp
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
-from tui_helpers import fake_trainer, preloaded_run, until
+from tui_helpers import TickCounter, fake_trainer, preloaded_run, ticks, until
 
 
 @pytest.fixture
@@ -50,6 +50,16 @@ async def start(pilot, app, log, steps: int = 20) -> None:
 
 def lr_used(log) -> float:
     return log.deltas[-1]
+
+
+async def checkpoints_served(pilot, run: Run, log, rounds: int = 3) -> None:
+    """Ask for `rounds` checkpoints one after the other and wait until the training thread has
+    served each: a paused trainer serves them from its pause loop, so this proves it ran (and had
+    its chance to step) `rounds` times -- a signal from the trainer itself, not a sleep."""
+    for _ in range(rounds):
+        served = len(log.checkpoint_threads)
+        run.checkpoint(source="test")
+        await until(pilot, lambda: len(log.checkpoint_threads) > served, what="checkpoint served while paused")
 
 
 @pytest.mark.parametrize("key,factor", [("right_square_bracket", 2.0), ("left_square_bracket", 0.5),
@@ -109,7 +119,7 @@ async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
         assert "pausing" in status(app) or "paused" in status(app)
         await until(pilot, lambda: app.run_.paused)
         frozen = log.steps
-        await pilot.pause(0.3)
+        await checkpoints_served(pilot, app.run_, log)  # the paused trainer ran three times
         assert log.steps == frozen
         await until(pilot, lambda: " paused " in status(app))
         await pilot.press(key)
@@ -133,13 +143,14 @@ async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_
 async def test_stop_ends_training_and_the_app_stays_open(new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
+    counter = TickCounter(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("s")
         await until(pilot, lambda: not app.training_alive, what="trainer returned")
         await until(pilot, lambda: " stopped " in status(app))
         steps = log.steps
-        await pilot.pause(0.2)
+        await ticks(pilot, counter)  # the app had three more ticks to exit or see a step
         assert app.is_running and log.steps == steps
         await pilot.press("p")  # nothing to steer any more: a notice, no crash
         assert app.state == "stopped"
@@ -179,6 +190,7 @@ async def test_quit_asks_while_training_then_stops_gracefully(new_run):
 async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
     train, log = fake_trainer(stuck=True)
     app = LossmonApp(new_run(), train)
+    counter = TickCounter(app)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await start(pilot, app, log)
@@ -186,7 +198,7 @@ async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
             await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
             await pilot.press("q")
             await until(pilot, lambda: app.quitting)
-            await pilot.pause(0.3)
+            await ticks(pilot, counter)  # three ticks that each could have exited: the trainer is alive
             assert app.is_running and " stopping " in status(app)  # still waiting for the trainer
             await pilot.press("q")
             await until(pilot, lambda: not app.is_running, what="forced exit")
