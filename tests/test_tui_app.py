@@ -64,6 +64,7 @@ async def checkpoints_served(pilot, run: Run, log, rounds: int = 3) -> None:
 
 @pytest.mark.parametrize("key,factor", [("right_square_bracket", 2.0), ("left_square_bracket", 0.5),
                                         ("plus", 1.25), ("minus", 0.8)])
+@pytest.mark.slow
 async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
@@ -82,6 +83,7 @@ async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
     assert kinds.count("lr_change") == 2
 
 
+@pytest.mark.slow
 async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
@@ -110,6 +112,7 @@ async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
 
 
 @pytest.mark.parametrize("key", ["p", "space"])
+@pytest.mark.slow
 async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
@@ -128,6 +131,7 @@ async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
         await pilot.press("s")
 
 
+@pytest.mark.slow
 async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
@@ -168,6 +172,7 @@ async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
         assert any(e["event"] == "stop" and e["source"] == "key" for e in app.run_.store.events)
 
 
+@pytest.mark.slow
 async def test_quit_asks_while_training_then_stops_gracefully(new_run):
     train, log = fake_trainer()
     app = LossmonApp(new_run(), train)
@@ -187,6 +192,7 @@ async def test_quit_asks_while_training_then_stops_gracefully(new_run):
     assert app.trainer.outcome.state == "stopped"
 
 
+@pytest.mark.slow
 async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
     train, log = fake_trainer(stuck=True)
     app = LossmonApp(new_run(), train)
@@ -331,6 +337,7 @@ async def test_print_and_logging_go_to_the_output_pane_and_are_restored(tmp_path
         logger.removeHandler(handler)
 
 
+@pytest.mark.slow
 async def test_resize_relayouts_and_redraws_at_the_new_size():
     app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -26,6 +26,8 @@ import pytest
 from conftest import PYTHON
 from lossmon.rundir.runlog import load_run
 
+pytestmark = pytest.mark.slow  # pty: the real lossmon process under a pseudo-terminal
+
 ALT_SCREEN_ON, ALT_SCREEN_OFF = b"\x1b[?1049h", b"\x1b[?1049l"
 
 try:  # a container without /dev/pts cannot run these; the pilot tests still cover the app
