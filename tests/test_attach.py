@@ -65,6 +65,7 @@ def job(tmp_path, subprocess_env):
         proc.stdout.close()
 
 
+@pytest.mark.slow
 def test_lr_change_over_the_socket_lands_at_a_step_and_stop_ends_the_job(job):
     proc, run_dir = job
     client = ControlClient(run_dir / SOCKET)
@@ -90,6 +91,7 @@ def test_lr_change_over_the_socket_lands_at_a_step_and_stop_ends_the_job(job):
     assert stop and stop[0]["source"] == "control"
 
 
+@pytest.mark.slow
 def test_a_watcher_steers_pauses_and_sees_the_end(job):
     proc, run_dir = job
     watched = WatchedRun(open_source(run_dir), interval=0.05).start()
@@ -111,6 +113,7 @@ def test_a_watcher_steers_pauses_and_sees_the_end(job):
         watched.close()
 
 
+@pytest.mark.slow
 def test_a_killed_job_is_gone_and_its_socket_stale(job, tmp_path, capsys):
     proc, run_dir = job
     wait_for(lambda: (run_dir / "run.jsonl").exists() and (run_dir / "run.jsonl").stat().st_size > 500, timeout=30)
@@ -129,6 +132,7 @@ def test_a_killed_job_is_gone_and_its_socket_stale(job, tmp_path, capsys):
     assert "gone" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_ls_and_watch_without_a_path(tmp_path, monkeypatch, capsys, subprocess_env):
     monkeypatch.chdir(tmp_path)
     assert cli_main(["ls"]) == 2
@@ -206,6 +210,7 @@ def test_watch_without_a_path_prefers_a_running_job(tmp_path):
     assert latest_run(tmp_path).name == "b-finished"
 
 
+@pytest.mark.slow
 def test_plain_watch_of_a_log_follows_until_a_signal(tmp_path, subprocess_env):
     f = tmp_path / "metrics.csv"
     f.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(50)))

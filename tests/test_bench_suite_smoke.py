@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import run_all  # noqa: E402
 
 
+@pytest.mark.slow
 def test_the_whole_suite_runs_at_a_tiny_size_and_writes_its_report(tmp_path):
     # two halves at once (CI has two cores): the same sections, half the wall time
     names = [sec.name for sec in run_all.SECTIONS]

@@ -123,6 +123,7 @@ def test_a_manual_lr_change_in_the_run_log_rebases_the_detectors(tmp_path, capsy
     assert "spike" not in {json.loads(x)["kind"] for x in out_with.splitlines()}
 
 
+@pytest.mark.slow
 def test_the_overfit_demo_reports_overfitting_and_check_exits_1(tmp_path):
     """The issue's end-to-end check: `lossmon demo overfit --plain`, then `lossmon check` on its run."""
     run_dir = tmp_path / "run"

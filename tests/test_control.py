@@ -127,6 +127,7 @@ _json = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.
                     st.one_of(st.sampled_from(["scale_lr", "set_lr", "stop", "pause", "zap"]), _json),
                     max_size=4).map(lambda d: json.dumps(d).encode()),
 ))
+@pytest.mark.slow
 def test_fuzzed_lines_never_raise_and_only_valid_ones_act(line):
     run = FakeRun()
     server = ControlServer(run, Path("/nonexistent") / SOCKET)

@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 from crash_trials import trial  # noqa: E402
 
+pytestmark = pytest.mark.slow  # SIGKILL trials of a real training process
+
 
 @pytest.mark.parametrize("delay", [0.6, 0.95, 1.4])
 def test_sigkill_loses_nothing_older_than_the_flush_interval(tmp_path, subprocess_env, delay):

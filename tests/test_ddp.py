@@ -8,7 +8,8 @@ import torch.multiprocessing as mp
 
 import ddp_worker
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built"),
+              pytest.mark.slow]  # multi-process (gloo) runs
 
 
 def free_port():

@@ -9,6 +9,8 @@ import lossmon
 from lossmon.demos import training_function
 from runlogs import load_run
 
+pytestmark = pytest.mark.slow  # whole demo runs through diagnosis
+
 
 def raised(run_dir):
     return {(a["kind"], a["severity"]) for a in load_run(run_dir).store.events

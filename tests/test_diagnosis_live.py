@@ -10,6 +10,7 @@ import time
 import pytest
 
 import lossmon
+from conftest import wait_for
 from runlogs import load_run
 from lossmon.session import Session
 from lossmon.views.tui.app import LossmonApp
@@ -35,6 +36,7 @@ def alerts(run_dir):
     return [e for e in load_run(run_dir).store.events if e["event"] == "alert"]
 
 
+@pytest.mark.slow
 def test_an_alert_is_in_the_run_log_and_the_run_goes_on_by_default(tmp_path, capsys):
     run = lossmon.run(trainer(nan_at=2000), run_dir=tmp_path / "r", ui="plain")
     assert run.result == "done" and run.step == 3000  # the default action only alerts
@@ -45,6 +47,7 @@ def test_an_alert_is_in_the_run_log_and_the_run_goes_on_by_default(tmp_path, cap
     assert out.rstrip().splitlines()[-1].startswith("lossmon: 1 alert (1 critical): nonfinite (step 2 000)")
 
 
+@pytest.mark.slow
 def test_stop_action_stops_training_soon_after(tmp_path):
     run = lossmon.run(trainer(steps=1_000_000, nan_at=500, delay=0.0005), run_dir=tmp_path / "r", ui="plain",
                       config={"nonfinite": {"action": "stop"}})
@@ -54,11 +57,14 @@ def test_stop_action_stops_training_soon_after(tmp_path):
     assert stop and stop[0]["source"] == "diagnosis:nonfinite"
 
 
+@pytest.mark.slow
 def test_pause_action_pauses_until_resumed(tmp_path):
     seen = []
     session = Session("p", tmp_path / "r", lossmon.DiagnosisConfig())
     session.diagnoser.cfg.nonfinite.action = "pause"
     run = session.run
+    served = []  # checkpoints the training thread took: a paused trainer takes them in its pause loop
+    run.on_checkpoint(lambda: served.append(run.step))
     worker = threading.Thread(target=lambda: trainer(steps=2000, nan_at=300, delay=0.0005, seen=seen)(run))
     worker.start()
     deadline = time.monotonic() + 20
@@ -66,7 +72,9 @@ def test_pause_action_pauses_until_resumed(tmp_path):
         time.sleep(0.01)
     assert run.paused
     paused_at = run.step
-    time.sleep(0.3)
+    for rounds in range(1, 4):  # the paused trainer ran three times (and could have stepped), not a sleep
+        run.checkpoint(source="test")
+        wait_for(lambda: len(served) >= rounds, timeout=20)
     assert run.step == paused_at  # really paused: no steps while waiting
     run.resume(source="test")
     worker.join(20)
@@ -80,6 +88,7 @@ def test_an_alert_raised_at_the_last_step_is_not_lost(tmp_path):
     assert [a["step"] for a in alerts(tmp_path / "r") if a["kind"] == "nonfinite"] == [400]
 
 
+@pytest.mark.slow
 async def test_the_live_ui_shows_a_critical_alert(tmp_path):
     session = Session("ui", tmp_path / "r")
     app = LossmonApp(*local(session.run, trainer(steps=100_000, nan_at=300, delay=0.001)))

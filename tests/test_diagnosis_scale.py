@@ -49,6 +49,7 @@ def test_eight_evaluations_that_turn_up_are_overfitting():
     assert ("overfitting", "warning", 8000, "update") in found
 
 
+@pytest.mark.slow
 def test_a_million_points_with_evaluation_every_step():
     curve = generate(1_000_000, seed=4, noise=0.1, tau=500, eval_every=1, overfit_at=600_000)
     found = alerts(curve.points(), batch=100_000)

@@ -3,11 +3,14 @@
 
 import subprocess
 
+import pytest
+
 from conftest import PYTHON
 
 UI_LIBS = {"textual", "rich"}
 
 
+@pytest.mark.slow
 def test_a_plain_run_loads_no_ui_library(tmp_path, subprocess_env):
     code = f"""
 import sys, lossmon
@@ -22,6 +25,7 @@ assert not leaked, leaked
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.slow
 def test_lossmon_never_imports_a_framework_it_integrates_with(subprocess_env):
     """Lightning, transformers and tensorboard are optional extras: `import lossmon`, a run, a
     watch of a lossmon run and the CLI must work without loading them."""

@@ -103,6 +103,7 @@ def run_with(tmp_path, step=None, action=None, **kw):
     return run, tr, records(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_train_records_loss_eval_loss_grad_norm_and_the_effective_lr(tmp_path):
     tr = make_trainer(tmp_path)
     run = train(tr, run_dir=tmp_path / "run", ui="plain")
@@ -118,6 +119,7 @@ def test_train_records_loss_eval_loss_grad_norm_and_the_effective_lr(tmp_path):
     assert logged and all(math.isfinite(h["loss"]) for h in logged)
 
 
+@pytest.mark.slow
 def test_an_lr_change_lands_at_the_next_step_under_the_trainers_scheduler(tmp_path):
     run, tr, recs = run_with(tmp_path, 20, lambda r: r.scale_lr(2.0))
     lrs = {r["step"]: r["lr"] for r in recs if "lr" in r}
@@ -129,6 +131,7 @@ def test_an_lr_change_lands_at_the_next_step_under_the_trainers_scheduler(tmp_pa
     assert seen[15] == pytest.approx(linear_lr(15)) and seen[25] == pytest.approx(2 * linear_lr(25))
 
 
+@pytest.mark.slow
 def test_stop_stops_the_trainer(tmp_path):
     run, tr, recs = run_with(tmp_path, 12, lambda r: r.stop())
     assert tr.state.global_step == 13 and max(r["step"] for r in recs if "loss" in r) == 13

@@ -4,7 +4,6 @@ import json
 import signal
 import subprocess
 import textwrap
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ def run_cmd(cmd, env, timeout=120):
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_short_demo_in_plain_mode_writes_a_complete_run_log(tmp_path, subprocess_env):
     run_dir = tmp_path / "r"
     # no --plain: with stdin/stdout not a terminal, auto mode must choose plain output by itself
@@ -38,6 +38,7 @@ def test_short_demo_in_plain_mode_writes_a_complete_run_log(tmp_path, subprocess
     assert meta["name"] == "overfit" and meta["versions"]["torch"]
 
 
+@pytest.mark.slow
 def test_demo_is_deterministic_per_seed(tmp_path, subprocess_env):
     losses = []
     for i in range(2):
@@ -50,6 +51,7 @@ def test_demo_is_deterministic_per_seed(tmp_path, subprocess_env):
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
+@pytest.mark.slow
 def test_signal_stops_training_gracefully_and_closes_the_log(tmp_path, subprocess_env, sig, code):
     run_dir = tmp_path / "r"
     # as from a shell in the foreground: a suite started in the background (`make test &`) hands
@@ -75,6 +77,7 @@ def test_signal_stops_training_gracefully_and_closes_the_log(tmp_path, subproces
     assert meta["steps"] == loaded.store.series("loss").last()[0]  # every logged step reached the file
 
 
+@pytest.mark.slow
 def test_training_exception_is_printed_once_and_exits_non_zero(tmp_path, subprocess_env):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent("""
@@ -98,6 +101,7 @@ def test_training_exception_is_printed_once_and_exits_non_zero(tmp_path, subproc
     assert meta["state"] == "failed" and "exploded" in meta["error"]
 
 
+@pytest.mark.slow
 def test_run_dir_that_cannot_be_created_is_one_line_and_exit_2(tmp_path, subprocess_env):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -107,6 +111,7 @@ def test_run_dir_that_cannot_be_created_is_one_line_and_exit_2(tmp_path, subproc
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_reusing_a_run_dir_is_refused(tmp_path, subprocess_env):
     d = tmp_path / "r"
     assert run_cmd(lossmon_cmd("demo", "--steps", "5", "--run-dir", str(d)), subprocess_env).returncode == 0
@@ -115,11 +120,13 @@ def test_reusing_a_run_dir_is_refused(tmp_path, subprocess_env):
 
 
 @pytest.mark.parametrize("args", [["demo", "--steps", "abc"], ["demo", "--steps", "0"], ["demo", "bogus"], ["nope"]])
+@pytest.mark.slow
 def test_bad_command_line_exits_2_without_traceback(args, subprocess_env):
     p = run_cmd(lossmon_cmd(*args), subprocess_env)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "error:" in p.stderr
 
 
+@pytest.mark.slow
 def test_default_run_dir_is_timestamped_under_lossmon_runs(tmp_path, subprocess_env):
     p = subprocess.run(lossmon_cmd("demo", "nan", "--steps", "20"), cwd=tmp_path, stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, env=subprocess_env, timeout=120)
@@ -177,6 +184,7 @@ lossmon.run(train, run_dir=sys.argv[1], ui="plain")
     ("sys.exit(3)", 3, "failed", "lossmon: failed at step 30"),
     ("sys.exit('no more data')", 1, "failed", "lossmon: failed at step 30"),
 ])
+@pytest.mark.slow
 def test_keyboard_interrupt_and_sys_exit_inside_training_end_the_run_as_they_say(tmp_path, subprocess_env,
                                                                                ending, code, state, needle):
     script = tmp_path / "train.py"
@@ -190,6 +198,22 @@ def test_keyboard_interrupt_and_sys_exit_inside_training_end_the_run_as_they_say
     assert meta["state"] == state and meta["exit_code"] == code and meta["steps"] == 30
     loaded = load_run(tmp_path / "r")
     assert loaded.malformed == 0 and len(loaded.store.series("loss")) == 30
+
+
+def batches_after_stop(log) -> int:
+    """How many pump batches of metric rows the run log holds after its first `stop` event (the
+    rows of one batch share a time stamp); 0 before the stop is recorded."""
+    stamps, stopped = set(), False
+    for line in log.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:  # the line the pump is writing right now
+            continue
+        if item.get("event") == "stop":
+            stopped = True
+        elif stopped and "event" not in item:
+            stamps.add(item["time"])
+    return len(stamps)
 
 
 STUBBORN = """
@@ -206,6 +230,7 @@ lossmon.run(train, run_dir=sys.argv[1], ui="plain")
 """
 
 
+@pytest.mark.slow
 def test_a_trainer_that_never_stops_is_waited_for_then_left_behind_on_a_second_signal(tmp_path, subprocess_env):
     script = tmp_path / "train.py"
     script.write_text(STUBBORN)
@@ -217,7 +242,8 @@ def test_a_trainer_that_never_stops_is_waited_for_then_left_behind_on_a_second_s
         log = run_dir / "run.jsonl"
         wait_for(lambda: log.exists() and log.stat().st_size > 500, timeout=60)
         proc.send_signal(signal.SIGINT)
-        time.sleep(1.0)
+        # the stop is recorded and the trainer, ignoring it, goes on for three more pump batches
+        wait_for(lambda: batches_after_stop(log) >= 3, timeout=60)
         assert proc.poll() is None  # still waiting for the trainer to return
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

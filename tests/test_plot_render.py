@@ -56,6 +56,7 @@ def test_canvas_layers_colour_cells_and_blank_cells_join_the_run_before():
     assert [(len(t), k) for t, k in c.rows()[0]] == [(3, 0), (1, 1)]
 
 
+@pytest.mark.slow
 def test_a_single_spike_among_ten_million_points_is_drawn_at_any_window():
     n = 10_000_000
     v = np.full(n, 0.5)

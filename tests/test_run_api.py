@@ -133,6 +133,7 @@ def test_pause_freezes_the_step_count_and_resume_and_stop_release_it():
     assert kinds == ["pause", "resume", "pause", "stop", "resume"]
 
 
+@pytest.mark.slow
 def test_checkpoint_runs_in_the_training_thread_and_reports_errors():
     run = Run()
     calls = []
@@ -259,6 +260,7 @@ def test_watch_rejects_something_that_is_not_an_optimizer():
         Run().watch(object())
 
 
+@pytest.mark.slow
 def test_backpressure_waits_for_the_pump_but_never_long():
     import time
 

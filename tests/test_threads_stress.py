@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from lossmon.session import Session
 from lossmon.recording.smoothing import Smoothed
@@ -16,6 +17,7 @@ from lossmon.recording.smoothing import Smoothed
 SECONDS = 1.5
 
 
+@pytest.mark.slow
 def test_reading_while_the_trainer_writes_at_full_speed_never_sees_a_torn_state(tmp_path):
     session = Session("stress", tmp_path / "r")
     run = session.run

@@ -12,7 +12,7 @@ from lossmon.recording.pump import Pump
 from lossmon.training.run import Run
 from lossmon.views.tui.app import LossmonApp
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
-from tui_helpers import fake_trainer, local, preloaded_run, until
+from tui_helpers import TickCounter, fake_trainer, local, preloaded_run, ticks, until
 
 
 @pytest.fixture
@@ -52,8 +52,19 @@ def lr_used(log) -> float:
     return log.deltas[-1]
 
 
+async def checkpoints_served(pilot, run: Run, log, rounds: int = 3) -> None:
+    """Ask for `rounds` checkpoints one after the other and wait until the training thread has
+    served each: a paused trainer serves them from its pause loop, so this proves it ran (and had
+    its chance to step) `rounds` times -- a signal from the trainer itself, not a sleep."""
+    for _ in range(rounds):
+        served = len(log.checkpoint_threads)
+        run.checkpoint(source="test")
+        await until(pilot, lambda: len(log.checkpoint_threads) > served, what="checkpoint served while paused")
+
+
 @pytest.mark.parametrize("key,factor", [("right_square_bracket", 2.0), ("left_square_bracket", 0.5),
                                         ("plus", 1.25), ("minus", 0.8)])
+@pytest.mark.slow
 async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
@@ -72,6 +83,7 @@ async def test_lr_keys_change_the_lr_the_optimizer_uses(key, factor, new_run):
     assert kinds.count("lr_change") == 2
 
 
+@pytest.mark.slow
 async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
@@ -100,6 +112,7 @@ async def test_lr_dialog_rejects_bad_input_then_sets_the_exact_lr(new_run):
 
 
 @pytest.mark.parametrize("key", ["p", "space"])
+@pytest.mark.slow
 async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
@@ -109,7 +122,7 @@ async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
         assert "pausing" in status(app) or "paused" in status(app)
         await until(pilot, lambda: app.run_.paused)
         frozen = log.steps
-        await pilot.pause(0.3)
+        await checkpoints_served(pilot, app.run_, log)  # the paused trainer ran three times
         assert log.steps == frozen
         await until(pilot, lambda: " paused " in status(app))
         await pilot.press(key)
@@ -118,6 +131,7 @@ async def test_pause_freezes_the_step_count_and_resume_continues(key, new_run):
         await pilot.press("s")
 
 
+@pytest.mark.slow
 async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
@@ -133,13 +147,14 @@ async def test_checkpoint_runs_in_the_training_thread_and_shows_as_an_event(new_
 async def test_stop_ends_training_and_the_app_stays_open(new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
+    counter = TickCounter(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await start(pilot, app, log)
         await pilot.press("s")
         await until(pilot, lambda: not app.training_alive, what="trainer returned")
         await until(pilot, lambda: " stopped " in status(app))
         steps = log.steps
-        await pilot.pause(0.2)
+        await ticks(pilot, counter)  # the app had three more ticks to exit or see a step
         assert app.is_running and log.steps == steps
         await pilot.press("p")  # nothing to steer any more: a notice, no crash
         assert app.state == "stopped"
@@ -157,6 +172,7 @@ async def test_ctrl_c_is_a_graceful_stop_not_a_quit(new_run):
         assert any(e["event"] == "stop" and e["source"] == "key" for e in app.run_.store.events)
 
 
+@pytest.mark.slow
 async def test_quit_asks_while_training_then_stops_gracefully(new_run):
     train, log = fake_trainer()
     app = LossmonApp(*local(new_run(), train))
@@ -176,9 +192,11 @@ async def test_quit_asks_while_training_then_stops_gracefully(new_run):
     assert app.job.trainer.outcome.state == "stopped"
 
 
+@pytest.mark.slow
 async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
     train, log = fake_trainer(stuck=True)
     app = LossmonApp(*local(new_run(), train))
+    counter = TickCounter(app)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await start(pilot, app, log)
@@ -186,7 +204,7 @@ async def test_second_q_forces_out_when_the_trainer_does_not_return(new_run):
             await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
             await pilot.press("q")
             await until(pilot, lambda: app.quitting)
-            await pilot.pause(0.3)
+            await ticks(pilot, counter)  # three ticks that each could have exited: the trainer is alive
             assert app.is_running and " stopping " in status(app)  # still waiting for the trainer
             await pilot.press("q")
             await until(pilot, lambda: not app.is_running, what="forced exit")
@@ -319,6 +337,7 @@ async def test_print_and_logging_go_to_the_output_pane_and_are_restored(tmp_path
         logger.removeHandler(handler)
 
 
+@pytest.mark.slow
 async def test_resize_relayouts_and_redraws_at_the_new_size():
     app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
     async with app.run_test(size=(160, 48)) as pilot:

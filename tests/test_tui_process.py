@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -24,6 +25,8 @@ import pytest
 
 from conftest import PYTHON
 from runlogs import load_run
+
+pytestmark = pytest.mark.slow  # pty: the real lossmon process under a pseudo-terminal
 
 ALT_SCREEN_ON, ALT_SCREEN_OFF = b"\x1b[?1049h", b"\x1b[?1049l"
 
@@ -159,6 +162,20 @@ def started(out: bytes) -> bool:
     return ALT_SCREEN_ON in out and b" loss " in out  # training has logged
 
 
+def app_answers_a_key(p: PtyProcess) -> None:
+    """Type `y` (log/linear y axis: a view key, nothing to do with training) and wait until the app
+    has drawn its answer. Everything the app was going to do before that key -- exit on its own,
+    say -- it has had its chance to do: an explicit round trip instead of a sleep."""
+    mark = len(p.out)
+    p.type("y")
+    p.read_until(lambda out: b"y: linear" in out[mark:])
+
+
+def shown_steps(out: bytes) -> set[int]:
+    """The step counts the status line has shown in `out`."""
+    return {int(m.replace(b",", b"")) for m in re.findall(rb"step (\d[\d,]*)", out)}
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_signal_stops_gracefully_and_restores_the_terminal(tmp_path, subprocess_env, sig, code):
     p = demo(tmp_path, subprocess_env)
@@ -201,7 +218,7 @@ def test_ctrl_c_typed_stops_training_and_keeps_the_app_then_q_leaves(tmp_path, s
     p.read_until(started)
     p.type("\x03")  # raw mode: Ctrl+C arrives as a key, not as SIGINT
     p.read_until(lambda out: b"stopped" in out[-20000:])
-    time.sleep(0.3)
+    app_answers_a_key(p)
     assert p.proc.poll() is None  # the app stays open to look at the curves
     p.type("q")  # training has returned: no question
     assert p.wait() == 0
@@ -244,7 +261,8 @@ def test_a_trainer_that_never_returns_is_waited_for_on_screen_and_a_second_q_lea
     p.read_until(lambda out: b"Stop it at the next step and quit?" in out)
     p.type("y")
     p.read_until(lambda out: b"waiting for training" in out)
-    time.sleep(0.5)
+    mark = len(p.out)  # the app ticks on while it waits: three more step counts shown since then
+    p.read_until(lambda out: len(shown_steps(out[mark:])) >= 3)
     assert p.proc.poll() is None  # still waiting: the trainer has not returned
     p.type("q")
     assert p.wait() == 130
@@ -271,7 +289,7 @@ def test_a_training_exception_stays_on_screen_until_quit_and_exits_1(tmp_path, s
     script.write_text(RAISER)
     p = PtyProcess([PYTHON, str(script), str(tmp_path / "run")], subprocess_env)
     p.read_until(lambda out: b"bad batch at step 200" in out and b"failed" in out)
-    time.sleep(0.3)
+    app_answers_a_key(p)
     assert p.proc.poll() is None  # the app stays open with the curves and the traceback
     p.type("q")
     assert p.wait() == 1

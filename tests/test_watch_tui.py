@@ -7,6 +7,8 @@ import json
 import re
 import time
 
+import pytest
+
 import lossmon
 from lossmon.sources import open_source
 from lossmon.views.tui.app import LossmonApp
@@ -53,6 +55,7 @@ async def test_a_growing_file_shows_within_the_poll_and_tick(tmp_path):
         watched.close()
 
 
+@pytest.mark.slow
 async def test_a_live_lossmon_run_is_steered_from_the_view(tmp_path):
     import threading
 

@@ -109,3 +109,25 @@ async def until(pilot, predicate, timeout: float = 10.0, what: str = "") -> None
             raise AssertionError(f"not within {timeout}s: {what() if callable(what) else what or predicate}")
         await pilot.pause(0.02)
     await asyncio.sleep(0)
+
+
+class TickCounter:
+    """Counts the app's numbers ticks: the timer that polls the trainer, takes new events and
+    decides to exit. A test that checks that something does NOT happen waits for a few more ticks
+    (the app had its chances to act) instead of sleeping for a while."""
+
+    def __init__(self, app) -> None:
+        self.n = 0
+        real = app.tick
+
+        def tick() -> None:
+            real()
+            self.n += 1
+
+        app.tick = tick  # the heartbeat and on_mount look the method up on the instance
+
+
+async def ticks(pilot, counter: TickCounter, n: int = 3, timeout: float = 10.0) -> None:
+    """Let the app tick `n` more times."""
+    target = counter.n + n
+    await until(pilot, lambda: counter.n >= target, timeout, what=f"{n} more app ticks (at {counter.n}/{target})")

@@ -90,7 +90,7 @@ class LossmonApp(App[int]):
         self.started = clock() if started is None else started
         self.capture = (OutputCapture(run.dir / OUTPUT_LOG if run.dir else None)
                         if capture_output and self.job.in_process else None)
-        self.state = self.job.state if self.job.in_process else states.LOADING
+        self.state = self.job.state
         self._generation = 0
         self._ticked_version = -1
         self.ended_at: float | None = None
@@ -562,7 +562,7 @@ class LossmonApp(App[int]):
         self._refresh_status()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(watching=self.watching, read_only=self.watching and self.job.read_only))
+        self.push_screen(HelpScreen(watching=self.watching, read_only=self.job.read_only))
 
     def _refresh_status(self) -> None:
         self.query_one("#status", TextLines).show(self.status_text())
