@@ -1,6 +1,6 @@
 """lossmon run directories and JSONL files (run.jsonl, or any JSONL with a step field), tailed.
 
-A lossmon run directory with metric columns (columns.py) is read from them -- whole binary records,
+A lossmon run directory with metric columns (rundir/columns.py) is read from them -- whole binary records,
 no parsing -- and only its event lines are taken from run.jsonl. Anything else is parsed line by
 line, a chunk per poll, so a long file shows while it loads.
 """
