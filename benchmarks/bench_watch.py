@@ -136,7 +136,7 @@ def rss():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * 4096
 from lossmon.sources import open_source
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 import lossmon.views.tui.app  # what the view imports, so the delta is the data
 gc.collect(); before = rss()
 w = WatchedRun(open_source({str(path)!r}))
@@ -170,7 +170,7 @@ def latency(seconds: float = 8.0) -> list[float]:
     from lossmon.sources import open_source
     from lossmon.views.tui.app import LossmonApp
     from lossmon.session.watching import WATCH_UI_BUDGET
-    from lossmon.watch import WatchedRun
+    from lossmon.watched import WatchedRun
 
     tmp = Path(tempfile.mkdtemp())
     job = subprocess.Popen([sys.executable, "-c", JOB, str(tmp / "job"), str(seconds + 3)],

@@ -39,7 +39,7 @@ async def shoot(out: Path) -> None:
 
     from lossmon.sources import open_source
     from lossmon.views.tui.app import LossmonApp
-    from lossmon.watch import WatchedRun
+    from lossmon.watched import WatchedRun
 
     with tempfile.TemporaryDirectory() as tmp:
         logdir = Path(tmp) / "tb_logs" / "mnist-mlp"

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
     demo.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
     demo.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
+    _run_parser(sub)
     check = sub.add_parser("check", help="run the detectors over a recorded run; exit 1 if they raise a warning",
                            description="Run lossmon's detectors over a recorded run: a lossmon run directory or "
                            "run.jsonl, or any JSONL or CSV file with a step column. Exit status: 0 no warning or "
@@ -81,6 +82,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUN_USAGE = "lossmon run [OPTIONS] SCRIPT.py [ARGS...] | lossmon run [OPTIONS] -m MODULE [ARGS...]"
+RUN_HELP = "run an unmodified training script under the monitor"
+RUN_DESCRIPTION = ("Run a training script as `python SCRIPT.py ARGS` would, under the live UI in a"
+                   " terminal (plain lines otherwise). With capture on, every torch optimizer it creates is"
+                   " watched (LR keys, pause, checkpoint), the loss it calls backward() on is the train loss,"
+                   " and the losses it computes with gradients off (or the 'val loss' it prints) are the"
+                   " validation loss. lossmon's options come before the script; everything after the script"
+                   " is the script's. The exit status is the script's.")
+
+
+def _run_parser(sub=None) -> argparse.ArgumentParser:
+    """`lossmon run`'s options: a subcommand of `lossmon` for its help, and a parser of its own
+    for the options before the script (the rest is the script's, untouched)."""
+    if sub is None:
+        run = argparse.ArgumentParser(prog="lossmon run", usage=RUN_USAGE, description=RUN_DESCRIPTION)
+    else:
+        run = sub.add_parser("run", help=RUN_HELP, usage=RUN_USAGE, description=RUN_DESCRIPTION)
+    run.add_argument("--name", default=None, help="run name (default: the script's name)")
+    run.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    run.add_argument("--no-capture", action="store_true",
+                     help="no zero-code capture: only what the script logs with lossmon.log() is recorded")
+    run.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
+    run.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
+    run.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
+    run.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
+    run.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module as a script, as python -m does")
+    return run
+
+
+_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}
+
+
+def split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """lossmon's options (before the script) and the script's part (SCRIPT ARGS or -m MODULE ARGS)."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv[:i], argv[i + 1:]
+        if a == "-m":
+            return argv[:i], argv[i:]
+        if a.startswith("-m") and len(a) > 2:  # -mpkg.mod
+            return argv[:i], ["-m", a[2:], *argv[i + 1:]]
+        if not a.startswith("-") or a == "-":
+            return argv[:i], argv[i:]
+        i += 2 if a in _RUN_VALUED else 1
+    return argv, []
+
+
 def _tag_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", default=None, metavar="TAG", help="the metric to treat as train loss (default: by name)")
     p.add_argument("--val", default=None, metavar="TAG", help="the metric to treat as validation loss (default: by name)")
@@ -97,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if argv and argv[0] == "run":
+        return _run(argv[1:])
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -137,13 +190,41 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(argv: list[str]) -> int:
+    own, target = split_run_args(argv)
+    run_parser = _run_parser()
+    if not target:
+        run_parser.error("give the script to run (lossmon run train.py ARGS, or lossmon run -m MODULE ARGS)")
+    args = run_parser.parse_args(own)
+    from lossmon.diagnosis.config import ConfigError, load_config
+    from lossmon.session.launch import run_script
+    from lossmon.session.script import Script, ScriptError
+
+    if target[0] == "-m":
+        if len(target) < 2:
+            run_parser.error("-m needs a module name")
+        script = Script(module=target[1], args=target[2:])
+    else:
+        from pathlib import Path
+
+        script = Script(path=Path(target[0]), args=target[1:])
+    try:
+        script.check()
+        config = load_config(args.config) if args.config else None
+    except (ScriptError, ConfigError) as e:
+        print(f"lossmon run: {e}", file=sys.stderr)
+        return 2
+    return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
+                      fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture)
+
+
 def _watch(args: argparse.Namespace) -> int:
     from lossmon.diagnosis.config import ConfigError, load_config
     from lossmon.rundir.listing import latest_run
     from lossmon.session.launch import choose_ui
     from lossmon.session.watching import watch_plain, watch_tui
     from lossmon.sources import SourceError, open_source
-    from lossmon.watch import WatchedRun
+    from lossmon.watched import WatchedRun
 
     path = args.path
     if path is None:

@@ -22,6 +22,7 @@ CONTROL = "control"
 CONTROL_REFUSED = "control_refused"
 ERROR = "error"
 ALERT = "alert"
+CAPTURE = "capture"
 
 # kind -> its fields besides event, step and time (what writers put there and readers may rely on)
 FIELDS: dict[str, dict[str, str]] = {
@@ -66,6 +67,10 @@ FIELDS: dict[str, dict[str, str]] = {
     ERROR: {
         "message": '"ValueError: ..." (the exception, one line)',
         "traceback": "the formatted traceback (or the text given to sys.exit)",
+    },
+    CAPTURE: {
+        "what": '"optimizer", "train_loss", "val_loss", "printed_val" or "stand_down" (lossmon run\'s capture)',
+        "message": "what was captured, or why capture stopped, in words",
     },
     ALERT: {
         "kind": "the detector: " + ", ".join((

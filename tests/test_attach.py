@@ -19,7 +19,7 @@ from lossmon.rundir.listing import find_runs, latest_run, summarize
 from lossmon.views.text import runs_table
 from lossmon.sources import open_source
 from lossmon.rundir.jobstate import job_state
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 
 SCRIPT = textwrap.dedent("""
     import sys, time, torch, lossmon

@@ -30,7 +30,7 @@ def test_lossmon_never_imports_a_framework_it_integrates_with(subprocess_env):
     """Lightning, transformers and tensorboard are optional extras: `import lossmon`, a run, a
     watch of a lossmon run and the CLI must work without loading them."""
     code = """
-import sys, lossmon, lossmon.cli, lossmon.watch, lossmon.sources, lossmon.control_socket
+import sys, lossmon, lossmon.cli, lossmon.watched, lossmon.sources, lossmon.control_socket
 heavy = {"lightning", "pytorch_lightning", "transformers", "accelerate", "tensorboard"}
 leaked = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
 assert not leaked, leaked

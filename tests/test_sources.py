@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import lossmon
 from lossmon.cli import main as cli_main
 from lossmon.sources import SourceError, load, open_source
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 
 tb = pytest.importorskip("torch.utils.tensorboard", reason="TensorBoard files need the tensorboard package")
 

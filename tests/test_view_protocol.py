@@ -11,7 +11,7 @@ from lossmon.session.lifecycle import LocalJob
 from lossmon.sources import open_source
 from lossmon.training.run import Run
 from lossmon.views.protocol import JobView, NoJob, RunView
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 
 
 def members(proto) -> set[str]:

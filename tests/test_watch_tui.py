@@ -12,7 +12,7 @@ import pytest
 import lossmon
 from lossmon.sources import open_source
 from lossmon.views.tui.app import LossmonApp
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 from tui_helpers import until
 
 

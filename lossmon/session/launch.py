@@ -13,8 +13,10 @@ from typing import Any, Callable
 from lossmon.diagnosis.config import ConfigError, coerce
 from lossmon.rundir.layout import RunDirError
 from lossmon.session.lifecycle import run_plain, run_tui
+from lossmon.session.script import Script, script_training
 from lossmon.session.session import Session
 from lossmon.training import distributed
+from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
 from lossmon.training.signals import SignalStop
 
@@ -54,6 +56,7 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
     here, and rank 0's control reaches it through the exchange in its optimizer steps."""
     run = Run(name)
     run.join_distributed()
+    set_active(run)
 
     def force() -> None:
         raise KeyboardInterrupt
@@ -63,6 +66,7 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
         run.result = train_fn(run)
     finally:
         signals.restore()
+        clear_active(run)
     if signals.signum is not None:
         raise SystemExit(signals.exit_code)
     return run
@@ -91,6 +95,23 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     """
     if not callable(train_fn):
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
+    code, run_ = _launch(train_fn, name=name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz, config=config)
+    if code:
+        raise SystemExit(code)
+    return run_
+
+
+def run_script(script: Script, *, name: str | None = None, run_dir: str | os.PathLike | None = None,
+               ui: str = "auto", fps: float = 10.0, plot_hz: float = 4.0, config: Any = None,
+               capture: bool = True) -> int:
+    """`lossmon run SCRIPT.py`: the script as the training function; returns the exit status."""
+    train_fn = script_training(script, capture=capture)
+    return _launch(train_fn, name=name or script.name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz,
+                   config=config, script=True)[0]
+
+
+def _launch(train_fn: Callable[[Run], Any], *, name: str | None, run_dir: str | os.PathLike | None,
+            ui: str, fps: float, plot_hz: float, config: Any, script: bool = False) -> tuple[int, Run]:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     for label, rate in (("fps", fps), ("plot_hz", plot_hz)):
@@ -106,7 +127,7 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         name = "run"
     ranks = distributed.world()
     if ranks is not None and ranks[0] != 0:
-        return _run_follower(train_fn, name)
+        return 0, _run_follower(train_fn, name)
     try:
         session = Session(name, run_dir, diag_config)
     except RunDirError as e:
@@ -115,9 +136,7 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     if ranks is not None:
         session.run.join_distributed()
     if mode == "plain":
-        code = run_plain(session, train_fn)
+        code = run_plain(session, train_fn, script=script)
     else:
-        code = run_tui(session, train_fn, fps=fps, plot_hz=plot_hz)
-    if code:
-        raise SystemExit(code)
-    return session.run
+        code = run_tui(session, train_fn, fps=fps, plot_hz=plot_hz, script=script)
+    return code, session.run

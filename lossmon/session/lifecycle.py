@@ -35,6 +35,7 @@ class LocalJob:
 
     in_process = True
     read_only = False
+    leave_when_empty = False  # `lossmon run` sets it: a script's --help needs no UI left open
     loaded = True
     malformed = 0
     error = None
@@ -87,8 +88,10 @@ def follow(trainer: TrainerThread, printer: PlainPrinter, signals: SignalStop) -
 
 
 def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *, signum: int | None,
-             forced: bool, forced_code: int = 130) -> int:
-    """Record how the run ended, close the run log, print the summary; returns the exit code."""
+             forced: bool, forced_code: int = 130, discard_empty: bool = False, replay: str = "") -> int:
+    """Record how the run ended, close the run log, print the summary; returns the exit code.
+    With `discard_empty`, a run that logged nothing (a script's --help) leaves no run directory
+    and prints no summary: only what the script itself printed (`replay`, what the UI captured)."""
     run = session.run
     outcome = trainer.outcome
     if forced and trainer.is_alive():
@@ -106,10 +109,19 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     if outcome is not None and outcome.error is not None:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
     session.close(state, code, error)
-    printer.poll(final=True)
+    empty = discard_empty and is_empty(run)
+    if not empty:
+        printer.poll(final=True)
+    elif replay:
+        out = sys.stdout if code == 0 else sys.stderr
+        out.write(replay)
+        out.flush()
     if outcome is not None and outcome.traceback:
         sys.stderr.write(outcome.traceback)
         sys.stderr.flush()
+    if empty:
+        session.discard()
+        return code
     elapsed = time.monotonic() - session.started
     printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / RUN_LOG}")
     summary = alert_summary(run.store.events)
@@ -118,25 +130,41 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     return code
 
 
-def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:
-    """Run training with plain output; returns the process exit code."""
+def is_empty(run: Run) -> bool:
+    """The run logged no metric at all (once the run log is closed, so nothing is still queued)."""
+    return run.step == 0 and not run.store.names()
+
+
+def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None, *,
+              script: bool = False) -> int:
+    """Run training with plain output; returns the process exit code. For a script (`lossmon
+    run`), lossmon's first line waits for its first output, and a run that logged nothing leaves
+    nothing behind."""
     run = session.run
     printer = PlainPrinter(run, out)
-    printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+    header = f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)"
+    if script:
+        printer.header = header
+    else:
+        printer.emit(header)
     signals = SignalStop(run).install()  # before training starts: no moment without the handlers
     trainer = TrainerThread(train_fn, run).start()
     signals = follow(trainer, printer, signals)
-    return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced)
+    return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced, discard_empty=script)
 
 
-def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
-    """Run training under the live UI; returns the process exit code."""
+def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0,
+            script: bool = False) -> int:
+    """Run training under the live UI; returns the process exit code. For a script that logged
+    nothing (its --help, a usage error), the UI closes at once and what it printed is written to
+    the terminal."""
     from lossmon.views.tui.app import (
         LossmonApp,  # textual loads only when the live UI is used
     )
 
     run = session.run
     job = LocalJob(run, train_fn)
+    job.leave_when_empty = script
     app = LossmonApp(run, job, fps=fps, plot_hz=plot_hz, handle_signals=True, started=session.started)
     ui_failed = False
     try:
@@ -166,9 +194,19 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
         signals = follow(trainer, printer, signals)
         signum = signals.signum
         forced = signals.forced
-    code = conclude(session, trainer, printer, signum=signum, forced=forced)
+    printed = _read_output(session) if script else ""
+    code = conclude(session, trainer, printer, signum=signum, forced=forced, discard_empty=script, replay=printed)
+    if script and not session.dir.exists():  # discarded: the script's own words were all there was
+        return code
     if app.capture is not None and app.capture.total_lines:
         printer.emit(f"lossmon: training output ({app.capture.total_lines} lines): {session.dir / OUTPUT_LOG}")
     if ui_failed and code == 0:
         code = 1
     return code
+
+
+def _read_output(session: Session) -> str:
+    try:
+        return (session.dir / OUTPUT_LOG).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -20,6 +20,7 @@ from lossmon.rundir.columns import ColumnWriter
 from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run_dir
 from lossmon.rundir.meta import initial_meta, write_meta
 from lossmon.rundir.runlog import RunLogWriter
+from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
 
 
@@ -50,6 +51,7 @@ class Session:
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
             print(f"lossmon: no control channel for this run ({self.control.error})", file=sys.stderr)
+        set_active(self.run)  # lossmon.log() and friends talk to this run now
 
     def _alert(self, alert: dict) -> None:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""
@@ -64,11 +66,18 @@ class Session:
         elif action == "pause":
             self.run.pause(source=source)
 
+    def discard(self) -> None:
+        """Remove the run directory of a closed run that recorded nothing worth keeping."""
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def close(self, state: str, exit_code: int, error: str | None = None) -> None:
         """Flush and fsync the run log and record the final state. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        clear_active(self.run)
         self.control.close()  # no command can arrive for a run that is ending
         self.pump.stop()
         if self.writer.unwritten_bytes:

@@ -13,7 +13,7 @@ from typing import IO
 from lossmon import states
 from lossmon.training.signals import SignalStop
 from lossmon.views.plain import PlainPrinter
-from lossmon.watch import WatchedRun
+from lossmon.watched import WatchedRun
 
 WATCH_UI_BUDGET = 0.1  # the view has its own process here, not the trainer's: a bigger share of a core
 

@@ -59,6 +59,7 @@ class LRControl:
         self.follower = False  # a rank other than 0: follows rank 0's multiplier, ignores requests
         self.commit_seq = 0  # commits so far, and the last factor baked (for the other ranks)
         self.commit_factor = 1.0
+        self.manual_base: float | None = None  # the script's own LR, for updates with no optimizer (manual())
 
     # ---- any thread ---------------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ class LRControl:
 
     @property
     def watched(self) -> bool:
-        return bool(self._optimizers)
+        return bool(self._optimizers) or self.manual_base is not None
 
     def last_lr(self) -> float | None:
         """The first group's LR in the last step (before any step: the one it will use)."""
@@ -106,8 +107,40 @@ class LRControl:
         return lrs[0] if lrs else None
 
     def effective_lrs(self) -> list[float]:
-        """Effective LR per param group of every watched optimizer (u*s), as floats."""
+        """Effective LR per param group of every watched optimizer (u*s), as floats; with none, the
+        script's own LR times the multiplier (manual())."""
+        if not self._optimizers:
+            return [] if self.manual_base is None else [self.manual_base * self.scale]
         return [_as_float(g["lr"]) * self.scale for opt in self._optimizers for g in opt.param_groups]
+
+    def _base_lr(self) -> float:
+        """u: the first group's LR as the schedule set it (or the script's own LR, manual())."""
+        if self._optimizers:
+            return _as_float(self._optimizers[0].param_groups[0]["lr"])
+        return self.manual_base if self.manual_base is not None else float("nan")
+
+    def manual(self, base: Any) -> float:
+        """For updates written by hand (`p.data.add_(p.grad, alpha=-lr)`, no torch optimizer): the
+        LR to use now, base x multiplier, with the requests made since the last call applied first.
+        Training thread; each call is a step boundary for the LR and logs `lr` with the next row."""
+        if isinstance(base, bool):
+            raise TypeError("lossmon.lr() needs the base learning rate, a number")
+        try:
+            u = float(base)
+        except (TypeError, ValueError):
+            raise TypeError(f"lossmon.lr() needs the base learning rate, a number; got {base!r}") from None
+        if not math.isfinite(u) or u < 0:
+            raise ValueError(f"lossmon.lr(): the base learning rate must be finite and >= 0, got {base!r}")
+        self.manual_base = u
+        if self._requests and self.sync is None:
+            self.apply_requests()
+        lr = u * self.scale
+        if not self._optimizers:
+            self.last_effective = lr
+            metrics = self.pending_metrics if self.pending_metrics is not None else {}
+            metrics["lr"] = lr
+            self.pending_metrics = metrics
+        return lr
 
     # ---- training thread ----------------------------------------------------------------------
 
@@ -205,7 +238,7 @@ class LRControl:
 
     def _change(self, kind: str, value: float, source: str) -> None:
         old = self.effective_lrs()
-        u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
+        u0 = self._base_lr()
         request = {"scale": f"x{value:g}", "reset": "reset"}.get(kind, f"set {value:g}")
         if kind == "scale":
             new_scale = self.scale * value
@@ -236,6 +269,10 @@ class LRControl:
         s = self.scale
         if s == 1.0:
             self._emit(events.LR_COMMIT, source=source, applied=False, reason="the multiplier is already 1")
+            return
+        if not self._optimizers:
+            self._emit(events.LR_COMMIT, source=source, applied=False,
+                       reason="the LR is the script's own variable (lossmon.lr): there is no optimizer to bake it into")
             return
         notes = self.bake(s)
         self.commit_seq += 1

@@ -42,6 +42,8 @@ class Run:
         self.steering = Steering(self.record)  # pause, stop and checkpoint requests
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
+        self.stop_polled = False  # the script asks lossmon.should_stop() (or an integration does): it stops itself
+        self.capture: Any = None  # lossmon.capture.Capture under `lossmon run` (what the script does not log)
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -190,6 +192,11 @@ class Run:
     def reset_lr(self, *, source: str = "api") -> None:
         """Put the LR multiplier back to 1 at the next optimizer step: the schedule's own LR again."""
         self._lr.request_reset(source)
+
+    def manual_lr(self, base_lr: float) -> float:
+        """For updates written by hand: `base_lr` times the multiplier, with the LR requests made
+        since the last call applied first (see `lossmon.lr`). Training thread."""
+        return self._lr.manual(base_lr)
 
     @property
     def lr_watched(self) -> bool:

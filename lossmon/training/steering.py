@@ -22,6 +22,12 @@ PAUSE_POLL_S = 0.1  # a paused trainer re-checks stop this often
 Emit = Callable[..., None]
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised in a script run under `lossmon run` at its next optimizer step after a stop was asked
+    for, when the script never asks `lossmon.should_stop()` itself. A KeyboardInterrupt, because
+    that is what training scripts already catch to save and finish (the run then ends `stopped`)."""
+
+
 class Steering:
     """The pause/stop/checkpoint state of one run. `emit(kind, **fields)` records an event."""
 

@@ -46,6 +46,8 @@ def call_training(train_fn: Callable[["Run"], Any], run: "Run") -> Outcome:
         run.record(events.ERROR, message=f"SystemExit: {code}", traceback=said)
         return Outcome(states.FAILED, e, said, exit_code=status)
     except KeyboardInterrupt as e:
+        if run.stop_requested:  # lossmon's own stop, raised at a step boundary (StopTraining)
+            return Outcome(states.STOPPED)
         run.record(events.STOP, source="KeyboardInterrupt")
         return Outcome(states.INTERRUPTED, e, None, exit_code=130)
     except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means

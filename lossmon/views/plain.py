@@ -32,6 +32,7 @@ class PlainPrinter:
         self._printed_first = False
         self._last_line = ""
         self.rates = True  # steps/s and ETA (off while a watcher catches up on a recorded run)
+        self.header: str | None = None  # printed before the first line, if there ever is one
         self.started = time.monotonic() if started is None else started
 
     def skip_seen_events(self) -> None:
@@ -39,6 +40,8 @@ class PlainPrinter:
         self._events_seen = len(self.run.store.events)
 
     def emit(self, text: str) -> None:
+        if self.header is not None:
+            text, self.header = f"{self.header}\n{text}", None
         try:
             print(text, file=self.out, flush=True)
         except (OSError, ValueError):  # a closed pipe must never stop training

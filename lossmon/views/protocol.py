@@ -2,7 +2,7 @@
 
 A view never asks what kind of run it shows. Two things satisfy these, checked by a test:
 `lossmon.training.run.Run` with `lossmon.session.lifecycle.LocalJob` (training in this process),
-and `lossmon.watch.WatchedRun`, which is both (a job started elsewhere, read from its files and
+and `lossmon.watched.WatchedRun`, which is both (a job started elsewhere, read from its files and
 steered over its control socket).
 """
 
@@ -56,6 +56,7 @@ class JobView(Protocol):
 
     in_process: bool  # its training runs in this process: stopping it is ours, quitting asks first
     read_only: bool  # no control channel at all: the steering keys are hidden
+    leave_when_empty: bool  # a job that ends having logged nothing closes the view at once (a script's --help)
     notices: deque  # (severity, text) for the view to show once
     generation: int  # bumped when the data was read anew (a truncated or replaced source)
     source_label: str | None  # where the data comes from, when it is not this process
@@ -85,6 +86,7 @@ class NoJob:
 
     in_process = True
     read_only = False
+    leave_when_empty = False
     generation = 0
     source_label = None
     state = states.IDLE

@@ -73,6 +73,8 @@ def describe(ev: dict, key_of: KeyOf | None = None) -> str:
     if kind == events.CONTROL_REFUSED:
         more = f" (+{ev['unlogged']} more)" if ev.get("unlogged") else ""
         return f"control connection refused: uid {ev.get('uid')} (pid {ev.get('pid')}) is not this run's user{more}"
+    if kind == events.CAPTURE:
+        return f"capture: {ev.get('message', '')}"
     if kind == events.ERROR:
         return f"training raised {ev.get('message', 'an error')}"
     if kind == events.ALERT:

@@ -374,6 +374,9 @@ class LossmonApp(App[int]):
         self.refresh_bindings()
 
     def _announce_end(self, state: str) -> None:
+        if self.job.leave_when_empty and self.run_.step == 0 and not self.run_.store.names():
+            self.exit()  # nothing to look at: what it printed goes to the terminal (session/lifecycle.py)
+            return
         if self.watching:
             detail = f" ({self.job.detail})" if self.job.detail else ""
             bad = state in (states.FAILED, states.GONE)

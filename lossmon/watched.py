@@ -60,6 +60,7 @@ class WatchedRun:
     # ---- the job, as a view sees it (JobView) -------------------------------------------------
 
     in_process = False  # quitting the view never touches the job
+    leave_when_empty = False
 
     @property
     def state(self) -> str:

@@ -1,0 +1,67 @@
+"""The module-level API: `lossmon.log(...)` and friends, for code that keeps its loop where it is.
+
+They talk to the current run: the one `lossmon run script.py` or `lossmon.run(train)` started. In
+a plain `python train.py` the first call starts one (session/implicit.py): a run directory, the
+control socket, the detectors and status lines on stderr, so `lossmon watch` from another terminal
+shows it live and steers it; it ends at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from lossmon.training.active import active, set_active
+from lossmon.training.run import Run
+
+_lock = threading.Lock()
+
+
+def current() -> Run:
+    """The current `Run` (started on first use outside `lossmon run` / `lossmon.run`)."""
+    run = active()
+    if run is not None:
+        return run
+    with _lock:
+        if active() is None:
+            from lossmon.session.implicit import start_implicit
+
+            set_active(start_implicit())
+        return active()
+
+
+def log(step: int | None = None, **metrics: Any) -> None:
+    """`Run.log` on the current run: record named scalars (floats, ints, 0-d tensors)."""
+    run = active() or current()
+    if run.capture is not None:
+        run.capture.saw(metrics)
+    run.log(step, **metrics)
+
+
+def watch(optimizer: Any, scheduler: Any = None) -> None:
+    """`Run.watch`: log this optimizer's effective LR and let the LR keys act on it."""
+    current().watch(optimizer, scheduler)
+
+
+def should_stop() -> bool:
+    """True once a stop was asked for (a key, `lossmon ctl stop`, SIGTERM): finish and return.
+    A script that asks this is trusted to stop itself (no KeyboardInterrupt raised in it)."""
+    run = active() or current()
+    run.stop_polled = True
+    return run.should_stop
+
+
+def on_checkpoint(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`Run.on_checkpoint` (usable as a decorator): the function the checkpoint key calls."""
+    return current().on_checkpoint(fn)
+
+
+def lr(base_lr: float) -> float:
+    """The LR to use now for updates written by hand: `base_lr` times lossmon's multiplier.
+
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-lossmon.lr(lr))
+
+    Call it every step; the LR keys act from the next call, and `lr` is logged with the next step.
+    (With a torch optimizer, `watch()` does this for you.)"""
+    return current().manual_lr(base_lr)

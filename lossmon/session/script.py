@@ -1,0 +1,96 @@
+"""`lossmon run SCRIPT.py [ARGS]` / `lossmon run -m MODULE [ARGS]`: an unmodified script as the
+training function.
+
+The script runs as `python SCRIPT.py ARGS` would run it -- `__name__ == "__main__"`, its own
+`sys.argv`, `__file__`, and its directory as `sys.path[0]` -- but on the monitor's training thread,
+with capture (lossmon.capture) installed unless turned off. `sys.exit(n)` inside it is the
+command's exit status.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lossmon.training.run import Run
+
+
+class ScriptError(Exception):
+    """The script or module cannot be run (the message is one line for the user)."""
+
+
+@dataclass
+class Script:
+    """What to run: a file (`path`) or a module (`module`), with its arguments."""
+
+    path: Path | None = None
+    module: str | None = None
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path is not None else (self.module or "run").rsplit(".", 1)[-1]
+
+    def check(self) -> "Script":
+        """Fail early, in one line, for a file that is not there or a module that cannot be found."""
+        if self.path is not None:
+            if self.path.is_dir():
+                if not (self.path / "__main__.py").is_file():
+                    raise ScriptError(f"{self.path} is a directory with no __main__.py")
+            elif not self.path.is_file():
+                raise ScriptError(f"no such file: {self.path}")
+            return self
+        try:
+            spec = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError) as e:
+            raise ScriptError(f"cannot find module {self.module!r}: {e}") from None
+        if spec is None:
+            raise ScriptError(f"no module named {self.module!r}")
+        return self
+
+
+def script_training(script: Script, *, capture: bool = True) -> Callable[[Run], Any]:
+    """The training function that runs `script` as __main__ on the training thread."""
+
+    def train(run: Run) -> Any:
+        cap = None
+        if capture:
+            from lossmon.capture import Capture
+
+            cap = run.capture = Capture(run).install()
+        saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+        try:
+            if script.path is not None:
+                path = script.path
+                sys.argv = [str(path), *script.args]
+                here = path if path.is_dir() else path.parent
+                _set_path0(str(here.resolve()))
+                runpy.run_path(str(path), run_name="__main__")
+            else:
+                sys.argv = [script.module, *script.args]  # run_module puts the module's file in argv[0]
+                _set_path0(os.getcwd())
+                runpy.run_module(script.module, run_name="__main__", alter_sys=True)
+        finally:
+            if cap is not None:
+                try:
+                    cap.finish()
+                finally:
+                    cap.uninstall()
+            sys.argv = saved_argv
+            if saved_path0 is not None:
+                _set_path0(saved_path0)
+
+    train.__name__ = script.name
+    return train
+
+
+def _set_path0(entry: str) -> None:
+    if sys.path:
+        sys.path[0] = entry
+    else:
+        sys.path.insert(0, entry)
