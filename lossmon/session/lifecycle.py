@@ -22,6 +22,7 @@ from typing import IO, Any, Callable
 from lossmon import states
 from lossmon.rundir.layout import OUTPUT_LOG, RUN_LOG
 from lossmon.session.session import Session
+from lossmon.session.streams import PlainStreams
 from lossmon.training.run import Run
 from lossmon.training.signals import SignalStop
 from lossmon.training.thread import TrainerThread
@@ -121,12 +122,13 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
 def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None) -> int:
     """Run training with plain output; returns the process exit code."""
     run = session.run
-    printer = PlainPrinter(run, out)
-    printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
-    signals = SignalStop(run).install()  # before training starts: no moment without the handlers
-    trainer = TrainerThread(train_fn, run).start()
-    signals = follow(trainer, printer, signals)
-    return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced)
+    with PlainStreams() as streams:  # our lines never glue onto a progress bar's unfinished line
+        printer = PlainPrinter(run, streams.status_stream(out))
+        printer.emit(f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)")
+        signals = SignalStop(run).install()  # before training starts: no moment without the handlers
+        trainer = TrainerThread(train_fn, run).start()
+        signals = follow(trainer, printer, signals)
+        return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced)
 
 
 def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
