@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 import pytest
 
@@ -368,3 +369,43 @@ async def test_no_color_and_16_colours_render(monkeypatch, env):
         svg = app.export_screenshot()
         assert "preloaded" in svg and "alerts" in svg and "\u28ff" in svg  # status, panels, braille
     assert app.return_code in (None, 0)
+
+
+async def test_progress_bars_show_in_place_in_the_output_pane_and_end_as_lines(tmp_path, new_run):
+    tqdm = pytest.importorskip("tqdm").tqdm
+    release = threading.Event()
+
+    def train(run):
+        print("hello")
+        outer = tqdm(total=3, desc="epoch", position=0, mininterval=0, ncols=70)
+        inner = tqdm(total=200, desc="batch", position=1, leave=False, mininterval=0, ncols=70)
+        outer.update()
+        for i in range(200):
+            inner.update()
+            run.log(loss=1.0 / (i + 1))
+        release.wait(30)
+        inner.close()
+        outer.update(2)
+        outer.close()
+        print("bye")
+
+    def pane() -> list[str]:
+        return [line.text.rstrip() for line in app.query_one("#output").lines]
+
+    app = LossmonApp(*local(new_run(tmp_path), train))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any("200/200" in line for line in pane()), what=pane)
+            shown = pane()
+            assert shown[0] == "hello" and len(shown) == 3  # one row per bar, each at its latest state
+            assert shown[1].startswith("epoch:  33%") and "1/3" in shown[1]
+            assert shown[2].startswith("batch: 100%") and "200/200" in shown[2]
+            release.set()
+            await until(pilot, lambda: app.state == "finished" and "bye" in pane(), what=pane)
+            shown = pane()
+            assert len(shown) == 3 and shown[0] == "hello" and shown[2] == "bye"
+            assert shown[1].startswith("epoch: 100%") and "3/3" in shown[1]
+    finally:
+        release.set()
+    saved = (tmp_path / "output.log").read_text().split("\n")
+    assert saved[0] == "hello" and saved[1].startswith("epoch: 100%") and saved[2:] == ["bye", ""]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from lossmon import events, names
+from lossmon import events, names, output_tap
 from lossmon.capture.checkpoint import save_checkpoint
 from lossmon.capture.losses import LossCapture
 from lossmon.capture.printed import PrintedLosses
@@ -63,6 +63,7 @@ class Capture:
         optimizer.__init__ = __init__
         if not self.run.has_checkpoint:
             self.run.on_checkpoint(self._save)
+        output_tap.subscribe(self.printed.feed)
         return self
 
     def uninstall(self) -> None:
@@ -72,6 +73,7 @@ class Capture:
             torch.optim.Optimizer.__init__ = self._init
             self._init = None
         self.losses.uninstall()
+        output_tap.unsubscribe(self.printed.feed)
         for h in self._handles:
             h.remove()
         self._handles.clear()

@@ -22,6 +22,7 @@ from typing import IO, Any, Callable
 from lossmon import states
 from lossmon.rundir.layout import OUTPUT_LOG, RUN_LOG
 from lossmon.session.session import Session
+from lossmon.session.streams import PlainStreams
 from lossmon.training.run import Run
 from lossmon.training.signals import SignalStop
 from lossmon.training.thread import TrainerThread
@@ -141,16 +142,18 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     run`), lossmon's first line waits for its first output, and a run that logged nothing leaves
     nothing behind."""
     run = session.run
-    printer = PlainPrinter(run, out)
     header = f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)"
-    if script:
-        printer.header = header
-    else:
-        printer.emit(header)
-    signals = SignalStop(run).install()  # before training starts: no moment without the handlers
-    trainer = TrainerThread(train_fn, run).start()
-    signals = follow(trainer, printer, signals)
-    return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced, discard_empty=script)
+    with PlainStreams() as streams:  # our lines never glue onto a progress bar's unfinished line
+        printer = PlainPrinter(run, streams.status_stream(out))
+        if script:
+            printer.header = header
+        else:
+            printer.emit(header)
+        signals = SignalStop(run).install()  # before training starts: no moment without the handlers
+        trainer = TrainerThread(train_fn, run).start()
+        signals = follow(trainer, printer, signals)
+        return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced,
+                        discard_empty=script)
 
 
 def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10.0, plot_hz: float = 4.0,

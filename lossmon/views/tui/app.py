@@ -39,7 +39,7 @@ from lossmon.views.tui.governor import Governor
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
-from lossmon.views.tui.widgets import LossPlot, TextLines, TextPanel
+from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
 
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
 MAX_SPARKS = 7  # metric rows in the side panel
@@ -122,7 +122,7 @@ class LossmonApp(App[int]):
             with Vertical(id="side"):
                 yield TextLines(id="sparks")
                 yield TextPanel(id="events")
-        yield RichLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
+        yield OutputLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -394,11 +394,9 @@ class LossmonApp(App[int]):
     def _drain_output(self) -> None:
         if self.capture is None:
             return
-        lines = self.capture.drain()
-        if lines:
-            out = self.query_one("#output", RichLog)
-            for line in lines:
-                out.write(line)
+        lines, live = self.capture.take()  # finished lines, and a bar's row replaced in place
+        if lines or live is not None:
+            self.query_one("#output", OutputLog).show(lines, live)
 
     def _take_events(self) -> None:
         store_events = self.run_.store.events

@@ -1,8 +1,11 @@
 """Keep the training code's print() and logging output off the UI, and keep all of it.
 
-While the app runs, sys.stdout/sys.stderr are replaced by a writer that appends whole lines to a
-queue (the log pane drains it at the UI's own pace: never a message per print) and to
-`output.log` in the run directory, so nothing printed is lost even past the pane's scrollback.
+While the app runs, sys.stdout/sys.stderr are replaced by a writer that reads what is written as a
+terminal would show it (output_lines.py: a progress bar's `\r` updates and cursor moves rewrite
+its row in place). Finished lines go to a queue and to `output.log` in the run directory, so
+nothing printed is lost even past the pane's scrollback; the rows still live (a bar's current
+state, a line not ended yet) are shown under them. The log pane takes both at the UI's own pace:
+never a message per print. At restore the live rows become lines too.
 Logging handlers that were created before the app, with the real terminal as their stream, would
 write straight over the UI: their streams are pointed at the same writer and put back afterwards.
 """
@@ -17,8 +20,10 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+from lossmon.output_lines import OutputLines
+from lossmon.output_tap import publish
+
 MAX_QUEUED = 10_000  # lines waiting for the pane; older ones are still in output.log
-MAX_PARTIAL = 10_000  # characters of an unfinished line held back
 
 
 class _Stream(io.TextIOBase):
@@ -50,7 +55,8 @@ class OutputCapture:
         self.path = path
         self.total_lines = 0
         self._file: IO[str] | None = None
-        self._partial = ""
+        self._model = OutputLines()
+        self._live_version = -1
         self._lock = threading.Lock()
         self._saved: dict[str, Any] = {}
         self._handlers: list[tuple[logging.StreamHandler, Any]] = []
@@ -62,28 +68,26 @@ class OutputCapture:
 
     def write(self, text: str) -> None:
         with self._lock:
-            if self._file is None and self.path is not None:
-                try:
-                    self._file = open(self.path, "a", encoding="utf-8", errors="replace")
-                except OSError:
-                    self.path = None
-            if self._file is not None:
-                try:
-                    self._file.write(text)
-                except OSError:
-                    pass
-            text = self._partial + text
-            *done, partial = text.split("\n")
-            for line in done:  # a progress bar rewrites its line with "\r": keep what a terminal shows
-                line = line.rstrip("\r")
-                self.lines.append(line[line.rfind("\r") + 1:])
-            self.total_lines += len(done)
-            partial = partial[partial.rfind("\r") + 1:] if "\r" in partial else partial
-            if len(partial) > MAX_PARTIAL:  # a line that never ends is shown in pieces, not kept whole
-                self.lines.append(partial)
-                self.total_lines += 1
-                partial = ""
-            self._partial = partial
+            self._model.feed(text)
+            self._keep(self._model.take())
+        publish(text)
+
+    def _keep(self, done: list[str]) -> None:
+        """Finished lines: to the pane's queue and to output.log (the lock is held)."""
+        if not done:
+            return
+        self.lines.extend(done)
+        self.total_lines += len(done)
+        if self._file is None and self.path is not None:
+            try:
+                self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+            except OSError:
+                self.path = None
+        if self._file is not None:
+            try:
+                self._file.write("".join(line + "\n" for line in done))
+            except OSError:
+                pass
 
     def flush(self) -> None:
         with self._lock:
@@ -94,9 +98,22 @@ class OutputCapture:
                     pass
 
     def drain(self) -> list[str]:
-        """The complete lines written since the last drain (UI thread)."""
-        q = self.lines
-        return [q.popleft() for _ in range(len(q))]
+        """The finished lines written since the last drain (UI thread)."""
+        with self._lock:
+            q = self.lines
+            return [q.popleft() for _ in range(len(q))]
+
+    def take(self) -> tuple[list[str], list[str] | None]:
+        """(the finished lines since the last take, the live rows or None if unchanged since),
+        read together, so a row is never shown twice or skipped (UI thread)."""
+        with self._lock:
+            q = self.lines
+            done = [q.popleft() for _ in range(len(q))]
+            version = self._model.version
+            if version == self._live_version:
+                return done, None
+            self._live_version = version
+            return done, self._model.live()
 
     def install(self) -> "OutputCapture":
         terminal = self._terminal_ids | {id(sys.stdout), id(sys.stderr)}
@@ -109,7 +126,8 @@ class OutputCapture:
         return self
 
     def restore(self) -> None:
-        """Put the real streams and handlers back; a partial last line is kept as a line."""
+        """Put the real streams and handlers back; the live rows (a partial last line, a bar's
+        last state) are kept as lines."""
         if self._saved:
             if sys.stdout is self.stdout:
                 sys.stdout = self._saved["stdout"]
@@ -120,10 +138,7 @@ class OutputCapture:
             handler.setStream(stream)
         self._handlers.clear()
         with self._lock:
-            if self._partial:
-                self.lines.append(self._partial)
-                self.total_lines += 1
-                self._partial = ""
+            self._keep(self._model.close())
             if self._file is not None:
                 try:
                     self._file.close()

@@ -7,8 +7,9 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
+from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import RichLog, Static
 
 from lossmon.views.tui.plotimage import PlotImage
 
@@ -95,3 +96,54 @@ class TextPanel(Static):
         self._shown = key
         self.update(text, layout=False)
         return True
+
+
+class OutputLog(RichLog):
+    """The training output: finished lines scroll up as in a RichLog, and under them the live
+    rows (a progress bar's current state, a line not ended yet) are replaced in place each time
+    they change, never added again."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._tail: list[str] = []  # the live rows now shown under the finished lines
+        self._tail_shown = 0  # how many of self.lines they are (one each: no wrapping)
+        self._sized = False  # before its first size a RichLog defers writes: no live rows until then
+
+    def on_resize(self, event) -> None:  # RichLog's own on_resize runs after this one (MRO dispatch)
+        if event.size.width:
+            self._sized = True
+
+    def show(self, lines: list[str], live: list[str] | None) -> None:
+        """Add finished lines above the live rows; `live` replaces them (None: they stay)."""
+        shown = self._tail_shown == (len(self._tail) if self._sized else 0)
+        if not lines and (live is None or live == self._tail) and shown:
+            return
+        tail = self._drop_tail()
+        for line in lines:
+            super().write(line)
+        self._add_tail(tail if live is None else live)
+
+    def write(self, content, *args, **kwargs):
+        """Anything else written (a traceback) goes above the live rows too."""
+        tail = self._drop_tail()
+        super().write(content, *args, **kwargs)
+        self._add_tail(tail)
+        return self
+
+    def _drop_tail(self) -> list[str]:
+        tail, n = self._tail, self._tail_shown
+        self._tail, self._tail_shown = [], 0
+        if n and n <= len(self.lines):
+            del self.lines[len(self.lines) - n:]
+            self._line_cache.clear()  # its keys are line numbers: the new rows reuse them
+            self.virtual_size = Size(self.virtual_size.width, len(self.lines))
+            self.refresh()
+        return tail
+
+    def _add_tail(self, rows: list[str]) -> None:
+        self._tail = list(rows)
+        if not self._sized:  # written now, they would be deferred and stay forever
+            return
+        for row in rows:
+            super().write(row)
+        self._tail_shown = len(rows)
