@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")
     watch.add_argument("--plot-hz", type=_rate, default=4.0, help="plot frames per second (default: 4)")
     watch.add_argument("--config", default=None, metavar="FILE", help="detector settings for logs from other tools (TOML)")
+    from lossmon import ctl  # `lossmon ctl`: its subparser, words and output are lossmon/ctl.py's
+    ctl.add_subparser(sub)
     ls = sub.add_parser("ls", help="list runs: name, start, state, steps, last train and val loss",
                         description=f"List the lossmon runs under a directory (default ./{DEFAULT_ROOT}), oldest first.")
     ls.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR", help=f"where the runs are (default: {DEFAULT_ROOT})")
@@ -163,6 +165,10 @@ def _main(argv: list[str] | None) -> int:
         return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val)
     if args.command == "watch":
         return _watch(args)
+    if args.command == "ctl":
+        from lossmon import ctl
+
+        return ctl.main(args.words)
     if args.command == "ls":
         return _ls(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lossmon import events, jsontext
+from lossmon import events, jsontext, names
+from lossmon.rundir.runlog import strict
 
 MAX_LINE = 4096
 MAX_CLIENTS = 32
@@ -494,4 +495,13 @@ class ControlServer:
             "stopping": bool(run.stop_requested), "lr_scale": run.lr_scale,
             "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending,
             "checkpoint": run.has_checkpoint,
+            "loss": _last(run, names.TRAIN_LOSS), "val_loss": _last(run, names.VAL_LOSS), "lr": _last(run, names.LR),
         }
+
+
+def _last(run: Any, role: str) -> float | str | None:
+    """The last value the run logged under a role (names.TRAIN_LOSS, ...) as strict JSON (a
+    non-finite one as its string name, as in the run log); None if it has logged none."""
+    series = run.store.by_role(role)
+    last = series.last() if series is not None else None
+    return None if last is None else strict(last[1])

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lossmon.recording.store import MetricStore
 from lossmon.rundir.layout import SOCKET
 from lossmon.control_socket import (MAX_LINE, ControlClient, ControlError, ControlServer, RequestError,
                              parse_request, peer_allowed, probe, socket_address)
@@ -36,6 +37,7 @@ class FakeRun:
         self.lr_watched = True
         self.lr_change_pending = False
         self.has_checkpoint = True
+        self.store = MetricStore()
 
     def record(self, event, **fields):
         self.events.append({"event": event, **fields})
