@@ -38,6 +38,7 @@ class Capture:
         self.losses = LossCapture(self._backward, self._eval_end)
         self.printed = PrintedLosses(self._printed_val)
         self._acc: Any = None  # the train loss summed since the last step
+        self._first: Any = None  # step 1's loss, held until step 2 shows whether the script logs its own
         self._own_step = run.step  # the step after capture's own last log (to notice another logger)
         self._said: set[str] = set()
         self._handles: list[Any] = []
@@ -79,7 +80,8 @@ class Capture:
         self._handles.clear()
 
     def finish(self) -> None:
-        """The script returned: an evaluation pass at its very end still counts."""
+        """The script returned: a held first step and an evaluation pass at its very end count."""
+        self._resolve_first()
         self.losses.end_eval()
 
     # ---- what the script does ---------------------------------------------------------------
@@ -95,6 +97,7 @@ class Capture:
                   " act on it; stop = KeyboardInterrupt at its next step")
 
     def _backward(self, loss: Any) -> None:
+        self._resolve_first()
         if not self.optimizers:  # updates written by hand: every backward is a step
             self._log_train(loss)
             self._stop_if_asked()
@@ -114,6 +117,9 @@ class Capture:
         self._stop_if_asked()
 
     def _log_train(self, loss: Any) -> None:
+        """Log a step's loss -- unless the script logs its own steps. A script that logs after its
+        optimizer step has not done so yet at the first one: step 1 is held until the next
+        training step starts (the next backward), when it is known."""
         run = self.run
         if not self.train:
             return
@@ -121,11 +127,28 @@ class Capture:
             self.stand_down(val=False, why="the script logs its own steps")
             run.step_boundary()
             return
+        if self._own_step == 0:
+            self._first = loss
+            run.step_boundary()
+            return
+        self._log_now(loss)
+
+    def _resolve_first(self) -> None:
+        first, self._first = self._first, None
+        if first is None or not self.train:
+            return
+        if self.run.step != self._own_step:
+            self.stand_down(val=False, why="the script logs its own steps")
+        else:
+            self._log_now(first)
+
+    def _log_now(self, loss: Any) -> None:
         self._say("train_loss", "train loss = what backward() was called on")
-        run.log(loss=loss)
-        self._own_step = run.step
+        self.run.log(loss=loss)
+        self._own_step = self.run.step
 
     def _eval_end(self, mean: Any) -> None:
+        self._resolve_first()  # the pass followed step 1: the step goes first
         if not self.val or self.printed.seen:
             return  # the script's own labelled number (or its own log) says it better
         self._say("val_loss", "val loss = mean of the no-grad losses of each eval pass")

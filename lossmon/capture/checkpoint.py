@@ -19,9 +19,11 @@ def trained_modules(optimizers: list[Any]) -> list[Any]:
     params = {id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]}
     if not params:
         return []
+    module, containers = torch.nn.Module, (torch.nn.ModuleList, torch.nn.ModuleDict)
     owners = []
     for o in gc.get_objects():
-        if isinstance(o, torch.nn.Module) and not isinstance(o, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+        t = type(o)  # not isinstance(): it would ask proxies and deprecated aliases for __class__
+        if issubclass(t, module) and not issubclass(t, containers):
             if any(id(p) in params for p in o.parameters()):
                 owners.append(o)
     inner = {id(child) for m in owners for child in m.modules() if child is not m}

@@ -45,10 +45,13 @@ class Script:
             elif not self.path.is_file():
                 raise ScriptError(f"no such file: {self.path}")
             return self
+        sys.path.insert(0, os.getcwd())  # where `python -m` looks first
         try:
             spec = importlib.util.find_spec(self.module)
         except (ImportError, ValueError) as e:
             raise ScriptError(f"cannot find module {self.module!r}: {e}") from None
+        finally:
+            sys.path.pop(0)
         if spec is None:
             raise ScriptError(f"no module named {self.module!r}")
         return self
