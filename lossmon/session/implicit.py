@@ -54,6 +54,7 @@ class ImplicitRun:
         self.printer = PlainPrinter(self.run, out=sys.stderr, started=session.started)
         self.exception: BaseException | None = None
         self.signum: int | None = None
+        self.ended_by_signal = False  # the handler ended the script (SystemExit(128+signal))
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._print, name="lossmon-status", daemon=True)
         self._old_hook = sys.excepthook
@@ -93,6 +94,7 @@ class ImplicitRun:
             self.signum = signum
             self.run.stop(source=signal.Signals(signum).name)
         if not first or not self.run.stop_polled:
+            self.ended_by_signal = True
             raise SystemExit(128 + signum)
 
     def end(self) -> None:
@@ -114,9 +116,10 @@ class ImplicitRun:
             outcome = Outcome(states.INTERRUPTED, e, None, exit_code=130)
         elif e is not None:
             outcome = Outcome(states.FAILED, e, None, exit_code=1)  # the traceback is printed already
-        else:
+        else:  # it returned: after a signal, because it asked should_stop() and stopped itself
             outcome = Outcome(states.STOPPED if self.run.should_stop else states.FINISHED)
-        conclude(self.session, _Ended(outcome), self.printer, signum=self.signum, forced=False)
+        signum = self.signum if e is not None or self.ended_by_signal else None  # as the process exits
+        conclude(self.session, _Ended(outcome), self.printer, signum=signum, forced=False)
 
 
 def start_implicit() -> Run:
