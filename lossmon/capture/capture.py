@@ -54,12 +54,12 @@ class Capture:
         self.losses.install()
         optimizer = torch.optim.Optimizer
         self._init = optimizer.__dict__["__init__"]
-        capture, original = self, self._init
+        original, seen = self._init, self._new_optimizer
 
         @functools.wraps(original)
         def __init__(opt, *args, **kwargs):
             original(opt, *args, **kwargs)
-            capture._new_optimizer(opt)
+            seen(opt)
 
         optimizer.__init__ = __init__
         if not self.run.has_checkpoint:
@@ -186,6 +186,14 @@ class Capture:
                 self.stand_down(val=False, why="the script logs its own train loss")
             elif role == names.VAL_LOSS and self.val:
                 self.stand_down(train=False, why="the script logs its own validation loss")
+
+    def yield_to(self, integration: str) -> None:
+        """An integration (Lightning, Hugging Face) feeds the run itself: it logs the losses,
+        stops through its trainer's flag and saves through its trainer."""
+        self.stand_down(why=f"{integration} logs them")
+        self.run.stop_polled = True
+        if self.run.steering.checkpoint_fn == self._save:
+            self.run.steering.checkpoint_fn = None
 
     def stand_down(self, *, train: bool = True, val: bool = True, why: str = "the script logs its own") -> None:
         roles = []

@@ -68,12 +68,12 @@ class LossCapture:
     def _wrap_backward(self, original: Callable) -> Callable:
         import torch
 
-        capture = self
+        seen = self._train_loss
 
         @functools.wraps(original)
         def backward(tensors, *args, **kwargs):
             if isinstance(tensors, torch.Tensor) and tensors.numel() == 1 and tensors.is_floating_point():
-                capture._train_loss(tensors)
+                seen(tensors)
             return original(tensors, *args, **kwargs)
 
         return backward
@@ -94,14 +94,14 @@ class LossCapture:
     def _wrap_loss(self, original: Callable, by_class: bool) -> Callable:
         import torch
 
-        capture = self
+        seen = self._eval_loss
 
         @functools.wraps(original)
         def loss(input, target, *args, **kwargs):
             out = original(input, target, *args, **kwargs)
             if not torch.is_grad_enabled():
                 try:
-                    capture._eval_loss(out, input, target, by_class, kwargs)
+                    seen(out, input, target, by_class, kwargs)
                 except Exception:  # noqa: BLE001 - a loss we cannot weigh is left out, never raised
                     pass
             return out
@@ -129,16 +129,19 @@ class LossCapture:
         self.eval_seen += 1
 
     def _wrap_scale(self, original: Callable) -> Callable:
-        capture = self
+        note = self._note_scaled
 
         @functools.wraps(original)
         def scale(scaler, outputs, *args, **kwargs):
             out = original(scaler, outputs, *args, **kwargs)
             if out is not outputs and hasattr(out, "numel"):
-                capture._scaled = (out, outputs)
+                note(out, outputs)
             return out
 
         return scale
+
+    def _note_scaled(self, scaled: Any, loss: Any) -> None:
+        self._scaled = (scaled, loss)
 
     # ---- passes -------------------------------------------------------------------------------
 

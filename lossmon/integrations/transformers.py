@@ -69,6 +69,8 @@ class LossmonCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
                        lr_scheduler: Any = None, **kwargs: Any) -> None:
+        if self.run.capture is not None:  # under `lossmon run`: this callback knows better
+            self.run.capture.yield_to("the Hugging Face integration")
         if optimizer is not None:
             scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # Accelerate's wrapper
             try:

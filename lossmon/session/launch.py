@@ -16,7 +16,7 @@ from lossmon.session.lifecycle import run_plain, run_tui
 from lossmon.session.script import Script, script_training
 from lossmon.session.session import Session
 from lossmon.training import distributed
-from lossmon.training.active import clear_active, set_active
+from lossmon.training.active import active, clear_active, set_active
 from lossmon.training.run import Run
 from lossmon.training.signals import SignalStop
 
@@ -89,12 +89,19 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     repaints less often when that would take more than ~2 % of a core from training. Lower them on a
     slow SSH link.
 
+    Called while a run is going on already (a script under `lossmon run`, or inside another
+    training function), it trains in that run: one run, one view.
+
     Under torch.distributed (initialise it first), call it on every rank: rank 0 shows the view and
     writes the run log; control from rank 0 takes effect on all ranks at the same optimizer step
     (watch the optimizer on every rank); log() on the other ranks does nothing.
     """
     if not callable(train_fn):
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
+    outer = active()
+    if outer is not None:  # inside a run already (a script under `lossmon run` calls this): train in it
+        outer.result = train_fn(outer)
+        return outer
     code, run_ = _launch(train_fn, name=name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz, config=config)
     if code:
         raise SystemExit(code)
