@@ -148,11 +148,18 @@ def test_the_views_import_nothing_from_the_session():
     assert offenders == []
 
 
+# A framework's private attribute an integration has to touch, with no public way to do the same.
+# Lightning's LearningRateMonitor reads param_groups[i]["lr"] in `_extract_lr` and nowhere else
+# public: the Lightning callback wraps it for the fit so the monitor logs the effective LR.
+THIRD_PARTY_PRIVATE = {("lossmon.integrations.lightning", "_extract_lr")}
+
+
 def test_no_module_reads_another_objects_underscore_attributes():
     reads = []
     for module, (path, _) in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+                    and (module, node.attr) not in THIRD_PARTY_PRIVATE):
                 reads.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
     assert reads == []

@@ -3,6 +3,7 @@ Lightning's own scheduler, stop, checkpoint, NaN, gradient accumulation."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -69,9 +70,9 @@ def records(run_dir):
     return [json.loads(line) for line in (run_dir / "run.jsonl").read_text().splitlines()]
 
 
-def run_with(tmp_path, module, step=None, action=None, **trainer_kw):
+def run_with(tmp_path, module, step=None, action=None, callbacks_extra=(), **trainer_kw):
     def train(run):
-        callbacks = [LossmonCallback(run)] + ([AtStep(run, step, action)] if action else [])
+        callbacks = [LossmonCallback(run)] + ([AtStep(run, step, action)] if action else []) + list(callbacks_extra)
         t = trainer(callbacks=callbacks, **trainer_kw)
         t.fit(module, data(), data())
         return t
@@ -142,3 +143,42 @@ def test_pause_holds_training_at_a_batch_boundary_until_resume(tmp_path):
     resume = next(r for r in recs if r.get("event") == "resume")
     assert pause["step"] == 13 and resume["time"] - pause["time"] >= 0.4  # held at step 13's boundary
     assert max(r["step"] for r in recs if "loss" in r) == 60  # and then it went on
+
+
+class TinyLogged(Tiny):
+    def training_step(self, batch, i):
+        loss = super().training_step(batch, i)
+        self.log("train_loss", loss)
+        return loss
+
+
+def lightning_csv(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_lightnings_lr_monitor_logs_the_effective_lr_after_a_change(tmp_path):
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import CSVLogger
+
+    from lossmon.diagnosis.check import run_check
+
+    monitor = LearningRateMonitor(logging_interval="step")
+    run, recs = run_with(tmp_path, TinyLogged(), 15, lambda r: r.scale_lr(0.5), callbacks_extra=[monitor],
+                         logger=CSVLogger(tmp_path, name="lightning_logs"), log_every_n_steps=1)
+    rows = lightning_csv(tmp_path / "lightning_logs" / "version_0" / "metrics.csv")
+    logged = {int(r["step"]): float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")}
+    lossmon_lr = {r["step"]: r["lr"] for r in recs if "lr" in r}
+    # The monitor logs at on_train_batch_start, under the count of steps done so far: its row k is
+    # the LR of optimizer step k + 1, which is lossmon's `lr` at step k + 1.
+    assert sorted(logged) == list(range(0, 60))
+    assert logged[14] == 0.025 and logged[15] == pytest.approx(0.0125)  # x0.5 asked after step 15
+    assert logged[29] == pytest.approx(0.00625)  # the schedule halves at 20, the multiplier stays
+    assert all(logged[k] == pytest.approx(lossmon_lr[k + 1], rel=1e-12) for k in logged)
+    assert monitor.lrs["lr-SGD"][-1] == pytest.approx(lossmon_lr[60])
+    assert "_extract_lr" not in vars(monitor)  # unwrapped after the fit
+
+    out = io.StringIO()
+    assert run_check(str(tmp_path / "lightning_logs"), out=out) == 0, out.getvalue()

@@ -211,3 +211,35 @@ def test_commit_without_scheduler_bakes_into_the_optimizer():
     assert run.lr_scale == 1.0 and opt.param_groups[0]["lr"] == 0.05
     (ev,) = events(run, "lr_commit")
     assert "no scheduler" in ev["notes"][0]
+
+
+def test_upcoming_lr_scale_previews_the_pending_requests_as_the_next_step_will_resolve_them():
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = Run()
+    run.watch(opt)
+    used = []
+    probe(opt, used)
+
+    def step():
+        model(torch.randn(2, 3)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        return used[-1][0]
+
+    assert run.upcoming_lr_scale == 1.0
+    run.scale_lr(0.5)
+    assert run.upcoming_lr_scale == 0.5 and run.lr_scale == 1.0  # previewed, not applied
+    assert step() == pytest.approx(0.1 * run.upcoming_lr_scale) and run.lr_scale == 0.5
+    run.set_lr_bounds(max_lr=0.3)
+    run.set_lr(1.0)  # clamped to max_lr, as the step will clamp it
+    run.scale_lr(0.5)
+    assert run.upcoming_lr_scale == pytest.approx(1.5)
+    assert step() == pytest.approx(0.1 * 1.5)
+    run.commit_lr()  # baked: the LR held becomes 0.15, the multiplier 1
+    run.set_lr(0.05)
+    preview = run.upcoming_lr_scale
+    assert preview == pytest.approx(0.5)  # relative to the 0.1 held now
+    assert step() == pytest.approx(0.1 * preview) and opt.param_groups[0]["lr"] == pytest.approx(0.15)
+    run.reset_lr()
+    assert run.upcoming_lr_scale == 1.0

@@ -100,8 +100,6 @@ def test_device_values_are_copied_in_one_batch_per_device_and_dtype():
 # ---- control from another thread --------------------------------------------------------------------
 
 def start_trainer(run, steps=10**9):
-    seen_threads = []
-
     def train():
         for i in range(steps):
             run.log(loss=1.0 / (i + 1))

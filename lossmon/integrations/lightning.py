@@ -13,6 +13,12 @@
 - watches every optimizer in `trainer.optimizers` (with its schedulers), so LR control applies the
   multiplier rule inside the optimizer step under Lightning's own schedulers, and the effective LR
   is logged every step;
+- makes every `LearningRateMonitor` in the trainer's callbacks log the effective LR too, for the
+  length of the fit: between steps the param groups hold the schedule's value u (the multiplier s
+  is applied only inside the step), so the monitor would log u to TensorBoard/CSV while the
+  updates use u*s. Its LR read is wrapped to multiply by the multiplier the coming step will use
+  (a change asked for just before that step included). Other code that reads
+  `param_groups[i]["lr"]` between steps still sees u: multiply by `run.upcoming_lr_scale`;
 - serves pause and checkpoint requests at each optimizer step (batch boundaries), maps stop to
   `trainer.should_stop`, and checkpoint to `trainer.save_checkpoint` (in the run directory).
 
@@ -61,8 +67,11 @@ class LossmonCallback(pl.Callback):
         self._loss = StepLoss()
         self._logged_step: int | None = None
         self._trainer: Any = None
+        self._lr_monitors: list[Any] = []
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if self.run.capture is not None:  # under `lossmon run`: this callback knows better
+            self.run.capture.yield_to("the Lightning integration")
         self._trainer = trainer
         self._logged_step = trainer.global_step  # a resumed fit starts past 0; log when it moves
         for opt in trainer.optimizers:
@@ -74,6 +83,42 @@ class LossmonCallback(pl.Callback):
             self.run.total_steps = int(total)
         if not self.run.has_checkpoint:
             self.run.on_checkpoint(self._save)
+        self._wrap_lr_monitors(trainer)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        self._unwrap_lr_monitors()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._unwrap_lr_monitors()
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._unwrap_lr_monitors()
+
+    def _wrap_lr_monitors(self, trainer: Any) -> None:
+        """Each LearningRateMonitor's per-group LR read (`_extract_lr(param_group, name)`, which
+        returns {name: lr} and appends lr to its `lrs[name]`) gets the coming step's multiplier."""
+        run = self.run
+        for cb in trainer.callbacks:
+            if (not isinstance(cb, pl.callbacks.LearningRateMonitor) or "_extract_lr" in vars(cb)
+                    or not callable(getattr(cb, "_extract_lr", None))):
+                continue  # not a monitor, already wrapped, or a Lightning without this method
+
+            def extract(param_group: dict, name: str, _cb: Any = cb, _read: Any = cb._extract_lr) -> dict:
+                stats = _read(param_group, name)
+                s = run.upcoming_lr_scale
+                if s != 1.0 and name in stats:
+                    stats[name] = stats[name] * s
+                    history = getattr(_cb, "lrs", {}).get(name)
+                    if history:
+                        history[-1] = stats[name]
+                return stats
+
+            cb._extract_lr = extract
+            self._lr_monitors.append(cb)
+
+    def _unwrap_lr_monitors(self) -> None:
+        while self._lr_monitors:
+            vars(self._lr_monitors.pop()).pop("_extract_lr", None)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = _loss_of(outputs)

@@ -236,18 +236,37 @@ class LRControl:
             except Exception as e:  # a request must never raise in the training thread
                 self._emit(events.LR_CHANGE, source=source, applied=False, reason=f"{type(e).__name__}: {e}")
 
-    def _change(self, kind: str, value: float, source: str) -> None:
-        old = self.effective_lrs()
-        u0 = self._base_lr()
-        request = {"scale": f"x{value:g}", "reset": "reset"}.get(kind, f"set {value:g}")
+    def upcoming_scale(self) -> float:
+        """The multiplier the next optimizer step will use, relative to the LR the optimizers hold
+        now: `scale` with the queued requests resolved against the current LR, as the next step's
+        pre-hook will resolve them (exact unless the LR is changed before that step). Consumes
+        nothing. Under torch.distributed requests wait for an agreed step: there, `scale`."""
+        if self.sync is not None or not self._requests or not self._optimizers:
+            return self.scale
+        try:
+            queued = list(self._requests)
+            u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
+        except (RuntimeError, IndexError):  # the deque changed under us: the next call sees it
+            return self.scale
+        baked, s = 1.0, self.scale
+        for kind, value, _ in queued:
+            if kind == "commit":  # the multiplier goes into the LR the optimizers hold
+                baked, u0, s = baked * s, u0 * s, 1.0
+            else:
+                new_scale, _, rejected = self._resolve(kind, value, s, u0)
+                if rejected is None:
+                    s = new_scale
+        return baked * s
+
+    def _resolve(self, kind: str, value: float, scale: float, u0: float) -> tuple[float, str | None, str | None]:
+        """(new multiplier, the bound it was clamped to or None, why it cannot apply or None) for one
+        request, given the multiplier before it and the first group's scheduler LR u0."""
         if kind == "scale":
-            new_scale = self.scale * value
+            new_scale = scale * value
         elif kind == "reset":
             new_scale = 1.0
         elif not (math.isfinite(u0) and u0 > 0):
-            self._emit(events.LR_CHANGE, source=source, request=request, applied=False,
-                       reason=f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now")
-            return
+            return scale, None, f"the scheduler's LR is {u0:g} at this step; cannot set an exact LR now"
         else:
             new_scale = value / u0
         clamped = None
@@ -256,8 +275,16 @@ class LRControl:
         if u0 > 0 and self.min_lr is not None and u0 * new_scale < self.min_lr:
             new_scale, clamped = self.min_lr / u0, f"min_lr {self.min_lr:g}"
         if not (math.isfinite(new_scale) and new_scale > 0):
-            self._emit(events.LR_CHANGE, source=source, request=request, applied=False,
-                       reason=f"the LR multiplier would become {new_scale:g}")
+            return scale, None, f"the LR multiplier would become {new_scale:g}"
+        return new_scale, clamped, None
+
+    def _change(self, kind: str, value: float, source: str) -> None:
+        old = self.effective_lrs()
+        u0 = self._base_lr()
+        request = {"scale": f"x{value:g}", "reset": "reset"}.get(kind, f"set {value:g}")
+        new_scale, clamped, rejected = self._resolve(kind, value, self.scale, u0)
+        if rejected is not None:
+            self._emit(events.LR_CHANGE, source=source, request=request, applied=False, reason=rejected)
             return
         self.scale = new_scale
         extra = {"clamped": clamped} if clamped else {}

@@ -214,6 +214,14 @@ class Run:
         return self._lr.scale
 
     @property
+    def upcoming_lr_scale(self) -> float:
+        """The multiplier the next optimizer step will apply to the LR the optimizers hold now:
+        `lr_scale` with any pending request resolved as that step will resolve it. For code that
+        reports the LR between steps (the param groups then hold the schedule's value): the next
+        step's effective LR is param_groups[i]["lr"] times this. Training thread."""
+        return self._lr.upcoming_scale()
+
+    @property
     def effective_lr(self) -> float | None:
         """The LR the last update of the first watched param group used (the schedule's value
         times the multiplier: what the `lr` metric logs); before the first step, the one it will
