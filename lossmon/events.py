@@ -69,7 +69,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "traceback": "the formatted traceback (or the text given to sys.exit)",
     },
     CAPTURE: {
-        "what": '"optimizer", "train_loss", "val_loss", "printed_val" or "stand_down" (lossmon run\'s capture)',
+        "what": '"optimizer", "train_loss", "val_loss", "printed_val", "stand_down" or "signal" (lossmon run)',
         "message": "what was captured, or why capture stopped, in words",
     },
     ALERT: {

@@ -159,3 +159,14 @@ def test_under_a_terminal_less_launch_the_script_is_plain_and_its_status_is_kept
     assert "(plain output" in p.stdout
     run = load_run(tmp_path / "r")
     assert len(run.store.series("loss")) == 20 and run.meta["exit_code"] == 4
+
+
+def test_a_script_that_sets_its_own_signal_handler_is_not_killed_by_it(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import signal, sys\nold = signal.signal(signal.SIGTERM, lambda *a: None)\n"
+                      "assert callable(signal.getsignal(signal.SIGTERM))\nsys.exit(5)\n")
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert lossmon_run("--run-dir", str(tmp_path / "r"), str(script)) == 5  # not ValueError's 1
+    assert signal.getsignal(signal.SIGTERM) is before and signal.signal.__module__ == "signal"  # put back

@@ -5,6 +5,11 @@ The script runs as `python SCRIPT.py ARGS` would run it -- `__name__ == "__main_
 `sys.argv`, `__file__`, and its directory as `sys.path[0]` -- but on the monitor's training thread,
 with capture (lossmon.capture) installed unless turned off. `sys.exit(n)` inside it is the
 command's exit status.
+
+Off the main thread, `signal.signal()` raises ValueError; a script that sets its own SIGTERM or
+SIGINT handler would die of it. While the script runs, such a call from its thread is noted
+(an event says so) and kept for `signal.getsignal()`, and lossmon goes on owning the signal: the
+first one stops training at the next step, as it does for every script.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import runpy
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from lossmon import events
 from lossmon.training.run import Run
 
 
@@ -67,6 +75,7 @@ def script_training(script: Script, *, capture: bool = True) -> Callable[[Run], 
 
             cap = run.capture = Capture(run).install()
         saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+        signals = _ScriptSignals(run).install()
         try:
             if script.path is not None:
                 path = script.path
@@ -84,6 +93,7 @@ def script_training(script: Script, *, capture: bool = True) -> Callable[[Run], 
                     cap.finish()
                 finally:
                     cap.uninstall()
+            signals.uninstall()
             sys.argv = saved_argv
             if saved_path0 is not None:
                 _set_path0(saved_path0)
@@ -97,3 +107,49 @@ def _set_path0(entry: str) -> None:
         sys.path[0] = entry
     else:
         sys.path.insert(0, entry)
+
+
+class _ScriptSignals:
+    """`signal.signal`/`getsignal` for the script's thread: noted and kept, not installed."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.thread = threading.current_thread()
+        self.kept: dict[int, Any] = {}
+        self._signal = self._getsignal = None
+
+    def install(self) -> "_ScriptSignals":
+        if self.thread is threading.main_thread():
+            return self  # a follower rank runs the script on the main thread: nothing to stand in for
+        self._signal, self._getsignal = signal.signal, signal.getsignal
+        real_signal, real_get, note = self._signal, self._getsignal, self._note
+        mine = self.thread
+
+        def signal_(signum, handler):
+            if threading.current_thread() is not mine:
+                return real_signal(signum, handler)
+            return note(signum, handler)
+
+        def getsignal(signum):
+            if threading.current_thread() is mine and signum in self.kept:
+                return self.kept[signum]
+            return real_get(signum)
+
+        signal.signal, signal.getsignal = signal_, getsignal
+        return self
+
+    def _note(self, signum: Any, handler: Any) -> Any:
+        old = self.kept.get(signum, self._getsignal(signum))
+        self.kept[signum] = handler
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = str(signum)
+        self.run.record(events.CAPTURE, what="signal", message=f"the script's own {name} handler is kept but not"
+                        " installed: lossmon owns the signals (the first stops training at the next step)")
+        return old
+
+    def uninstall(self) -> None:
+        if self._signal is not None:
+            signal.signal, signal.getsignal = self._signal, self._getsignal
+            self._signal = self._getsignal = None
