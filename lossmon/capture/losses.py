@@ -32,8 +32,7 @@ class LossCapture:
         self._on_backward = on_backward  # called with the loss tensor (detached, float) per backward
         self._on_eval_end = on_eval_end  # called with the pass's mean (a 0-d tensor) when a pass ends
         self._patched: list[tuple[Any, str, Any]] = []
-        self._eval_sum: Any = None  # this pass: the losses' sum over elements, and the elements
-        self._eval_n: Any = 0
+        self._eval: list[tuple[Any, Any, str]] = []  # this pass: (loss, its element count, reduction)
         self._scaled: tuple[Any, Any] | None = None  # (scaled loss, the loss before scaling)
         self.train_seen = 0  # backward calls seen
         self.eval_seen = 0  # evaluation losses seen
@@ -109,23 +108,23 @@ class LossCapture:
         return loss
 
     def _eval_loss(self, out: Any, input: Any, target: Any, by_class: bool, kwargs: dict) -> None:
-        """Add one batch's loss as (sum over elements, element count), both kept on the device."""
+        """Note one batch's loss with how many elements it is over (summed up when the pass ends:
+        no tensor work per call beyond a detach)."""
         if not out.is_floating_point():
             return
         reduction = kwargs.get("reduction", "mean")
         if reduction == "none" or out.numel() != 1:
-            total, n = out.detach().float().sum(), out.numel()
+            self._eval.append((out.detach(), out.numel(), "none"))
         else:
             if not by_class:
                 n = input.shape[0] if reduction == "batchmean" else input.numel()
             elif target.is_floating_point():  # class probabilities: one element per row
                 n = input.numel() // input.shape[1] if input.dim() >= 2 else 1
-            else:  # class indices: the mean is over the targets not ignored
-                n = (target != kwargs.get("ignore_index", -100)).sum()
-            value = out.detach().float().reshape(())
-            total = value if reduction == "sum" else value * n
-        self._eval_sum = total if self._eval_sum is None else self._eval_sum + total
-        self._eval_n = n if self._eval_sum is total else self._eval_n + n
+            elif "ignore_index" in kwargs:  # the mean is over the targets not ignored
+                n = target != kwargs["ignore_index"]  # counted when the pass ends
+            else:
+                n = target.numel()
+            self._eval.append((out.detach(), n, reduction))
         self.eval_seen += 1
 
     def _wrap_scale(self, original: Callable) -> Callable:
@@ -147,10 +146,17 @@ class LossCapture:
 
     def end_eval(self) -> None:
         """Close the evaluation pass under way, if any: its per-element mean goes to on_eval_end."""
-        if self._eval_sum is not None:
-            mean = self._eval_sum / self._eval_n
-            self._eval_sum, self._eval_n = None, 0
-            try:
-                self._on_eval_end(mean)
-            except Exception:  # noqa: BLE001
-                pass
+        if not self._eval:
+            return
+        parts, self._eval = self._eval, []
+        try:
+            total = count = 0
+            for loss, n, reduction in parts:
+                if not isinstance(n, int):
+                    n = n.sum()  # a mask of the targets not ignored
+                loss = loss.float()
+                total = total + (loss.sum() if reduction in ("none", "sum") else loss.reshape(()) * n)
+                count = count + n
+            self._on_eval_end(total / count)
+        except Exception:  # noqa: BLE001 - capture must never break the script
+            pass
