@@ -317,3 +317,43 @@ def test_the_terminal_checks_can_fail_a_sigkilled_ui_leaves_the_terminal_raw(tmp
     assert not p.final_attrs[3] & termios.ECHO and not p.final_attrs[3] & termios.ICANON
     with pytest.raises(AssertionError):
         assert_terminal_restored(p)
+
+
+CATCHER = """
+import time, torch
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+try:
+    for step in range(10**9):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+        time.sleep(0.001)
+except KeyboardInterrupt:
+    print("saving after KeyboardInterrupt at step", step)
+"""
+
+
+def test_lossmon_run_help_prints_to_the_terminal_and_leaves_nothing(tmp_path, subprocess_env):
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nargparse.ArgumentParser(description='my trainer').parse_args()\n")
+    p = PtyProcess([PYTHON, "-m", "lossmon", "run", "--run-dir", str(tmp_path / "run"), str(script), "--help"],
+                   subprocess_env)
+    assert p.wait() == 0
+    tail = p.after_ui()
+    assert "usage: train.py" in tail and "my trainer" in tail and "lossmon:" not in tail
+    assert not (tmp_path / "run").exists()
+    assert_terminal_restored(p)
+
+
+def test_lossmon_run_stop_key_reaches_an_unmodified_script_as_keyboard_interrupt(tmp_path, subprocess_env):
+    script = tmp_path / "train.py"
+    script.write_text(CATCHER)
+    p = PtyProcess([PYTHON, "-m", "lossmon", "run", "--run-dir", str(tmp_path / "run"), str(script)], subprocess_env)
+    p.read_until(started)
+    p.type("s")
+    p.read_until(lambda out: b"saving after KeyboardInterrupt" in out)
+    p.type("q")
+    assert p.wait() == 0
+    assert "lossmon: stopped at step" in p.after_ui()
+    assert_terminal_restored(p)
+    assert_log_closed(tmp_path / "run", "stopped", 0)
