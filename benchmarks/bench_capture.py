@@ -7,7 +7,7 @@ the difference between them is capture's own work: the wrapped backward, the wra
 function, the optimizer-step hook, and the log() it makes. The eval side is timed per loss call
 under no_grad (the wrapper's weighing of the batch).
 
-    python benchmarks/bench_capture.py [--steps N] [--rounds R] [--wide] [--json PATH]
+    python benchmarks/bench_capture.py [--steps N] [--rounds R] [--wide | --tiny] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from lossmon.recording.pump import Pump  # noqa: E402
 from lossmon.training.run import Run  # noqa: E402
 
 
-def make(wide: bool):
+def make(wide):
     torch.manual_seed(0)
+    if wide == "tiny":  # a step of tens of microseconds: capture's own cost stands out
+        model = nn.Linear(32, 10)
+        return model, torch.optim.SGD(model.parameters(), lr=1e-3)
     w = 512 if wide else 128
     model = nn.Sequential(nn.Linear(32, w), nn.ReLU(), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 10))
     return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -96,23 +99,26 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--wide", action="store_true", help="a 512-wide MLP instead of the demo's 128")
+    ap.add_argument("--tiny", action="store_true", help="one Linear layer and SGD: capture's own cost in us")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(1)
     data = (torch.randn(64, 32, 32, generator=g), torch.randint(0, 10, (64, 32), generator=g))
+    size = "tiny" if args.tiny else args.wide
     variants = ["bare", "api", "capture"]
     times: dict[str, list[float]] = {v: [] for v in variants}
     ratios: dict[str, list[float]] = {"api": [], "capture": []}
     for r in range(args.rounds):
         order = variants[r % 3:] + variants[:r % 3]  # each variant goes first as often as the others
-        got = {v: block(v, args.steps, args.wide, data) for v in order}
+        got = {v: block(v, args.steps, size, data) for v in order}
         for v in variants:
             times[v].append(got[v])
         for v in ratios:
             ratios[v].append(got["bare"] / got[v])
-    print(f"capture cost per step ({'512' if args.wide else '128'}-wide MLP, {args.threads} thread(s), "
+    model = "one Linear(32, 10), SGD" if args.tiny else f"{'512' if args.wide else '128'}-wide MLP, AdamW"
+    print(f"capture cost per step ({model}, {args.threads} thread(s), "
           f"{args.rounds} rounds x {args.steps} steps, interleaved)")
     bare = statistics.median(times["bare"])
     out = {}

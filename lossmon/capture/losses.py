@@ -34,6 +34,7 @@ class LossCapture:
         self._patched: list[tuple[Any, str, Any]] = []
         self._eval: list[tuple[Any, Any, str]] = []  # this pass: (loss, its element count, reduction)
         self._scaled: tuple[Any, Any] | None = None  # (scaled loss, the loss before scaling)
+        self._float32: Any = None
         self.train_seen = 0  # backward calls seen
         self.eval_seen = 0  # evaluation losses seen
 
@@ -43,6 +44,7 @@ class LossCapture:
         import torch
         import torch.nn.functional as F
 
+        self._float32 = torch.float32
         self._patch(torch.autograd, "backward", self._wrap_backward(torch.autograd.backward))
         for name in _CLASS_LOSSES + _ELEMENT_LOSSES:
             fn = getattr(F, name, None)
@@ -83,10 +85,17 @@ class LossCapture:
             self._scaled = None
             if scaled[0] is t:
                 t = scaled[1]  # scaler.scale(loss).backward(): the loss is the one before scaling
-        self.end_eval()  # a training step starts: the evaluation pass before it is over
+        if self._eval:
+            self.end_eval()  # a training step starts: the evaluation pass before it is over
         self.train_seen += 1
         try:
-            self._on_backward(t.detach().float().reshape(()))
+            if t.is_cpu:  # a float at once: no tensor to add up later, and no GPU to wait for
+                value = t.item()
+            else:  # stays on its device; the pump copies it with the rest of its batch
+                value = t.detach().reshape(())
+                if value.dtype != self._float32:
+                    value = value.float()
+            self._on_backward(value)
         except Exception:  # noqa: BLE001 - capture must never break the script's backward
             pass
 
