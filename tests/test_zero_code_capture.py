@@ -291,3 +291,12 @@ def test_uninstall_puts_torch_back_as_it_was(tmp_path):
     cap.uninstall()
     assert (torch.autograd.backward, F.cross_entropy, torch.optim.Optimizer.__init__,
             torch.amp.GradScaler.scale) == before
+
+
+def test_the_same_printed_number_said_twice_at_one_step_is_one_value(captured):
+    run, cap = captured
+    output_tap.publish("step 500 train loss: 2.60 test loss: 2.6483\n")
+    output_tap.publish("test loss 2.6483 is the best so far, saving model to out/model.pt\n")
+    run.log(loss=1.0)
+    output_tap.publish("step 1000 train loss: 2.50 test loss: 2.6483\n")  # the same number a step later is news
+    assert [(s, v) for s, v in rows(run.drain(), "val_loss")] == [(0, 2.6483), (1, 2.6483)]

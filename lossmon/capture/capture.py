@@ -45,6 +45,7 @@ class Capture:
         self._init: Any = None
         self._stop_raised = False
         self._role_of: dict[str, str] = {}
+        self._last_printed: tuple[int, float] | None = None
 
     # ---- install ------------------------------------------------------------------------------
 
@@ -155,8 +156,9 @@ class Capture:
         self.run.log(val_loss=mean)
 
     def _printed_val(self, value: float) -> None:
-        if not self.val:
-            return
+        if not self.val or self._last_printed == (self.run.step, value):
+            return  # the same number said again ("test loss 2.65 is the best so far")
+        self._last_printed = (self.run.step, value)
         self._say("printed_val", "val loss = the 'val loss' the script prints")
         self.run.log(val_loss=value)
 
