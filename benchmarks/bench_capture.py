@@ -13,15 +13,16 @@ under no_grad (the wrapper's weighing of the batch).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from figures import Figures  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -121,21 +122,22 @@ def main() -> int:
     print(f"capture cost per step ({model}, {args.threads} thread(s), "
           f"{args.rounds} rounds x {args.steps} steps, interleaved)")
     bare = statistics.median(times["bare"])
-    out = {}
+    fig = Figures()
     for v in variants:
         med = statistics.median(times[v])
         extra = "" if v == "bare" else (f"  +{(med - bare) * 1e6:.1f} us/step; speed vs bare: median "
                                         f"{statistics.median(ratios[v]):.3f} (min {min(ratios[v]):.3f}, "
                                         f"max {max(ratios[v]):.3f})")
         print(f"  {v:8s} {med * 1e6:8.1f} us/step ({spread(times[v])}){extra}")
-        out[v] = {"median_us": med * 1e6, "all_us": [t * 1e6 for t in times[v]]}
+        if v != "bare":
+            fig.add(f"{'capture' if v == 'capture' else 'run.log + watch'}: added per step", (med - bare) * 1e6,
+                    "us/step", fmt="{:.1f}")
     e_bare = statistics.median(eval_calls(2000, False) for _ in range(5))
     e_cap = statistics.median(eval_calls(2000, True) for _ in range(5))
     print(f"  eval: F.cross_entropy under no_grad {e_bare * 1e6:.1f} us/call bare, {e_cap * 1e6:.1f} us/call"
           f" captured (+{(e_cap - e_bare) * 1e6:.1f} us)")
-    out["eval_us"] = {"bare": e_bare * 1e6, "capture": e_cap * 1e6}
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
+    fig.add("capture: added per no-grad loss call", (e_cap - e_bare) * 1e6, "us/call", fmt="{:.1f}")
+    fig.write(args.json)
     return 0
 
 
