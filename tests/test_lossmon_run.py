@@ -140,11 +140,10 @@ def test_public_script_shapes_give_train_val_and_lr_and_the_lr_keys_act(script, 
     assert lr is not None
     change = [e for e in store.events if e.get("event") == events.LR_CHANGE]
     assert len(change) == 1 and change[0]["applied"], change
-    at = change[0]["step"]
+    assert change[0]["new"][0] == pytest.approx(change[0]["old"][0] * 0.5)
     steps, values = lr.points()
-    before = values[(steps < at) & (steps >= at - 2)][-1]
-    after = values[(steps > at) & (steps <= at + 2)][0]
-    assert after == pytest.approx(before * 0.5, rel=0.05)  # the schedule barely moves in 2 steps
+    after = values[steps > change[0]["step"]][0]
+    assert after == pytest.approx(change[0]["new"][0])  # the next step used it, whatever the schedule does
 
 
 @pytest.mark.slow
