@@ -7,8 +7,10 @@ process after quitting; with a daemon thread a second `q` (or Ctrl+C) always get
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
+from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -51,10 +53,27 @@ def call_training(train_fn: Callable[["Run"], Any], run: "Run") -> Outcome:
         run.record(events.STOP, source="KeyboardInterrupt")
         return Outcome(states.INTERRUPTED, e, None, exit_code=130)
     except BaseException as e:  # noqa: BLE001 - the caller decides what a failure means
-        tb = traceback.format_exc()
+        tb = "".join(traceback.format_exception(type(e), e, _user_frames(e.__traceback__)))
         run.record(events.ERROR, message=f"{type(e).__name__}: {e}", traceback=tb)
         return Outcome(states.FAILED, e, tb, exit_code=1)
     return Outcome(states.STOPPED if run.should_stop else states.FINISHED)
+
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
+
+
+def _ours(filename: str) -> bool:
+    return filename.startswith(_PACKAGE) or filename == "<frozen runpy>" or filename.endswith(os.sep + "runpy.py")
+
+
+def _user_frames(tb: Any) -> Any:
+    """The traceback from the first frame of the user's code: lossmon's and runpy's frames above it
+    (how the training function or script was called) say nothing to the user. All of it if the
+    error is lossmon's own."""
+    first = tb
+    while first is not None and _ours(first.tb_frame.f_code.co_filename):
+        first = first.tb_next
+    return first if first is not None else tb
 
 
 class TrainerThread:
