@@ -199,9 +199,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(argv: list[str]) -> int:
     own, target = split_run_args(argv)
     run_parser = _run_parser()
+    args = run_parser.parse_args(own)  # first: `lossmon run --help` is lossmon's own help
     if not target:
         run_parser.error("give the script to run (lossmon run train.py ARGS, or lossmon run -m MODULE ARGS)")
-    args = run_parser.parse_args(own)
     from lossmon.diagnosis.config import ConfigError, load_config
     from lossmon.session.launch import run_script
     from lossmon.session.script import Script, ScriptError

@@ -172,3 +172,11 @@ def test_a_script_that_sets_its_own_signal_handler_is_not_killed_by_it(tmp_path)
     before = signal.getsignal(signal.SIGTERM)
     assert lossmon_run("--run-dir", str(tmp_path / "r"), str(script)) == 5  # not ValueError's 1
     assert signal.getsignal(signal.SIGTERM) is before and signal.signal.__module__ == "signal"  # put back
+
+
+def test_lossmon_run_help_is_lossmons_own(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lossmon run") and "--no-capture" in out
