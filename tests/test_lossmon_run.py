@@ -129,6 +129,7 @@ def _halve_lr_at(step: int) -> threading.Thread:
     ("nanogpt_shape.py", ["--max_iters=120"]),
     ("wlm_shape.py", ["--epochs", "2"]),
     ("tqdm_shape.py", []),
+    ("lightning_shape.py", []),
     (str(ROOT / "demos" / "manual_sgd.py"), ["--steps", "400"]),
 ])
 def test_public_script_shapes_give_train_val_and_lr_and_the_lr_keys_act(script, args, tmp_path):
