@@ -114,9 +114,9 @@ def test_writes_from_many_threads_keep_every_line(tmp_path):
     import threading
 
     def body(out, err):
-        def worker(k):
-            for i in range(200):
-                print(f"t{k} line {i}")
+        def worker(k):  # whole lines per write: print() itself writes the text and its "\n" apart,
+            for i in range(200):  # so two threads' prints can interleave on a real terminal too
+                out.write(f"t{k} line {i}\n")
 
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
         for t in threads:
