@@ -298,3 +298,53 @@ def test_device_tensors_stay_tensors_in_log_and_become_floats_in_the_pump():
     assert store.series("loss").values().tolist() == [0.0, 0.25, 0.5, 0.75]
     with pytest.raises(ValueError, match="shape"):
         run.log(loss=torch.ones(2).as_subclass(FakeDeviceTensor))
+
+
+def test_a_checkpoint_asked_for_just_before_a_stop_is_taken_before_training_returns():
+    """`lossmon ctl checkpoint; lossmon ctl stop` (a pre-emption handler): a loop that checks
+    should_stop before it logs must still get its checkpoint."""
+    import threading
+
+    from lossmon import events as ev
+    from lossmon.training.run import Run
+
+    run = Run("t")
+    saved = []
+    run.on_checkpoint(lambda: saved.append(run.step) or "ckpt.pt")
+    asked = threading.Event()
+    go_on = threading.Event()
+
+    def handler():  # another thread: the socket server serving two requests
+        asked.wait(10)
+        run.checkpoint(source="control")
+        run.stop(source="control")
+        go_on.set()
+
+    threading.Thread(target=handler, daemon=True).start()
+    for step in range(100):
+        if run.should_stop:
+            break
+        run.log(loss=1.0)
+        if step == 5:
+            asked.set()
+            go_on.wait(10)
+    assert saved == [6]
+    assert [e["ok"] for e in run.drain() if e.get("event") == ev.CHECKPOINT] == [True]
+
+
+def test_should_stop_read_by_another_thread_never_runs_the_checkpoint_there():
+    import threading
+
+    from lossmon.training.run import Run
+
+    run = Run("t")
+    where = []
+    run.on_checkpoint(lambda: where.append(threading.current_thread().name))
+    run.log(loss=1.0)  # the training thread is this one
+    run.checkpoint()
+    run.stop()
+    t = threading.Thread(target=lambda: run.should_stop, name="ui")
+    t.start()
+    t.join()
+    assert where == []
+    assert run.should_stop and where == [threading.current_thread().name]

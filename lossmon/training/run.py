@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -42,6 +43,7 @@ class Run:
         self.steering = Steering(self.record)  # pause, stop and checkpoint requests
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
+        self._training_thread: int | None = None  # where checkpoint functions may run outside log()
         self.stop_polled = False  # the script asks lossmon.should_stop() (or an integration does): it stops itself
         self.capture: Any = None  # lossmon.capture.Capture under `lossmon run` (what the script does not log)
 
@@ -87,6 +89,7 @@ class Run:
             time.sleep(0.001)
 
     def _learn_name(self, name: Any) -> bool:
+        self._training_thread = threading.get_ident()  # the thread that logs (once per new name)
         if not isinstance(name, str):
             raise TypeError(f"metric names must be strings, got {name!r}")
         if not name.strip():
@@ -112,6 +115,9 @@ class Run:
         steering = self.steering
         if self._sync is not None and not self._lr.watched:
             return steering.stop_requested
+        if steering.stopped and steering.checkpoints_pending and not steering.distributed \
+                and threading.get_ident() == self._training_thread:
+            steering.run_checkpoints()  # asked for just before the stop: taken before training returns
         return steering.stopped
 
     @property

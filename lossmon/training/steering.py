@@ -83,6 +83,10 @@ class Steering:
         """A checkpoint function is registered (run.on_checkpoint)."""
         return self.checkpoint_fn is not None
 
+    @property
+    def checkpoints_pending(self) -> bool:
+        return bool(self._checkpoints)
+
     def take_checkpoint_requests(self) -> list[str]:
         """The sources of the checkpoints asked for since the last call (the DDP leader hands
         them to every rank through the exchange)."""
