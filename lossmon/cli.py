@@ -49,11 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"one of {', '.join(SCENARIOS)} (default: overfit)")
     demo.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the scenario's)")
     demo.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
-    demo.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
-    demo.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
-    demo.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
-    demo.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
+    _session_options(demo)
     _run_parser(sub)
     check = sub.add_parser("check", help="run the detectors over a recorded run; exit 1 if they raise a warning",
                            description="Run lossmon's detectors over a recorded run: a lossmon run directory or "
@@ -102,18 +98,23 @@ def _run_parser(sub=None) -> argparse.ArgumentParser:
     else:
         run = sub.add_parser("run", help=RUN_HELP, usage=RUN_USAGE, description=RUN_DESCRIPTION)
     run.add_argument("--name", default=None, help="run name (default: the script's name)")
-    run.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
     run.add_argument("--no-capture", action="store_true",
                      help="no zero-code capture: only what the script logs with lossmon.log() is recorded")
-    run.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
-    run.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
-    run.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
-    run.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
+    _session_options(run)
     run.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module as a script, as python -m does")
     return run
 
 
-_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}
+def _session_options(p: argparse.ArgumentParser) -> None:
+    """The options of a command that trains under the monitor (demo, run)."""
+    p.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    p.add_argument("--fps", type=_rate, default=10.0, help="live UI: numbers repainted per second (default: 10)")
+    p.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
+    p.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
+    p.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
+
+
+_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}  # _run_parser's options with a value
 
 
 def split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:

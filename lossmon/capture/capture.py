@@ -44,7 +44,6 @@ class Capture:
         self._handles: list[Any] = []
         self._init: Any = None
         self._stop_raised = False
-        self._role_of: dict[str, str] = {}
         self._last_printed: tuple[int, float] | None = None
 
     # ---- install ------------------------------------------------------------------------------
@@ -124,8 +123,7 @@ class Capture:
         run = self.run
         if not self.train:
             return
-        if run.step != self._own_step:  # someone else moves the steps on: their loss wins
-            self.stand_down(val=False, why="the script logs its own steps")
+        if self._another_logger():
             run.step_boundary()
             return
         if self._own_step == 0:
@@ -136,12 +134,15 @@ class Capture:
 
     def _resolve_first(self) -> None:
         first, self._first = self._first, None
-        if first is None or not self.train:
-            return
-        if self.run.step != self._own_step:
-            self.stand_down(val=False, why="the script logs its own steps")
-        else:
+        if first is not None and self.train and not self._another_logger():
             self._log_now(first)
+
+    def _another_logger(self) -> bool:
+        """Someone else moved the steps on since capture's last log: their loss wins."""
+        if self.run.step == self._own_step:
+            return False
+        self.stand_down(val=False, why="the script logs its own steps")
+        return True
 
     def _log_now(self, loss: Any) -> None:
         self._say("train_loss", "train loss = what backward() was called on")
@@ -181,9 +182,7 @@ class Capture:
         if not (self.train or self.val):
             return
         for key in metrics:
-            role = self._role_of.get(key)
-            if role is None:
-                role = self._role_of[key] = names.role(key) if isinstance(key, str) else names.OTHER
+            role = names.role(key) if isinstance(key, str) else names.OTHER  # names.role is cached
             if role == names.TRAIN_LOSS and self.train:
                 self.stand_down(val=False, why="the script logs its own train loss")
             elif role == names.VAL_LOSS and self.val:

@@ -26,17 +26,15 @@ _ELEMENT_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binar
 
 class LossCapture:
     """Patches `torch.autograd.backward`, the functional losses and `GradScaler.scale` while
-    installed; `on_step`/`on_eval` receive what was seen (the capture decides what to log)."""
+    installed; `on_backward`/`on_eval_end` receive what was seen (the capture decides what to log)."""
 
     def __init__(self, on_backward: Callable[[Any], None], on_eval_end: Callable[[Any], None]) -> None:
-        self._on_backward = on_backward  # called with the loss tensor (detached, float) per backward
+        self._on_backward = on_backward  # per backward: the loss (a float, or a 0-d device tensor)
         self._on_eval_end = on_eval_end  # called with the pass's mean (a 0-d tensor) when a pass ends
         self._patched: list[tuple[Any, str, Any]] = []
         self._eval: list[tuple[Any, Any, str]] = []  # this pass: (loss, its element count, reduction)
         self._scaled: tuple[Any, Any] | None = None  # (scaled loss, the loss before scaling)
         self._float32: Any = None
-        self.train_seen = 0  # backward calls seen
-        self.eval_seen = 0  # evaluation losses seen
 
     # ---- install ------------------------------------------------------------------------------
 
@@ -87,7 +85,6 @@ class LossCapture:
                 t = scaled[1]  # scaler.scale(loss).backward(): the loss is the one before scaling
         if self._eval:
             self.end_eval()  # a training step starts: the evaluation pass before it is over
-        self.train_seen += 1
         try:
             if t.is_cpu:  # a float at once: no tensor to add up later, and no GPU to wait for
                 value = t.item()
@@ -122,8 +119,8 @@ class LossCapture:
         if not out.is_floating_point():
             return
         reduction = kwargs.get("reduction", "mean")
-        if reduction == "none" or out.numel() != 1:
-            self._eval.append((out.detach(), out.numel(), "none"))
+        if reduction == "none" or out.numel() != 1:  # summed now: a pass never holds per-element losses
+            self._eval.append((out.detach().sum(), out.numel(), "sum"))
         else:
             if not by_class:
                 n = input.shape[0] if reduction == "batchmean" else input.numel()
@@ -134,7 +131,6 @@ class LossCapture:
             else:
                 n = target.numel()
             self._eval.append((out.detach(), n, reduction))
-        self.eval_seen += 1
 
     def _wrap_scale(self, original: Callable) -> Callable:
         note = self._note_scaled
@@ -164,7 +160,7 @@ class LossCapture:
                 if not isinstance(n, int):
                     n = n.sum()  # a mask of the targets not ignored
                 loss = loss.float()
-                total = total + (loss.sum() if reduction in ("none", "sum") else loss.reshape(()) * n)
+                total = total + (loss.reshape(()) if reduction == "sum" else loss.reshape(()) * n)
                 count = count + n
             self._on_eval_end(total / count)
         except Exception:  # noqa: BLE001 - capture must never break the script

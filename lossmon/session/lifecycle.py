@@ -89,10 +89,11 @@ def follow(trainer: TrainerThread, printer: PlainPrinter, signals: SignalStop) -
 
 
 def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *, signum: int | None,
-             forced: bool, forced_code: int = 130, discard_empty: bool = False, replay: str = "") -> int:
+             forced: bool, forced_code: int = 130, discard_empty: bool = False) -> int:
     """Record how the run ended, close the run log, print the summary; returns the exit code.
     With `discard_empty`, a run that logged nothing (a script's --help) leaves no run directory
-    and prints no summary: only what the script itself printed (`replay`, what the UI captured)."""
+    and prints no summary: only what the script itself printed (what the live UI captured of it
+    is written to the terminal now; in plain mode it went there already)."""
     run = session.run
     outcome = trainer.outcome
     if forced and trainer.is_alive():
@@ -113,10 +114,12 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     empty = discard_empty and is_empty(run)
     if not empty:
         printer.poll(final=True)
-    elif replay:
-        out = sys.stdout if code == 0 else sys.stderr
-        out.write(replay)
-        out.flush()
+    else:
+        replay = _read_output(session)
+        if replay:
+            out = sys.stdout if code == 0 else sys.stderr
+            out.write(replay)
+            out.flush()
     if outcome is not None and outcome.traceback:
         sys.stderr.write(outcome.traceback)
         sys.stderr.flush()
@@ -197,8 +200,7 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
         signals = follow(trainer, printer, signals)
         signum = signals.signum
         forced = signals.forced
-    printed = _read_output(session) if script else ""
-    code = conclude(session, trainer, printer, signum=signum, forced=forced, discard_empty=script, replay=printed)
+    code = conclude(session, trainer, printer, signum=signum, forced=forced, discard_empty=script)
     if script and not session.dir.exists():  # discarded: the script's own words were all there was
         return code
     if app.capture is not None and app.capture.total_lines:
@@ -209,6 +211,7 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
 
 
 def _read_output(session: Session) -> str:
+    """What the live UI captured of the training code's output (nothing in plain mode)."""
     try:
         return (session.dir / OUTPUT_LOG).read_text(encoding="utf-8", errors="replace")
     except OSError:

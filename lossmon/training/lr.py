@@ -136,10 +136,7 @@ class LRControl:
             self.apply_requests()
         lr = u * self.scale
         if not self._optimizers:
-            self.last_effective = lr
-            metrics = self.pending_metrics if self.pending_metrics is not None else {}
-            metrics["lr"] = lr
-            self.pending_metrics = metrics
+            self._record_effective(0, [lr])
         return lr
 
     # ---- training thread ----------------------------------------------------------------------
@@ -245,7 +242,7 @@ class LRControl:
             return self.scale
         try:
             queued = list(self._requests)
-            u0 = _as_float(self._optimizers[0].param_groups[0]["lr"])
+            u0 = self._base_lr()
         except (RuntimeError, IndexError):  # the deque changed under us: the next call sees it
             return self.scale
         baked, s = 1.0, self.scale
