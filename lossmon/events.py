@@ -74,8 +74,8 @@ FIELDS: dict[str, dict[str, str]] = {
     },
     ALERT: {
         "kind": "the detector: " + ", ".join((
-            "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "overfitting",
-            "early_stopping")),
+            "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "lr_drop",
+            "overfitting", "early_stopping")),
         "severity": "info | warning | critical",
         "state": "open | update | resolved (diagnosis/alerts.py: one episode each)",
         "metric": "the series it concerns",

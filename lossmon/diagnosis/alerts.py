@@ -6,7 +6,7 @@ detector never emits per step.
 
 Event shape (`{"event": "alert", ...}` in run.jsonl and the store):
     kind      stable id: nonfinite, spike, divergence, oscillation, plateau, lr_too_low,
-              overfitting, early_stopping
+              lr_drop, overfitting, early_stopping
     severity  info | warning | critical
     state     open | update | resolved
     step      the step the condition was seen at
@@ -30,6 +30,7 @@ SEVERITIES = ("info", "warning", "critical")
 ADVICE: dict[str, tuple[str, str | None]] = {
     "cut_lr": ("cut the LR", "lr_half"),
     "raise_lr": ("try the LR x2", "lr_double"),
+    "probe_lr": ("try the LR x2 for ~200 steps and watch the slope", "lr_double"),
     "rollback": ("cut the LR or restart from a checkpoint taken before it", "lr_half"),
     "none": ("", None),
     "early_stop": ("consider stopping and keeping the best checkpoint", "stop"),
@@ -83,6 +84,11 @@ class Episode:
             return
         self.severity = severity
         self._send("update", step, severity, message, advice, **data)
+
+    def update(self, step: int, message: str, advice: str = "none", **data) -> None:
+        """News on an open episode at the same severity (a blow-up that has settled at chance)."""
+        if self.open:
+            self._send("update", step, self.severity, message, advice, **data)
 
     def close(self) -> None:
         """End the episode without an event (nothing worth a line happened since it opened)."""

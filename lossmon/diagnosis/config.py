@@ -63,13 +63,18 @@ class SpikeConfig:
 @dataclass
 class DivergenceConfig:
     """Smoothed loss (EMA beta per step) above `factor` x its running minimum, or back above its
-    starting level after halving it (fastai/Lightning LR-finder stop rule: 4x the best)."""
+    starting level after halving it (fastai/Lightning LR-finder stop rule: 4x the best); on a sparse
+    log, at 2x its best for `persist` points. In the first `warmup_steps`, a point `early_factor` x
+    the first value, or a loss that rose and then stayed at its start (the chance level)."""
 
     enabled: bool = True
     action: str = "alert"
     beta: float = 0.98
     factor: float = 4.0
     warmup_steps: int = 50
+    early_factor: float = 3.0  # in the first warmup_steps: a point this many times the first value
+    persist: int = 3  # sparse logs: points in a row at 2x the best
+    chance_level: float | None = None  # the loss of a uniform guess (ln(classes)); inferred when None
 
 
 @dataclass
@@ -120,6 +125,8 @@ class LRTooLowConfig:
     history_span: float = 4.0  # ... covering a stretch whose end is 4x its start (in points)
     max_slowdown: float = 0.3  # "never slowed down": latest rate >= this x the best earlier rate
     barely_moved: float = 0.01  # total progress under 1 % since the start
+    ratio_low: float = -4.5  # log10 |dw|/|w| below this: the updates are too small to matter
+    ratio_high: float = -2.0  # ... above this: too large to settle (Karpathy's ~1e-3 rule of thumb)
 
 
 @dataclass
@@ -175,7 +182,8 @@ class DiagnosisConfig:
 
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
-             "noise_sigmas", "resolve_after", "history_span"}
+             "noise_sigmas", "resolve_after", "history_span", "early_factor", "persist", "chance_level"}
+_SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}
 
@@ -183,7 +191,7 @@ _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "anne
 def _check_value(where: str, name: str, value: Any, expected: Any) -> Any:
     """The value with its type checked against the field's default type; ints pass as floats."""
     kind = type(expected)
-    if name == "baseline":
+    if name in ("baseline", "chance_level"):
         if value is None:
             return None
         kind = float
@@ -203,7 +211,7 @@ def _check_value(where: str, name: str, value: Any, expected: Any) -> Any:
             raise ConfigError(f"{where}.{name} must be above 0, got {value!r}")
         if name in _FRACTION and not 0 <= value < 1:
             raise ConfigError(f"{where}.{name} must be at least 0 and below 1, got {value!r}")
-        if value < 0:
+        if value < 0 and name not in _SIGNED:
             raise ConfigError(f"{where}.{name} must not be negative, got {value!r}")
         return value
     if not isinstance(value, str):
@@ -225,6 +233,8 @@ def validate(config: DiagnosisConfig) -> None:
         for f in dataclasses.fields(section):
             value = _check_value(sec.name, f.name, getattr(section, f.name), getattr(defaults, f.name))
             object.__setattr__(section, f.name, value)
+    if config.lr_too_low.ratio_low >= config.lr_too_low.ratio_high:
+        raise ConfigError("lr_too_low.ratio_low must be below lr_too_low.ratio_high")
     if config.spike.min_points < 3:
         raise ConfigError("spike.min_points must be at least 3 (a line needs 3 points to have scatter)")
     if config.spike.window < config.spike.min_points:

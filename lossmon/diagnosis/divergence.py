@@ -5,6 +5,17 @@ finder's stop rule), so a curve logged every 500 steps is barely smoothed (each 
 mean) and a per-step curve is smoothed over ~50 steps. The alert fires when the smoothed loss is
 `factor` x its running minimum, or back above where it started after having halved: a loss that
 went from 10.8 to 3 and climbs back to 11 has diverged even though 11/3 < 4.
+A sparse log (each point already a mean over many steps) is barely smoothed, so there a loss that
+doubles from its best and stays doubled for `persist` points has diverged too.
+
+The first steps need their own rule: the smoothing and its warm-up would measure "best" and "start"
+after a blow-up. So the first values logged (the loss at initialisation) are the reference there (the lowest of the first three: a blow-up within them
+must not raise the bar): in the first `warmup_steps`, three points in a row
+`early_factor` x above it, or one 10x that, are a blow-up (an LR far too high sends a fresh model's
+loss up by orders of magnitude in a step or two; batch noise makes a point or two that high now and
+then). A loss that blew up and then never got below its start again is stuck: for cross-entropy, at
+the chance level, and the model has stopped learning. The chance level is `chance_level` when the
+user gives it, and ln(k) when the start is within a tenth of the spacing from ln(k), k <= 100.
 Only defined for positive curves (a ratio to the minimum means nothing when it can be <= 0).
 """
 
@@ -34,6 +45,37 @@ class DivergenceDetector:
         self.best = math.inf
         self.start: float | None = None
         self.positive = True
+        self.first: float | None = None  # the first value: the loss at initialisation
+        self.ref: float | None = None  # the lowest of the first three: the early rule's yardstick
+        self.initial: float | None = None  # the median of the first five: "x % below its start"
+        self.seen = 0  # points since the very start (not re-based)
+        self.early_peak = 0.0  # the highest point in the first steps
+        self.blew_up = False  # the early rule fired (once per run)
+        self._firsts: list[float] = []
+        self._head: list[tuple[int, float]] = []  # (step, value) of the first points, until judged
+        self.early = False  # the open episode is an early blow-up (it resolves below the start only)
+        self.stuck = 0  # -1 once the loss got below its start after a blow-up (it learned)
+        self._tail = np.empty(0)  # the last raw points, for the stuck rule's rolling mean
+        self.settled_said = False
+        self._doubled = 0  # sparse points in a row at 2x the best
+
+    def chance(self) -> tuple[float, int | None] | None:
+        """(level, classes or None): the loss of a uniform guess, given or inferred from the first value."""
+        if self.cfg.chance_level is not None:
+            return self.cfg.chance_level, None
+        if self.first is None or not 0.5 < self.first < math.log(100.5):
+            return None
+        k = int(round(math.exp(self.first)))
+        spacing = math.log(k + 1) - math.log(k)
+        return (math.log(k), k) if abs(self.first - math.log(k)) < 0.1 * spacing else None
+
+    def _start_words(self) -> str:
+        c = self.chance()
+        if c is None:
+            return f"its starting level {fmt(self.first)}"
+        level, k = c
+        what = f"chance for {k} classes, ln {k}" if k else "the chance level"
+        return f"its starting level {fmt(self.first)} ({what} = {fmt(level)})"
 
     def rebase(self) -> None:
         self.since = 0
@@ -53,6 +95,14 @@ class DivergenceDetector:
         if n == 0:
             return np.empty(0)
         self._learn_gap(steps)
+        if self.initial is None:
+            if self.first is None:
+                self.first = float(values[0])
+            self._firsts.extend(values[:5 - len(self._firsts)].tolist())
+            if len(self._firsts) >= 3 and self.ref is None:
+                self.ref = min(self._firsts[:3])  # a blow-up within them must not raise the bar
+            if len(self._firsts) == 5:
+                self.initial = float(np.median(self._firsts))
         if self.positive and float(values.min()) <= 0:
             self.positive = False
             self.episode.resolve(int(steps[-1]), f"{self.metric} is not a positive quantity; divergence is not checked")
@@ -64,10 +114,92 @@ class DivergenceDetector:
         self.m, self.wsum = float(m[-1]), float(denom[-1])
         warm = max(3, int(math.ceil(self.cfg.warmup_steps / self.gap)))
         pos = self.since + np.arange(1, n + 1)
+        seen = self.seen + np.arange(1, n + 1)
         self.since += n
+        self.seen += n
         if self.cfg.enabled and self.positive:
+            self._early(steps, values, smooth, seen, warm)
             self._check(steps, smooth, pos >= warm)
         return smooth
+
+    def _judge_head(self) -> None:
+        """The first steps against the first values: three points in a row at `early_factor` x the
+        lowest of the first three (batch noise makes one or two that high now and then), or one at
+        10x that."""
+        if len(self._head) < 3:
+            return
+        vals = [v for _, v in self._head]
+        ref = self.ref
+        if ref is None or ref <= 0:
+            return
+        f = self.cfg.early_factor
+        run = 0
+        for step, v in self._head:
+            run = run + 1 if v > f * ref else 0
+            if run >= 3 or v > 10 * f * ref:
+                self.blew_up = self.early = True
+                self.early_peak = max(vals)
+                if not self.episode.open:
+                    self.episode.start(step, "critical",
+                                       f"{self.metric} blew up in its first steps: {fmt(v)} at step"
+                                       f" {fmt_step(step)} is {v / ref:,.0f}x where it started ({fmt(ref)}):"
+                                       " the LR is far too high for the start of training", "rollback",
+                                       value=v, first=ref)
+                return
+
+    def _early(self, steps: np.ndarray, values: np.ndarray, smooth: np.ndarray, seen: np.ndarray, warm: int) -> None:
+        """Blow-ups in the first steps, judged against the first values (see the module docstring)."""
+        inside = seen <= warm
+        if inside.any() and not self.blew_up:
+            self._head.extend(zip(steps[inside].tolist(), values[inside].tolist()))
+            self._judge_head()
+        elif inside.any():
+            self.early_peak = max(self.early_peak, float(values[inside].max()))
+        first = self.first
+        if not self.blew_up or first is None or first <= 0:
+            return
+        after = ~inside
+        if not after.any():
+            return
+        raw, st = values[after], steps[after]
+        if self.early and self.episode.open:
+            sm = smooth[after]
+            below = np.flatnonzero(sm < 0.9 * first)
+            if len(below):
+                j = int(below[0])
+                self.early = False
+                self.episode.resolve(int(st[j]), f"{self.metric} recovered from its early blow-up: smoothed"
+                                     f" {fmt(float(sm[j]))} is below {self._start_words()}")
+                return
+        # stuck: the mean of the last `need` points back near the start (0.97-1.25x) and never below it
+        if self.settled_said or self.stuck < 0:
+            return
+        need = max(self.cfg.persist, int(math.ceil(20 / self.gap)))
+        tail = np.concatenate((self._tail, raw))
+        self._tail = tail[-need:]
+        if len(tail) < need:
+            return
+        c = np.cumsum(np.concatenate(([0.0], tail)))
+        means = (c[need:] - c[:-need]) / need  # one per point from the need-th on
+        ends = st[len(st) - len(means):] if len(means) <= len(st) else st
+        means = means[-len(ends):]
+        if np.any(means < 0.97 * first):
+            self.stuck = -1  # it learned after all
+            return
+        near = np.flatnonzero(means <= 1.25 * first)
+        if len(near):
+            k = int(near[0])
+            self.settled_said = True
+            words = (f"{self.metric} rose to {fmt(self.early_peak)} in its first steps and has stayed at"
+                     f" {self._start_words()} since: training has broken down, not just slowed (often"
+                     " dead units after a blow-up)")
+            v = float(means[k])
+            if self.episode.open:
+                self.episode.update(int(ends[k]), words + "; restart with a lower LR", "rollback", value=v)
+            else:
+                self.early = True
+                self.episode.start(int(ends[k]), "critical", words + ": the LR is probably far too high",
+                                   "rollback", value=v, first=first)
 
     def _check(self, steps: np.ndarray, smooth: np.ndarray, valid: np.ndarray) -> None:
         if not valid.any():
@@ -81,6 +213,18 @@ class DivergenceDetector:
         f = self.cfg.factor
         with np.errstate(invalid="ignore"):
             bad = valid & ((smooth > f * mins) | ((smooth > self.start) & (mins < self.start / 2)))
+            doubled = valid & (smooth > 2.0 * mins)
+        if self.gap > 1 and doubled.any():  # sparse: doubled and stayed doubled for `persist` points
+            run = self._doubled
+            for i, d in enumerate(doubled.tolist()):
+                run = run + 1 if d else 0
+                if run >= self.cfg.persist:
+                    bad[i] = True
+            self._doubled = run
+        elif not doubled.any():
+            self._doubled = 0
+        if self.early:
+            return  # an early blow-up is open: it ends below the start, not near the best after it
         if not self.episode.open:
             hit = np.flatnonzero(bad)
             if len(hit) == 0:

@@ -20,12 +20,16 @@ from lossmon.diagnosis.blocks import BlockHistory
 from lossmon.diagnosis.config import DiagnosisConfig
 from lossmon.diagnosis.divergence import DivergenceDetector
 from lossmon.diagnosis.early_stopping import EarlyStopping
+from lossmon.diagnosis.evidence import UpdateRatioTrack
 from lossmon.diagnosis.nonfinite import NonFiniteDetector
 from lossmon.diagnosis.oscillation import OscillationDetector
 from lossmon.diagnosis.spikes import SpikeDetector
 from lossmon.diagnosis.trend import LRTrack, TrendDetector
 from lossmon.diagnosis.validation import ValidationDetector
+from lossmon.diagnosis.alerts import Episode
 from lossmon.events import LR_CHANGE
+from lossmon.formatting import fmt_step
+from lossmon.formatting import fmt_value as fmt
 
 Act = Callable[[str, dict], None]
 
@@ -33,7 +37,7 @@ Act = Callable[[str, dict], None]
 class _Train:
     """Everything watching the train loss, plus its smoothed level for the val detectors."""
 
-    def __init__(self, cfg: DiagnosisConfig, sink, metric: str, lr: LRTrack) -> None:
+    def __init__(self, cfg: DiagnosisConfig, sink, metric: str, lr: LRTrack, ratio: UpdateRatioTrack) -> None:
         self.cfg = cfg
         self.metric = metric
         self.blocks = BlockHistory()
@@ -46,7 +50,8 @@ class _Train:
         self.divergence = DivergenceDetector(cfg.divergence, sink, metric)
         self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,
                                    self.oscillation.spikes_since,
-                                   lambda: self.divergence.episode.open or self.nonfinite.episode.open)
+                                   lambda: self.divergence.episode.open or self.nonfinite.episode.open,
+                                   start=lambda: self.divergence.initial, update_ratio=ratio.near)
         self._next_look = 0  # block-history point count at which the trend is judged next
         self._level_steps = np.empty(0, dtype=np.int64)  # smoothed level over the latest batch
         self._level_values = np.empty(0)
@@ -127,6 +132,7 @@ class Diagnoser:
         self._act = act
         self.roles = _Role()
         self.lr = LRTrack()
+        self.ratio = UpdateRatioTrack()
         self.train: _Train | None = None
         self.val: ValidationDetector | None = None
         self.val_nonfinite: NonFiniteDetector | None = None
@@ -135,6 +141,7 @@ class Diagnoser:
         self.grad_spike: SpikeDetector | None = None
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
+        self._manual_steps: set[int] = set()  # steps of this batch's manual LR changes
 
     # ---- output -----------------------------------------------------------------------------
 
@@ -170,6 +177,8 @@ class Diagnoser:
         self._dispatch()  # what was found before an error still counts
 
     def _feed(self, points: dict, events) -> None:
+        self._manual_steps = {int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
+                              and isinstance(ev.get("step"), int)}
         cuts = sorted({int(ev["step"]) for ev in events
                        if ev.get("event") == LR_CHANGE and ev.get("applied", True)
                        and isinstance(ev.get("step"), int)})
@@ -214,12 +223,14 @@ class Diagnoser:
                    if self.roles.names.get(names.role(n)) == n}
         cfg = self.cfg
         if names.LR in by_role:
-            _, st, va = by_role[names.LR]
+            name, st, va = by_role[names.LR]
+            seen = len(self.lr.drops)
             self.lr.feed(st, va)
+            self._lr_drops(name, self.lr.drops[seen:] if seen < len(self.lr.drops) else [])
         if names.TRAIN_LOSS in by_role:
             name, st, va = by_role[names.TRAIN_LOSS]
             if self.train is None:
-                self.train = _Train(cfg, self._emit, name, self.lr)
+                self.train = _Train(cfg, self._emit, name, self.lr, self.ratio)
             self.train.feed(st, va)
         if names.GRAD_NORM in by_role:
             name, st, va = by_role[names.GRAD_NORM]
@@ -236,6 +247,18 @@ class Diagnoser:
             self._val(name, st, va)
         if cfg.early_stopping.enabled:
             self._early(arrays)
+
+    def _lr_drops(self, metric: str, drops: list) -> None:
+        """A note for each abrupt LR cut the schedule made (lossmon's own changes are events, and
+        re-base the detectors instead): annealing is gradual, a 30x cut in one step is often a
+        mistake in a schedule, and the stall after it is not convergence."""
+        for step, before, after in drops:
+            if step in self._manual_steps:
+                continue
+            note = Episode(self._emit, "lr_drop", metric)
+            note.start(step, "info", f"the LR fell {before / after:,.0f}x at once at step {fmt_step(step)}"
+                       f" ({fmt(before)} -> {fmt(after)}); a schedule anneals gradually. If this cut was not"
+                       " meant, restore the LR", "raise_lr", before=before, after=after)
 
     def _val(self, name: str, st: np.ndarray, va: np.ndarray) -> None:
         cfg = self.cfg

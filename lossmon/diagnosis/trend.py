@@ -31,6 +31,9 @@ from lossmon.formatting import fmt_value as fmt
 # Windows for the "never slowed down" rule grow until each window's fall is known to 1 % of the
 # loss: finer than that costs detection delay on noisy curves, coarser makes the rates noise.
 _RATE_PRECISION = 0.01
+# An LR cut by this factor or more from one logged step to the next is abrupt: not a schedule's
+# smooth annealing (a StepLR gamma=0.1 is 10x; 30x at once is rare on purpose and common by mistake)
+_ABRUPT_DROP = 30.0
 
 
 def moved(progress: float) -> str:
@@ -39,42 +42,78 @@ def moved(progress: float) -> str:
 
 
 class LRTrack:
-    """The effective LR as logged: its peak, its latest value and where it was at a given step.
-    Samples are thinned by half whenever 4096 are held, so memory stays bounded."""
+    """The effective LR as logged: where it was and its peak so far at any step, so a judgement
+    made at step s quotes the LR at s whatever the feed's batch size (live ticks and `lossmon check`
+    chunks say the same numbers). Samples are thinned by half whenever 4096 are held (memory stays
+    bounded); each sample keeps the running peak up to it, so thinning never loses the peak."""
 
     def __init__(self) -> None:
         self.peak = 0.0
         self.current: float | None = None
         self._steps = np.empty(0, dtype=np.int64)
         self._values = np.empty(0)
+        self._peaks = np.empty(0)
         self._every = 1
+        self._last = -1  # the last step fed
+        self.drops: list[tuple[int, float, float]] = []  # (step, before, after) of abrupt cuts
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         ok = np.isfinite(values) & (values > 0)
         if not ok.any():
             return
         steps, values = steps[ok], values[ok]
-        self.peak = max(self.peak, float(values.max()))
+        if self.current is not None:
+            before = np.concatenate(([self.current], values[:-1]))
+        else:
+            before = np.concatenate((values[:1], values[:-1]))
+        cut = np.flatnonzero(values * _ABRUPT_DROP <= before)  # one logged step to the next
+        for i in cut.tolist()[:8]:
+            self.drops.append((int(steps[i]), float(before[i]), float(values[i])))
+        del self.drops[:-8]
+        peaks = np.maximum.accumulate(np.maximum(values, self.peak))
+        self.peak = float(peaks[-1])
         self.current = float(values[-1])
-        self._steps = np.concatenate((self._steps, steps[::self._every]))
-        self._values = np.concatenate((self._values, values[::self._every]))
+        self._last = int(steps[-1])
+        keep = slice(None, None, self._every)
+        self._steps = np.concatenate((self._steps, steps[keep]))
+        self._values = np.concatenate((self._values, values[keep]))
+        self._peaks = np.concatenate((self._peaks, peaks[keep]))
         if len(self._steps) > 4096:
-            self._steps, self._values = self._steps[::2], self._values[::2]
+            self._steps, self._values, self._peaks = self._steps[::2], self._values[::2], self._peaks[::2]
             self._every *= 2
+
+    def _index(self, step: int) -> int:
+        return max(int(np.searchsorted(self._steps, step, side="right")) - 1, 0)
 
     def at(self, step: int) -> float | None:
         """The LR at (or just before) `step`; the first one known if `step` is earlier."""
         if len(self._steps) == 0:
             return None
-        i = int(np.searchsorted(self._steps, step, side="right")) - 1
-        return float(self._values[max(i, 0)])
+        return float(self._values[self._index(step)])
+
+    def peak_at(self, step: int) -> float:
+        """The highest LR logged up to `step`."""
+        if len(self._steps) == 0:
+            return 0.0
+        return float(self._peaks[self._index(step)])
 
     @property
     def known(self) -> bool:
         return self.current is not None
 
-    def fraction(self) -> float:
-        return self.current / self.peak if self.current and self.peak > 0 else 1.0
+    def fraction(self, step: int | None = None) -> float:
+        """The LR at `step` (default: the latest) as a fraction of its peak up to then."""
+        if step is None:
+            return self.current / self.peak if self.current and self.peak > 0 else 1.0
+        now, peak = self.at(step), self.peak_at(step)
+        return now / peak if now and peak > 0 else 1.0
+
+    def drop_before(self, step: int, since: int = 0) -> tuple[int, float, float] | None:
+        """The latest abrupt LR cut in (since, step], if any."""
+        for d in reversed(self.drops):
+            if since < d[0] <= step:
+                return d
+        return None
 
 
 class TrendDetector:
@@ -82,13 +121,16 @@ class TrendDetector:
 
     def __init__(self, plateau: PlateauConfig, lr_cfg: LRTooLowConfig, sink, metric: str,
                  blocks: BlockHistory, lr: LRTrack, spikes_since: Callable[[int], int],
-                 broken: Callable[[], bool]) -> None:
+                 broken: Callable[[], bool], start: Callable[[], float | None] = lambda: None,
+                 update_ratio: Callable[[int], float | None] = lambda step: None) -> None:
         self.cfg, self.lr_cfg = plateau, lr_cfg
         self.metric = metric
         self.blocks = blocks
         self.lr = lr
         self.spikes_since = spikes_since  # spikes_since(step) -> spike episodes at or after step
         self.broken = broken  # diverged or non-finite: no trend to judge
+        self.start = start  # the loss the run started at (its first values), for "x % below its start"
+        self.update_ratio = update_ratio  # log10 |dw|/|w| near a step (None where not logged)
         self.plateau = Episode(sink, "plateau", metric)
         self.too_low = Episode(sink, "lr_too_low", metric)
         self._flat_level = math.nan  # the level an open plateau was reported at
@@ -130,10 +172,21 @@ class TrendDetector:
                 and n >= (self.lr_cfg.history_windows + 1) * w):
             self._steady(step, w, block_se)
 
-    def _lr_phrase(self) -> str:
+    def _lr_phrase(self, step: int, ratio: bool = True) -> str:
         if not self.lr.known:
             return ""
-        return f"; LR {fmt(self.lr.current)} is {pct(self.lr.fraction())} of its peak {fmt(self.lr.peak)}"
+        now, peak = self.lr.at(step), self.lr.peak_at(step)
+        words = f"; LR {fmt(now)}" + (f" is {pct(now / peak)} of its peak {fmt(peak)}" if now != peak else " (its peak)")
+        r = self.update_ratio(step) if ratio else None
+        if r is not None:
+            words += f"; updates are 10^{r:.1f} of the weights"
+        return words
+
+    def _progress(self, now: float, first: float) -> float:
+        """The fall since the start: from the first values where known, else the first level."""
+        start = self.start()
+        ref = start if start is not None and math.isfinite(start) else first
+        return (ref - now) / (abs(ref) or 1.0)
 
     def _plateau(self, step: int, w: int, block_se: float) -> None:
         cfg, b = self.cfg, self.blocks
@@ -157,28 +210,53 @@ class TrendDetector:
             return
         if r >= cfg.min_improvement:  # se is small by now (the window grew until it was)
             return
-        lr_moved = self.lr.known and self._lr_at_open is not None and not (
-            0.9 * self._lr_at_open <= self.lr.current <= 1.1 * self._lr_at_open)
+        lr_now = self.lr.at(step) if self.lr.known else None
+        lr_moved = lr_now is not None and self._lr_at_open is not None and not (
+            0.9 * self._lr_at_open <= lr_now <= 1.1 * self._lr_at_open)
         if n < self._reopen_at and not lr_moved:  # (a new LR is a new regime: no hold-off)
             return
-        self._lr_at_open = self.lr.current
-        progress = (first - now) / (abs(first) or 1.0)
+        self._lr_at_open = lr_now
+        progress = self._progress(now, first)
         self._flat_level = now
         noise = f" (noise {fmt(sigma)} a point)" if sigma > 0 else ""
         flat = (f"{self.metric} has flattened at {fmt(now)}{noise}: {pct(r)} change over the last {w} points,"
                 f" {moved(progress)} its start")
-        annealed = self.lr.known and self.lr.fraction() < self.lr_cfg.annealed_below
-        if annealed:
-            self.plateau.start(step, "info", f"converged: {flat}{self._lr_phrase()}. Loss need not reach zero;"
+        since = b.step_at(n - w)
+        cut = self.lr.drop_before(step, since=b.step_at(max(0, n - 4 * w))) if self.lr.known else None
+        annealed = self.lr.known and self.lr.fraction(step) < self.lr_cfg.annealed_below
+        ratio = self.update_ratio(step)
+        # "barely moved" needs a precise start: the mean of the first half-window, not five points
+        early = (first - now) / (abs(first) or 1.0)
+        barely = abs(early) < self.lr_cfg.barely_moved
+        if cut is not None:
+            at, before, after = cut
+            self.plateau.start(step, "info", f"flat since the LR cut: {flat}{self._lr_phrase(step)}. The LR fell"
+                               f" {before / after:,.0f}x at once at step {fmt_step(at)} ({fmt(before)} -> {fmt(after)});"
+                               " that is not convergence. If the cut was not meant, restore the LR", "raise_lr",
+                               converged=False, level=now)
+        elif annealed:
+            self.plateau.start(step, "info", f"converged: {flat}{self._lr_phrase(step)}. Loss need not reach zero;"
                                " this looks like its floor", converged=True, level=now)
-        elif (self.lr_cfg.enabled and abs(progress) < self.lr_cfg.barely_moved and self.spikes_since(0) == 0
-              and self._lr_steady(b.step_at(n - w))):
+        elif self.lr_cfg.enabled and ratio is not None and ratio < self.lr_cfg.ratio_low:
+            self.too_low.start(step, "warning", f"LR too small: {self.metric} is flat at {fmt(now)} and each"
+                               f" update moves the weights by only 10^{ratio:.1f} of their size (healthy: about"
+                               f" 10^-3){self._lr_phrase(step, ratio=False)}",
+                               "raise_lr", level=now, update_ratio=ratio)
+        elif (self.lr_cfg.enabled and barely and self.spikes_since(0) == 0 and self._lr_steady(since)
+              and not (ratio is not None and ratio > self.lr_cfg.ratio_high)):
             self.too_low.start(step, "warning", f"LR too small? {self.metric} has barely moved in {b.points} points"
-                               f" ({moved(progress)} its start, {fmt(now)} now) with no spikes{self._lr_phrase()}",
+                               f" ({fmt(now)} now, {moved(early)} the mean of its first {half} points) with no"
+                               f" spikes{self._lr_phrase(step)}",
                                "raise_lr", level=now)
+        elif ratio is not None and ratio > self.lr_cfg.ratio_high:
+            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase(step)}. Updates this large keep"
+                               " the loss bouncing above its floor: a lower LR can get under it", "cut_lr",
+                               converged=False, level=now)
         else:
-            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase()}. Converged at this LR, or a"
-                               " noise floor a lower LR can get under", "cut_lr", converged=False, level=now)
+            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase(step)}. Either this is the floor"
+                               " at this LR (a lower one can get under it: [), or the LR is too small to go on"
+                               " (]); ] for ~200 steps tells them apart: a faster fall means keep it",
+                               "probe_lr", converged=False, level=now)
 
     def _lr_steady(self, since: int) -> bool:
         """The LR stayed within 10 % of its current value since `since` (or is not logged)."""
@@ -221,4 +299,4 @@ class TrendDetector:
         self.too_low.start(step, "warning",
                            f"LR too small? {self.metric} is not slowing down: {pct(latest)} over the last {w} points,"
                            f" {pct(earlier)} at most per window before (healthy runs fall fastest early), down to"
-                           f" {fmt(float(vals[-1]))}{self._lr_phrase()}", "raise_lr", rate=latest)
+                           f" {fmt(float(vals[-1]))}{self._lr_phrase(step)}", "raise_lr", rate=latest)
