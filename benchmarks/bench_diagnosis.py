@@ -259,7 +259,8 @@ def table(results: dict[str, dict]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def detail(curves: list[corpus.Curve], outcomes: list[Outcome], alerts: dict[str, list[dict]]) -> str:
+def detail(curves: list[corpus.Curve], outcomes: list[Outcome], alerts: dict[str, list[dict]],
+           everything: bool = False) -> str:
     lines = []
     for curve, out in zip(curves, outcomes):
         labs = []
@@ -273,7 +274,7 @@ def detail(curves: list[corpus.Curve], outcomes: list[Outcome], alerts: dict[str
         lines.append(f"{curve.id}: {state}")
         for a in out.false:
             lines.append(f"    false: step {a['step']} {a.get('severity')} {a['kind']}: {a.get('message', '')[:150]}")
-        if "--all" in sys.argv:
+        if everything:
             for a in alerts.get(curve.id, []):
                 lines.append(f"    said: step {a['step']} {a.get('severity')} {a['kind']}: {a.get('message', '')[:150]}")
     return "\n".join(lines) + "\n"
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few curves (the test suite's smoke run)")
     ap.add_argument("--only", nargs="*", help="curve ids")
     ap.add_argument("--detail", action="store_true", help="per-curve findings of lossmon (--all: every alert)")
+    ap.add_argument("--all", action="store_true", help="with --detail: every alert lossmon raised")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--per", type=int, default=1, help="logged steps per feed (1: point by point)")
     ap.add_argument("--json", help="write the key figures here (benchmarks/run_all.py)")
@@ -319,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if args.detail:
         outs, said = outcomes["lossmon"]
-        print(detail(curves, outs, said))
+        print(detail(curves, outs, said, args.all))
     fig = Figures()
     res = results["lossmon"]
     targets = {"instability": 0.9, "overfitting": 0.9, "slow": 0.7}
