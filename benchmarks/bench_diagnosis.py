@@ -108,9 +108,13 @@ def run_lossmon(curve: corpus.Curve, per: int = 1) -> list[dict]:
 
 
 def run_peers(curve: corpus.Curve, suite: str) -> list[dict]:
-    """One peer suite over the curve, point by point; a stop ends the curve for that peer."""
-    active = peer_rules.PEERS[suite]()
+    """One peer suite over the curve, point by point (a stop ends the curve for that suite).
+    LLM Foundry's window grows with the run's length, which it knows: so it is told here."""
     steps, series = _ordered(curve)
+    if suite == "llm-foundry":
+        active = peer_rules.PEERS[suite](total_steps=int(steps[-1]))
+    else:
+        active = peer_rules.PEERS[suite]()
     order = {names.TRAIN_LOSS: 0, names.LR: 1, names.GRAD_NORM: 2, names.VAL_LOSS: 3}
     roles = {}
     for name, _, _ in series:
@@ -119,13 +123,28 @@ def run_peers(curve: corpus.Curve, suite: str) -> list[dict]:
             roles[name] = r
     merged = sorted(((int(s), order[roles[name]], roles[name], float(v))
                      for name, st, va in series if name in roles for s, v in zip(st, va)))
-    alerts: list[dict] = []
-    for step, _, role, value in merged:
-        for p in active:
-            for a in p.feed(role, step, value):
-                a.setdefault("severity", "warning")
-                alerts.append(a)
-    return alerts
+    alerts = peer_rules.run_suite(active, ((role, step, value) for step, _, role, value in merged))
+    for a in alerts:
+        a.setdefault("severity", "warning")
+        a.setdefault("state", "open")
+    return _episodes(alerts)
+
+
+def _episodes(alerts: list[dict]) -> list[dict]:
+    """Flags in a row (a skip-step rule fires per step) as one report: a flag within 10 logged
+    steps of the last one of the same kind continues its episode."""
+    out, last = [], {}
+    for a in sorted(alerts, key=lambda a: a["step"]):
+        prev = last.get(a["kind"])
+        last[a["kind"]] = a["step"]
+        if prev is not None and a["step"] - prev <= 10 * max(1, _gap_hint(a)):
+            continue
+        out.append(a)
+    return out
+
+
+def _gap_hint(alert: dict) -> int:
+    return int(alert.get("gap", 1))
 
 
 # ---- matching -------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ FIELDS: dict[str, dict[str, str]] = {
     },
     ALERT: {
         "kind": "the detector: " + ", ".join((
-            "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "lr_drop",
+            "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "stall", "lr_drop",
             "overfitting", "early_stopping")),
         "severity": "info | warning | critical",
         "state": "open | update | resolved (diagnosis/alerts.py: one episode each)",

@@ -6,7 +6,7 @@ detector never emits per step.
 
 Event shape (`{"event": "alert", ...}` in run.jsonl and the store):
     kind      stable id: nonfinite, spike, divergence, oscillation, plateau, lr_too_low,
-              lr_drop, overfitting, early_stopping
+              stall, lr_drop, overfitting, early_stopping
     severity  info | warning | critical
     state     open | update | resolved
     step      the step the condition was seen at
@@ -32,6 +32,7 @@ ADVICE: dict[str, tuple[str, str | None]] = {
     "raise_lr": ("try the LR x2", "lr_double"),
     "probe_lr": ("try the LR x2 for ~200 steps and watch the slope", "lr_double"),
     "rollback": ("cut the LR or restart from a checkpoint taken before it", "lr_half"),
+    "check_data": ("check that labels match inputs and weights get gradients, then try the LR x2 or /2", None),
     "none": ("", None),
     "early_stop": ("consider stopping and keeping the best checkpoint", "stop"),
 }

@@ -45,7 +45,7 @@ class SpikeConfig:
     """A point far above what the recent points predict (OLMo-core: 128-point window, 6 sigma; the
     relative test is Lightning SpikeDetection's). The prediction is a line fitted to the window in
     log-loss against log-step (a power law is straight there), so a falling curve does not hide
-    spikes, and the window arms after `min_points` so short averaged logs (Hugging Face's mean every
+    spikes, and the window arms after `min_points` (from 3 points for a jump 3x beyond both bars) so short averaged logs (Hugging Face's mean every
     500 steps) are covered too: 6 points is enough, as the scale is widened for few points.
     Flagged points never enter the window. Curves that go <= 0 are judged on their values."""
 
@@ -75,6 +75,7 @@ class DivergenceConfig:
     early_factor: float = 3.0  # in the first warmup_steps: a point this many times the first value
     persist: int = 3  # sparse logs: points in a row at 2x the best
     chance_level: float | None = None  # the loss of a uniform guess (ln(classes)); inferred when None
+    chance_steps: int = 500  # at the chance level this long since the start: not learning
 
 
 @dataclass
@@ -182,7 +183,7 @@ class DiagnosisConfig:
 
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
-             "noise_sigmas", "resolve_after", "history_span", "early_factor", "persist", "chance_level"}
+             "noise_sigmas", "resolve_after", "history_span", "early_factor", "persist", "chance_level", "chance_steps"}
 _SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}

@@ -33,10 +33,14 @@ from lossmon.recording.smoothing import ema
 
 
 class DivergenceDetector:
-    def __init__(self, cfg: DivergenceConfig, sink, metric: str) -> None:
+    def __init__(self, cfg: DivergenceConfig, sink, metric: str, lr=None) -> None:
         self.cfg = cfg
         self.metric = metric
         self.episode = Episode(sink, "divergence", metric)
+        self.stall = Episode(sink, "stall", metric)
+        self.lr = lr  # the LR track (trend.LRTrack) when the LR is logged: a warm-up is no stall
+        self._first_step = 0
+        self._at_chance = 0  # points since the start spent at the chance level (-1: it left)
         self.gap = 1.0  # median step spacing of the first points
         self._first_steps: list[int] = []
         self.m = 0.0  # biased EMA state
@@ -98,6 +102,7 @@ class DivergenceDetector:
         if self.initial is None:
             if self.first is None:
                 self.first = float(values[0])
+                self._first_step = int(steps[0])
             self._firsts.extend(values[:5 - len(self._firsts)].tolist())
             if len(self._firsts) >= 3 and self.ref is None:
                 self.ref = min(self._firsts[:3])  # a blow-up within them must not raise the bar
@@ -118,9 +123,51 @@ class DivergenceDetector:
         self.since += n
         self.seen += n
         if self.cfg.enabled and self.positive:
+            self._chance_stall(steps, smooth)
             self._early(steps, values, smooth, seen, warm)
             self._check(steps, smooth, pos >= warm)
         return smooth
+
+    def _chance_stall(self, steps: np.ndarray, smooth: np.ndarray) -> None:
+        """A loss that has stayed at the chance level since the start (within 2 %, smoothed) for
+        `chance_steps` steps and 10 points is not learning at all; healthy runs leave chance within
+        their first few percent. Once it leaves, this is never judged again (a stall later on is
+        the plateau checks' business)."""
+        if self._at_chance < 0 or self.first is None:
+            return
+        c = self.chance()
+        if c is None:
+            return
+        level, k = c
+        out = np.flatnonzero(np.abs(smooth - level) > 0.02 * level)
+        upto = int(out[0]) if len(out) else len(smooth)
+        total = self._at_chance + upto
+        need = max(10, int(math.ceil(self.cfg.chance_steps / self.gap)))
+        if not self.stall.open and need <= total and upto > 0 and not self.blew_up:
+            at = int(steps[max(need - self._at_chance, 1) - 1])
+            if not self._lr_steady(at):
+                at = None  # the LR is still warming up: a fresh model waits at chance for it
+        else:
+            at = None
+        if at is not None:
+            what = f"ln {k} = {fmt(level)}, chance for {k} classes" if k else f"{fmt(level)}, the chance level"
+            self.stall.start(at, "warning", f"{self.metric} has stayed at the chance level ({what}) since the start,"
+                             f" for {fmt_step(at - int(self._first_step))} steps: the model is not learning. Usual"
+                             " causes: labels that do not match the inputs, frozen or detached weights, an LR far"
+                             " too small (or so high the units died)", "check_data", level=level)
+        if len(out):
+            self._at_chance = -1
+            if self.stall.open:
+                self.stall.resolve(int(steps[upto]), f"{self.metric} has left the chance level: {fmt(float(smooth[upto]))}")
+        else:
+            self._at_chance = total
+
+    def _lr_steady(self, step: int) -> bool:
+        """The LR has not risen by more than 10 % over the last `chance_steps` steps (or is not logged)."""
+        if self.lr is None or not self.lr.known:
+            return True
+        now, back = self.lr.at(step), self.lr.at(step - self.cfg.chance_steps)
+        return now is None or back is None or now <= 1.1 * back
 
     def _judge_head(self) -> None:
         """The first steps against the first values: three points in a row at `early_factor` x the

@@ -47,7 +47,7 @@ class _Train:
         # before the batch enters the history, so a spike's position is that count + its index
         self.spike = SpikeDetector(cfg.spike, sink, metric,
                                    on_flag=lambda step, i: self.oscillation.on_spike(step, self.blocks.points + i))
-        self.divergence = DivergenceDetector(cfg.divergence, sink, metric)
+        self.divergence = DivergenceDetector(cfg.divergence, sink, metric, lr)
         self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,
                                    self.oscillation.spikes_since,
                                    lambda: self.divergence.episode.open or self.nonfinite.episode.open,

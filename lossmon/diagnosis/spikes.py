@@ -115,6 +115,9 @@ class SpikeDetector:
             # reads 1e-40 next is not a spike, however many times its prediction that is
             floor = rel if self.log else np.maximum(cfg.rel * np.abs(pred), 1e-6 * self.peak)
             hit = (m >= cfg.min_points) & (excess > cfg.sigmas * scale) & (excess > floor)
+            # a log pasted mid-run or a short sparse one: from 3 points on, only a jump 3x beyond
+            # both bars counts (a line through 3-5 points says little about their scatter)
+            hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
             if j > 0:

@@ -46,6 +46,7 @@ class ValidationDetector:
         self.plateau_best = math.inf
         self.bad_evals = 0
         self._reopen_at = 0
+        self._above_before = False  # the last evaluation was beyond the overfitting margin
 
     def rebase(self) -> None:
         self.recent.clear()
@@ -69,14 +70,15 @@ class ValidationDetector:
         self.window.append(v)
         self.evals += 1
         # the level is a mean of the last k evaluations: k grows with the number of evaluations so
-        # the best of many noisy ones is not just the luckiest draw
-        k = min(len(self.window), max(3, min(20, self.evals // 20)))
+        # the best of many noisy ones is not just the luckiest draw; with under 10 there is no time
+        # to average (each one is an epoch), so a single evaluation confirmed by the next one
+        k = 1 if self.evals < 10 else min(len(self.window), max(3, min(20, self.evals // 20)))
         level = sum(itertools.islice(reversed(self.window), k)) / k
         if level < self.best:
             self.best, self.best_step, self.train_at_best = level, step, t
             if self.over.open:
                 self.over.resolve(step, f"{self.metric} reached a new best {fmt(level)} at step {fmt_step(step)}")
-        if self.cfg.enabled and len(self.d2) >= 3:  # 5 evaluations before judging a trend
+        if self.cfg.enabled and self.evals >= 2:
             self._overfitting(step, v, t, level, k)
         if self.pcfg.enabled:
             self._plateau(step, level)
@@ -113,9 +115,16 @@ class ValidationDetector:
                                 f" {self.train_name()} fell {pct((t0 - t) / (abs(t0) or 1))}", "none",
                                 stage="onset")
         ref = abs(self.best) or 1.0
-        margin = max(cfg.gl_percent / 100 * ref, cfg.noise_sigmas * sigma)
+        # few evaluations: no scatter to go by yet, so a wider margin stands in for it
+        gl = cfg.gl_percent if len(self.d2) >= 3 else 2 * cfg.gl_percent
+        margin = max(gl / 100 * ref, cfg.noise_sigmas * sigma)
         fell = (self.train_at_best - t) / (abs(self.train_at_best) or 1.0)
-        if (self.over.severity != "warning" or not self.over.open) and level > self.best + margin \
+        above = level > self.best + margin
+        # a single evaluation (k = 1) must be confirmed by the one before: the best of a few noisy
+        # evaluations is the luckiest draw, and one unlucky one follows it now and then
+        held = above and (k > 1 or self._above_before)
+        self._above_before = above
+        if (self.over.severity != "warning" or not self.over.open) and held \
                 and math.isfinite(fell) and fell > cfg.train_fall:
             self.over.escalate(step, "warning",
                                f"overfitting: {self.metric} {fmt(level)}{f' (mean of {k})' if k > 1 else ''} is"

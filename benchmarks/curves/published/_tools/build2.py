@@ -1,5 +1,5 @@
 """Second batch: YOLO results.csv, Keras CSVLogger, TensorBoard events (Lightning), more trainer_state.json, a README log."""
-import csv, os, re, subprocess, sys
+import os, re, subprocess, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mirror import src, hf
 from csvs import csv_series
