@@ -14,18 +14,44 @@ from lossmon.diagnosis.alerts import is_raised
 from lossmon.diagnosis.config import ConfigError, DiagnosisConfig, load_config
 from lossmon.diagnosis.engine import Diagnoser
 from lossmon.formatting import fmt_step
+from lossmon import names
+from lossmon.events import LR_CHANGE, LR_COMMIT
 from lossmon.rundir.runlog import strict
-from lossmon.sources import SourceError, chunks, load
+from lossmon.sources import SourceError, chunks, companion, load, open_source, read_all
 
 
 def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None = None,
-             val: str | None = None) -> tuple[Diagnoser, object]:
-    """Load a recorded run and feed it through a Diagnoser in step order (SourceError if unreadable)."""
+             val: str | None = None) -> tuple[Diagnoser, object, str]:
+    """Load a recorded run and feed it through a Diagnoser in step order (SourceError if
+    unreadable). Also says which LR the judgement used: another tool logs its schedule's LR, so
+    the effective LR of the lossmon run beside its log (sources/companion.py) replaces it."""
     rec = load(path, train=train, val=val)
+    lr_names = [n for n in rec.points if names.role(n) == names.LR]
+    if rec.format == "lossmon run":
+        lr_words = "the effective LR lossmon recorded" if lr_names else "not logged"
+    else:
+        run_dir = companion.find(path)
+        run = None
+        if run_dir is not None:
+            try:
+                run = read_all(open_source(run_dir))
+            except (SourceError, OSError):
+                run = None
+        if run is not None and "lr" in run.points:
+            rec.points, lr_events = companion.effective_lr(rec, run)
+            rec.events = [e for e in rec.events if e.get("event") not in (LR_CHANGE, LR_COMMIT)] + lr_events
+            changes = sum(1 for e in lr_events if e.get("event") == LR_CHANGE and e.get("applied", True))
+            lr_words = (f"the effective LR from the lossmon run {run_dir} ({changes} change{'s' if changes != 1 else ''}"
+                        " made from lossmon)")
+        elif lr_names:
+            lr_words = (f"{lr_names[0]} as the log has it (the schedule's; changes made from lossmon are not in it,"
+                        " and no lossmon run was found beside the log)")
+        else:
+            lr_words = "not logged"
     diag = Diagnoser(config, live=False)
     for points, events in chunks(rec):
         diag.feed(points, events)
-    return diag, rec
+    return diag, rec, lr_words
 
 
 def _human(alert: dict) -> str:
@@ -44,7 +70,7 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
     err = err or sys.stderr
     try:
         config = load_config(config_path) if config_path else DiagnosisConfig()
-        diag, rec = diagnose(path, config, train=train, val=val)
+        diag, rec, lr_words = diagnose(path, config, train=train, val=val)
     except (SourceError, ConfigError) as e:
         print(f"lossmon check: {e}", file=err)
         return 2
@@ -60,6 +86,7 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
     else:
         series = ", ".join(f"{n} ({len(v[1])})" for n, v in rec.points.items())
         out.write(f"{path}: {rec.format}, {rec.count} points: {series}\n")
+        out.write(f"LR: {lr_words}\n")
         for a in alerts:
             out.write(_human(a) + "\n")
     raised = [a for a in alerts if is_raised(a)]

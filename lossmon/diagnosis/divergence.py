@@ -143,12 +143,12 @@ class DivergenceDetector:
         upto = int(out[0]) if len(out) else len(smooth)
         total = self._at_chance + upto
         need = max(10, int(math.ceil(self.cfg.chance_steps / self.gap)))
+        at = None
         if not self.stall.open and need <= total and upto > 0 and not self.blew_up:
-            at = int(steps[max(need - self._at_chance, 1) - 1])
-            if not self._lr_steady(at):
-                at = None  # the LR is still warming up: a fresh model waits at chance for it
-        else:
-            at = None
+            cand = steps[max(need - self._at_chance, 1) - 1:upto]  # in band, the stretch long enough
+            steady = self._lr_steady(cand)  # not while the LR warms up: a fresh model waits at chance for it
+            if steady.any():
+                at = int(cand[int(np.argmax(steady))])
         if at is not None:
             what = f"ln {k} = {fmt(level)}, chance for {k} classes" if k else f"{fmt(level)}, the chance level"
             self.stall.start(at, "warning", f"{self.metric} has stayed at the chance level ({what}) since the start,"
@@ -162,12 +162,13 @@ class DivergenceDetector:
         else:
             self._at_chance = total
 
-    def _lr_steady(self, step: int) -> bool:
-        """The LR has not risen by more than 10 % over the last `chance_steps` steps (or is not logged)."""
+    def _lr_steady(self, steps: np.ndarray) -> np.ndarray:
+        """Per step: the LR has not risen by more than 10 % over the `chance_steps` before it (all
+        True where the LR is not logged)."""
         if self.lr is None or not self.lr.known:
-            return True
-        now, back = self.lr.at(step), self.lr.at(step - self.cfg.chance_steps)
-        return now is None or back is None or now <= 1.1 * back
+            return np.ones(len(steps), dtype=bool)
+        now, back = self.lr.at_many(steps), self.lr.at_many(steps - self.cfg.chance_steps)
+        return now <= 1.1 * back
 
     def _judge_head(self) -> None:
         """The first steps against the first values: three points in a row at `early_factor` x the

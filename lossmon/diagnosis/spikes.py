@@ -74,6 +74,7 @@ class SpikeDetector:
         self.flags = 0  # flagged points in the open episode
         self.log = True  # work on log(values) while every value is positive
         self.peak = 0.0  # the largest |value| seen: the scale of a curve judged on its values
+        self._held: tuple[int, float] | None = None  # a first point waiting for the second
 
     def rebase(self, step: int | None = None) -> None:
         """Forget the past (a manual LR change): the window refills before it arms again."""
@@ -88,6 +89,14 @@ class SpikeDetector:
         Positive curves (losses, norms) are judged on a log scale: batch noise is multiplicative
         and right-skewed, which a log makes close to symmetric, and a spike is then a ratio, the
         same at 1e-4 and at 1e3. A curve that goes <= 0 is judged on its values from then on."""
+        if self.origin is None:  # the origin needs the first two steps' gap: hold a lone first point
+            if self._held is not None:
+                steps = np.concatenate(([self._held[0]], steps))
+                values = np.concatenate(([self._held[1]], values))
+                self._held = None
+            if len(steps) == 1:
+                self._held = (int(steps[0]), float(values[0]))
+                return
         if self.log and len(values) and float(values.min()) <= 0:
             self.log = False
             self.win = np.exp(self.win)

@@ -91,6 +91,13 @@ class LRTrack:
             return None
         return float(self._values[self._index(step)])
 
+    def at_many(self, steps: np.ndarray) -> np.ndarray:
+        """`at` for many steps at once (NaN where no LR is known)."""
+        if len(self._steps) == 0:
+            return np.full(len(steps), np.nan)
+        idx = np.maximum(np.searchsorted(self._steps, steps, side="right") - 1, 0)
+        return self._values[idx]
+
     def peak_at(self, step: int) -> float:
         """The highest LR logged up to `step`."""
         if len(self._steps) == 0:
