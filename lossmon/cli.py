@@ -112,6 +112,8 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot-hz", type=_rate, default=4.0, help="live UI: plot frames per second (default: 4)")
     p.add_argument("--run-dir", default=None, help="directory for this run's log (default: ./lossmon_runs/<time>-<name>)")
     p.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
+    p.add_argument("--no-update-ratio", action="store_true",
+                   help="do not log the update-to-weight ratio (log10 ||dw||/||w|| per param group, every few steps)")
 
 
 _RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}  # _run_parser's options with a value
@@ -191,7 +193,7 @@ def _demo(args: argparse.Namespace) -> int:
     train = training_function(args.scenario, steps=args.steps, seed=args.seed)
     try:
         run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
-            fps=args.fps, plot_hz=args.plot_hz, config=config)
+            fps=args.fps, plot_hz=args.plot_hz, config=config, update_ratio=not args.no_update_ratio)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0
@@ -222,7 +224,8 @@ def _run(argv: list[str]) -> int:
         print(f"lossmon run: {e}", file=sys.stderr)
         return 2
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
-                      fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture)
+                      fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
+                      update_ratio=not args.no_update_ratio)
 
 
 def _watch(args: argparse.Namespace) -> int:

@@ -69,7 +69,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "traceback": "the formatted traceback (or the text given to sys.exit)",
     },
     CAPTURE: {
-        "what": '"optimizer", "train_loss", "val_loss", "printed_val", "stand_down" or "signal" (lossmon run)',
+        "what": '"optimizer", "train_loss", "val_loss", "printed_val", "stand_down" or "signal" (lossmon run);'
+                ' "update_ratio" when measuring it raised and was turned off',
         "message": "what was captured, or why capture stopped, in words",
     },
     ALERT: {

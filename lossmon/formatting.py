@@ -17,6 +17,17 @@ def fmt_value(x: float | None) -> str:
     return f"{x:.4g}"
 
 
+def fmt_ratio(x: float | None) -> str:
+    """An update-to-weight ratio, logged as its log10: '10^-3.1' ('10^-inf': the step changed nothing)."""
+    if x is None:
+        return "-"
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "10^+inf" if x > 0 else "10^-inf"
+    return f"10^{x:.1f}"
+
+
 def fmt_lr(x: Any) -> str:
     """A learning rate: 3 significant digits (anything else as it prints)."""
     try:

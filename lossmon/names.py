@@ -1,7 +1,8 @@
 """Metric naming conventions.
 
 Users log whatever names their code already uses; lossmon maps the common spellings onto a few roles
-so the views and detectors know which series is train loss, validation loss, LR and gradient norm.
+so the views and detectors know which series is train loss, validation loss, LR, gradient norm and
+update-to-weight ratio.
 Every other name is kept and plottable under its own name.
 """
 
@@ -14,6 +15,7 @@ TRAIN_LOSS = "train_loss"
 VAL_LOSS = "val_loss"
 LR = "lr"
 GRAD_NORM = "grad_norm"
+UPDATE_RATIO = "update_ratio"  # log10(||dw|| / ||w||) of one optimizer step (training/update_ratio.py)
 EPOCH = "epoch"
 OTHER = "other"
 
@@ -29,6 +31,7 @@ _VAL = {
 }
 _LR = {"lr", "learning_rate", "lr-adam", "lr-sgd", "lr-adamw", "train/learning_rate", "train/lr"}
 _GRAD = {"grad_norm", "gradient_norm", "train/grad_norm", "grad-norm"}
+_UPDATE_RATIO = {"update_ratio", "update_to_weight", "train/update_ratio"}
 _EPOCH = {"epoch", "train/epoch"}
 
 # Names that describe evaluation rather than a training step: logging only these does not advance
@@ -38,7 +41,7 @@ _EVAL_PREFIX = re.compile(r"^(val|valid|validation|eval|test)([_/.\-]|$)")
 
 @lru_cache(maxsize=4096)
 def role(name: str) -> str:
-    """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, EPOCH, OTHER."""
+    """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, UPDATE_RATIO, EPOCH, OTHER."""
     key = name.strip().lower()
     if key.endswith("_step") and len(key) > 5:  # Lightning: self.log(..., on_step=True, on_epoch=True)
         key = key[:-5]
@@ -50,6 +53,8 @@ def role(name: str) -> str:
         return LR
     if key in _GRAD:
         return GRAD_NORM
+    if key in _UPDATE_RATIO or key.startswith("update_ratio/"):
+        return UPDATE_RATIO
     if key in _EPOCH:
         return EPOCH
     return OTHER
@@ -59,10 +64,12 @@ def role(name: str) -> str:
 def advances_step(name: str) -> bool:
     """Whether logging this metric marks a new training step.
 
-    Validation-side metrics (val_*, eval_*, test_* ...) and the epoch counter belong to the current
-    step; everything else is a training-side metric and moves the step on by one.
+    Validation-side metrics (val_*, eval_*, test_* ...), the epoch counter and the update ratio
+    (measured every few steps, it describes the step already counted, as the effective `lr` that
+    watch() adds does) belong to the current step; everything else is a training-side metric and
+    moves the step on by one.
     """
     r = role(name)
-    if r in (VAL_LOSS, EPOCH):
+    if r in (VAL_LOSS, EPOCH, UPDATE_RATIO):
         return False
     return _EVAL_PREFIX.match(name.strip().lower()) is None

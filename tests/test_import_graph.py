@@ -151,7 +151,9 @@ def test_the_views_import_nothing_from_the_session():
 # A framework's private attribute an integration has to touch, with no public way to do the same.
 # Lightning's LearningRateMonitor reads param_groups[i]["lr"] in `_extract_lr` and nowhere else
 # public: the Lightning callback wraps it for the fit so the monitor logs the effective LR.
-THIRD_PARTY_PRIVATE = {("lossmon.integrations.lightning", "_extract_lr")}
+THIRD_PARTY_PRIVATE = {("lossmon.integrations.lightning", "_extract_lr"),
+                       # torch's multi-tensor ops: what torch.optim itself uses, one launch per list
+                       *(("lossmon.training.update_ratio", op) for op in ("_foreach_mul", "_foreach_sub_", "_foreach_norm"))}
 
 
 def test_no_module_reads_another_objects_underscore_attributes():

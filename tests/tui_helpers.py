@@ -74,8 +74,8 @@ def fake_trainer(steps: int = 1_000_000, delay: float = 0.002, raise_at: int | N
 
 
 def preloaded_run(n: int = 5000, seed: int = 0, with_events: bool = True) -> Run:
-    """A finished-looking run: noisy power-law train loss, val loss that turns up, an LR change,
-    a NaN and two alerts -- everything the screen can show, fixed by the seed."""
+    """A finished-looking run: noisy power-law train loss, val loss that turns up, an LR change
+    (the update ratio, measured every 10 steps, follows it), a NaN and two alerts -- everything the screen can show, fixed by the seed."""
     run = Run("preloaded")
     rng = np.random.default_rng(seed)
     st = np.arange(1, n + 1)
@@ -87,7 +87,8 @@ def preloaded_run(n: int = 5000, seed: int = 0, with_events: bool = True) -> Run
     lr = np.where(st < n // 2, 3e-4, 1.5e-4)
     run.store.append_points({"loss": (st.tolist(), train.tolist()), "val_loss": (vs.tolist(), val.tolist()),
                              "lr": (st.tolist(), lr.tolist()),
-                             "grad_norm": (st.tolist(), (1.0 + 0.1 * np.sin(st / 50.0)).tolist())})
+                             "grad_norm": (st.tolist(), (1.0 + 0.1 * np.sin(st / 50.0)).tolist()),
+                             "update_ratio": (st[::10].tolist(), (np.log10(lr[::10]) - 0.5 - 0.3 * st[::10] / n).tolist())})
     run.total_steps = n
     if with_events:
         run.store.append_events([

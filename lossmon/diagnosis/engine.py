@@ -103,7 +103,8 @@ class _Train:
 
 
 class _Role:
-    """Which metric name plays a role: the first one seen with it ('lr' preferred for the LR)."""
+    """Which metric name plays a role: the first one seen with it ('lr' preferred for the LR,
+    'update_ratio', the first param group's, for the update ratio)."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
@@ -113,7 +114,7 @@ class _Role:
         if r in (names.OTHER, names.EPOCH):
             return None
         held = self.names.get(r)
-        if held is None or (r == names.LR and name == "lr" and held != "lr"):
+        if held is None or (r in (names.LR, names.UPDATE_RATIO) and name == r and held != r):
             self.names[r] = name
             return r
         return r if held == name else None

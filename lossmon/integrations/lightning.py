@@ -54,8 +54,9 @@ def _loss_of(outputs: Any) -> Any:
 
 
 def _eval_side(name: str) -> bool:
-    """Metrics of an evaluation run: validation loss and the like, not the epoch counter."""
-    return not names.advances_step(name) and names.role(name) != names.EPOCH
+    """Metrics of an evaluation run: validation loss and the like, not the epoch counter or the
+    update ratio (which do not start a step either)."""
+    return not names.advances_step(name) and names.role(name) not in (names.EPOCH, names.UPDATE_RATIO)
 
 
 class LossmonCallback(pl.Callback):

@@ -313,5 +313,7 @@ class MetricStore:
 
     @property
     def nonfinite(self) -> int:
-        return sum(s.nonfinite for s in list(self._series.values()))
+        """NaN and inf values seen, the update ratio's left out: its -inf is a step that changed
+        nothing (an LR of 0 in a warm-up), not a fault."""
+        return sum(s.nonfinite for s in list(self._series.values()) if s.role != names.UPDATE_RATIO)
 

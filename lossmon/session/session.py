@@ -28,9 +28,9 @@ class Session:
     """A run directory with its Run, run log writer, pump and metadata."""
 
     def __init__(self, name: str, run_dir: str | os.PathLike | None = None,
-                 config: DiagnosisConfig | None = None) -> None:
+                 config: DiagnosisConfig | None = None, update_ratio: bool = True) -> None:
         self.dir: Path = create_run_dir(name, run_dir)
-        self.run = Run(name, self.dir)
+        self.run = Run(name, self.dir, update_ratio=update_ratio)
         self.meta = initial_meta(name)
         self.writer = None
         try:

@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any, Callable
 
 from lossmon import events
+from lossmon.training.update_ratio import RatioMeter
 
 
 def check_positive(value: Any, what: str) -> float:
@@ -42,7 +43,7 @@ def _is_tensor(lr: Any) -> bool:
 class LRControl:
     """The LR multiplier of one run and the hooks that apply it to every watched optimizer."""
 
-    def __init__(self, emit: Callable[..., None]) -> None:
+    def __init__(self, emit: Callable[..., None], update_ratio: bool = True) -> None:
         self.scale = 1.0
         self._emit = emit
         self._optimizers: list[Any] = []
@@ -60,6 +61,8 @@ class LRControl:
         self.commit_seq = 0  # commits so far, and the last factor baked (for the other ranks)
         self.commit_factor = 1.0
         self.manual_base: float | None = None  # the script's own LR, for updates with no optimizer (manual())
+        self.update_ratio = update_ratio  # measure log10(||dw||/||w||) per group (update_ratio.py)
+        self.ratio_clock: Callable[[], float] | None = None  # the meters' clock (tests pass a fake one)
 
     # ---- any thread ---------------------------------------------------------------------------
 
@@ -155,8 +158,9 @@ class LRControl:
             return
         index = len(self._optimizers)
         self._optimizers.append(optimizer)
-        self._handles.append(optimizer.register_step_pre_hook(lambda opt, a, k: self._pre(opt, index)))
-        self._handles.append(optimizer.register_step_post_hook(lambda opt, a, k: self._after(opt, index)))
+        meter = RatioMeter(index, self.ratio_clock, self._ratio_off) if self.update_ratio else None
+        self._handles.append(optimizer.register_step_pre_hook(lambda opt, a, k: self._pre(opt, index, meter)))
+        self._handles.append(optimizer.register_step_post_hook(lambda opt, a, k: self._after(opt, index, meter)))
 
     def unwatch_all(self) -> None:
         for opt in self._optimizers:
@@ -166,7 +170,7 @@ class LRControl:
         self._handles.clear()
         self._optimizers.clear()
 
-    def _pre(self, opt: Any, index: int) -> None:
+    def _pre(self, opt: Any, index: int, meter: RatioMeter | None = None) -> None:
         if self._saved:
             self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
         if self.sync is None:
@@ -176,6 +180,8 @@ class LRControl:
             self.sync.pre_step()  # under DDP requests are resolved only at the agreed exchange steps
         s = self.scale
         groups = opt.param_groups
+        if meter is not None and not self.follower:  # other ranks log nothing: no need to measure there
+            meter.pre(groups)
         if s == 1.0:  # nothing to change: only note the LR this step uses
             self._record_effective(index, [u if type(u) is float else u.detach().clone()
                                            for u in (g["lr"] for g in groups)])
@@ -195,9 +201,11 @@ class LRControl:
         self._saved[id(opt)] = saved
         self._record_effective(index, effective)
 
-    def _after(self, opt: Any, index: int) -> None:
+    def _after(self, opt: Any, index: int, meter: RatioMeter | None = None) -> None:
         if self._saved:
             self._post(opt)
+        if meter is not None and meter.measuring:
+            self._record_ratio(meter)
         if index == 0 and self.sync is not None:
             self.sync.post_step()
 
@@ -220,6 +228,17 @@ class LRControl:
         for gi, v in enumerate(effective):
             metrics["lr" if index == 0 and gi == 0 else f"lr/{index}.{gi}"] = v
         self.pending_metrics = metrics
+
+    def _record_ratio(self, meter: RatioMeter) -> None:
+        """This step's update-to-weight ratios (0-d device tensors) for the next logged row."""
+        metrics = self.pending_metrics if self.pending_metrics is not None else {}
+        meter.post(metrics)
+        self.pending_metrics = metrics
+
+    def _ratio_off(self, meter: RatioMeter) -> None:
+        """A measurement raised (out of memory, say): that optimizer's ratio stops, once, in words."""
+        self._emit(events.CAPTURE, what="update_ratio",
+                   message=f"update_ratio of optimizer {meter.index} turned off: {meter.disabled}")
 
     def apply_requests(self) -> None:
         """Resolve the queued requests now (training thread, inside the optimizer step)."""

@@ -30,7 +30,7 @@ _HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _
 class Run:
     """One training run: metrics in, control out. Handed to the training function by `lossmon.run`."""
 
-    def __init__(self, name: str = "run", run_dir: Path | None = None) -> None:
+    def __init__(self, name: str = "run", run_dir: Path | None = None, update_ratio: bool = True) -> None:
         self.name = name
         self.dir = Path(run_dir) if run_dir is not None else None
         self.store = MetricStore()
@@ -39,7 +39,7 @@ class Run:
         self._pending: deque = deque()  # rows ({name: value, "step": n}) and events ({"event": ...})
         self._step = 0
         self._advances: dict[str, bool] = {}
-        self._lr = LRControl(self.record)
+        self._lr = LRControl(self.record, update_ratio=bool(update_ratio))  # the ratio: update_ratio.py
         self.steering = Steering(self.record)  # pause, stop and checkpoint requests
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
@@ -164,7 +164,8 @@ class Run:
         self.steering.request_checkpoint(source)
 
     def watch(self, optimizer: Any, scheduler: Any = None) -> None:
-        """Log the effective LR of this optimizer every step and let LR control act on it.
+        """Log the effective LR of this optimizer every step (and its update-to-weight ratio every
+        few steps, unless `update_ratio` is off) and let LR control act on it.
 
         Wrapped optimizers (Accelerate, Lightning) are unwrapped. Pass the LR scheduler(s) too if you
         want `commit_lr()` to bake a manual change into them."""
@@ -203,6 +204,12 @@ class Run:
         """For updates written by hand: `base_lr` times the multiplier, with the LR requests made
         since the last call applied first (see `lossmon.lr`). Training thread."""
         return self._lr.manual(base_lr)
+
+    @property
+    def update_ratio(self) -> bool:
+        """Whether optimizers watched from now on log `update_ratio` (log10 of ||dw||/||w|| per
+        param group, every few steps); `lossmon.run(..., update_ratio=False)` turns it off."""
+        return self._lr.update_ratio
 
     @property
     def lr_watched(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Callable
 
 from lossmon import events, names, states
 from lossmon.diagnosis.alerts import is_raised
-from lossmon.formatting import fmt_duration, fmt_lr, fmt_step, fmt_value
+from lossmon.formatting import fmt_duration, fmt_lr, fmt_ratio, fmt_step, fmt_value
 from lossmon.recording.store import MetricStore, Series
 from lossmon.rundir.listing import RunSummary
 from lossmon.views.protocol import JobView, RunView
@@ -141,13 +141,15 @@ class Status:
     lr_pending: bool
     nonfinite: int
     paused: bool
+    update_ratio: float | None = None  # log10(||dw||/||w||) of the last measured step
 
     @classmethod
     def of(cls, run: RunView) -> "Status":
         store = run.store
         return cls(run.name, store.last_step, run.total_steps, _last(store.by_role(names.EPOCH)),
                    _last(store.by_role(names.TRAIN_LOSS)), _last(store.by_role(names.VAL_LOSS)),
-                   _last(lr_series(store)), run.lr_scale, run.lr_change_pending, store.nonfinite, run.paused)
+                   _last(lr_series(store)), run.lr_scale, run.lr_change_pending, store.nonfinite, run.paused,
+                   _last(ratio_series(store)))
 
     def eta_s(self, rate: float | None) -> float | None:
         """Seconds left at `rate` steps/s, when the run's length is known."""
@@ -166,6 +168,11 @@ def lr_series(store: MetricStore) -> Series | None:
     return store.series("lr") or store.by_role(names.LR)
 
 
+def ratio_series(store: MetricStore) -> Series | None:
+    """The update-to-weight ratio to show: the first param group's `update_ratio`, else any."""
+    return store.series(names.UPDATE_RATIO) or store.by_role(names.UPDATE_RATIO)
+
+
 def plain_status(st: Status, rates: list[str]) -> str:
     """Plain mode's line: '[mlp] step 1200 | epoch 3 | loss 0.51 | val 0.62 | lr 0.001 | ...'."""
     parts = [f"[{st.name}] step {st.step}"]
@@ -176,6 +183,8 @@ def plain_status(st: Status, rates: list[str]) -> str:
             parts.append(f"{label} {fmt_value(v)}")
     if st.lr is not None:
         parts.append(f"lr {fmt_lr(st.lr)}" + (f" (x{st.lr_scale:.3g})" if st.lr_scale != 1.0 else ""))
+    if st.update_ratio is not None:
+        parts.append(f"upd/w {fmt_ratio(st.update_ratio)}")
     parts += rates
     if st.nonfinite:
         parts.append(f"{st.nonfinite} non-finite")
@@ -274,12 +283,14 @@ def fit(parts: list[Segment], width: int) -> list[Segment]:
 
 
 def spark_series(store: MetricStore, limit: int) -> list[tuple[str, Series]]:
-    """The metrics the side panel shows, at most `limit`: train, val, LR and grad norm first,
-    then the others in the order they were first logged (per-group LRs left out)."""
+    """The metrics the side panel shows, at most `limit`: train, val, LR, grad norm and the
+    update-to-weight ratio first, then the others in the order they were first logged (per-group
+    LRs and ratios left out: their roles are not OTHER)."""
     rows: list[tuple[str, Series]] = []
     picked: set[str] = set()
     for label, s in (("train", store.by_role(names.TRAIN_LOSS)), ("val", store.by_role(names.VAL_LOSS)),
-                     ("lr", lr_series(store)), ("grad norm", store.by_role(names.GRAD_NORM))):
+                     ("lr", lr_series(store)), ("grad norm", store.by_role(names.GRAD_NORM)),
+                     (RATIO_LABEL, ratio_series(store))):
         if s is not None:
             rows.append((label, s))
             picked.add(s.name)
@@ -290,8 +301,13 @@ def spark_series(store: MetricStore, limit: int) -> list[tuple[str, Series]]:
     return rows[:limit]
 
 
+RATIO_LABEL = "upd/w"
+
+
 def spark_value(label: str, s: Series) -> str:
     last = s.last()
+    if label == RATIO_LABEL:
+        return fmt_ratio(last[1] if last else None)
     return fmt_lr(last[1]) if label == "lr" and last else fmt_value(last[1] if last else None)
 
 
