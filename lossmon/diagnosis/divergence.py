@@ -125,7 +125,7 @@ class DivergenceDetector:
         if self.cfg.enabled and self.positive:
             self._chance_stall(steps, smooth)
             self._early(steps, values, smooth, seen, warm)
-            self._check(steps, smooth, pos >= warm)
+            self._check(steps, smooth, pos >= warm, values)
         return smooth
 
     def _chance_stall(self, steps: np.ndarray, smooth: np.ndarray) -> None:
@@ -249,7 +249,7 @@ class DivergenceDetector:
                 self.episode.start(int(ends[k]), "critical", words + ": the LR is probably far too high",
                                    "rollback", value=v, first=first)
 
-    def _check(self, steps: np.ndarray, smooth: np.ndarray, valid: np.ndarray) -> None:
+    def _check(self, steps: np.ndarray, smooth: np.ndarray, valid: np.ndarray, raw: np.ndarray) -> None:
         if not valid.any():
             return
         first = int(np.argmax(valid))
@@ -261,8 +261,8 @@ class DivergenceDetector:
         f = self.cfg.factor
         with np.errstate(invalid="ignore"):
             bad = valid & ((smooth > f * mins) | ((smooth > self.start) & (mins < self.start / 2)))
-            doubled = valid & (smooth > 2.0 * mins)
-        if self.gap > 1 and doubled.any():  # sparse: doubled and stayed doubled for `persist` points
+            doubled = valid & (raw > 2.0 * mins)
+        if self.gap > 1 and doubled.any():  # sparse: each logged mean at 2x the best, `persist` in a row
             run = self._doubled
             for i, d in enumerate(doubled.tolist()):
                 run = run + 1 if d else 0

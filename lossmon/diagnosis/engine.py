@@ -228,6 +228,9 @@ class Diagnoser:
             seen = len(self.lr.drops)
             self.lr.feed(st, va)
             self._lr_drops(name, self.lr.drops[seen:] if seen < len(self.lr.drops) else [])
+        if names.UPDATE_RATIO in by_role:
+            _, st, va = by_role[names.UPDATE_RATIO]
+            self.ratio.feed(st, va)
         if names.TRAIN_LOSS in by_role:
             name, st, va = by_role[names.TRAIN_LOSS]
             if self.train is None:

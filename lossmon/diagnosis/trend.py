@@ -178,6 +178,21 @@ class TrendDetector:
         if (self.lr_cfg.enabled and not self.too_low.open
                 and n >= (self.lr_cfg.history_windows + 1) * w):
             self._steady(step, w, block_se)
+        if self.lr_cfg.enabled and not self.too_low.open and not self.plateau.open and n >= 64:
+            self._small_updates(step)
+
+    def _small_updates(self, step: int) -> None:
+        """The update ratio says the LR is small while the loss still falls: a note with the probe
+        (the curve alone cannot tell a small LR from a slow problem; `]` for a while can). Not
+        while the LR warms up or anneals: small updates are what a schedule's ends are for."""
+        r = self.update_ratio(step)
+        if r is None or r >= self.lr_cfg.ratio_low:
+            return
+        if self.lr.known and (self.lr.fraction(step) < 0.5 or not self._lr_steady(self.blocks.step_at(self.blocks.points // 2))):
+            return
+        self.too_low.start(step, "info", f"LR small? each update moves the weights by only 10^{r:.1f} of their size"
+                           f" (healthy runs: about 10^-3){self._lr_phrase(step, ratio=False)}. ] for ~200 steps tells:"
+                           " if the loss falls faster, keep it", "probe_lr", update_ratio=r)
 
     def _lr_phrase(self, step: int, ratio: bool = True) -> str:
         if not self.lr.known:
@@ -303,6 +318,9 @@ class TrendDetector:
         since = b.step_at(n - cfg.min_windows * w)
         if not self._lr_steady(since) or self.spikes_since(since) > 0:
             return  # a schedule moved the LR (warm-up, decay) or the LR is high enough to spike
+        ratio = self.update_ratio(step)
+        if ratio is not None and ratio >= cfg.ratio_low + 1:
+            return  # updates of a healthy size: a slow curve, not a small LR
         self.too_low.start(step, "warning",
                            f"LR too small? {self.metric} is not slowing down: {pct(latest)} over the last {w} points,"
                            f" {pct(earlier)} at most per window before (healthy runs fall fastest early), down to"
