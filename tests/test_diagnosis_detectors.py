@@ -198,3 +198,34 @@ def test_any_values_in_any_batches_never_break_the_diagnoser(train, val, cuts, b
     for a in d.alerts:
         assert a["severity"] in ("info", "warning", "critical") and a["state"] in ("open", "update", "resolved")
         assert isinstance(a["message"], str) and a["message"] and isinstance(a["step"], int)
+
+
+def test_a_loss_spike_names_the_grad_norm_spike_with_it_and_the_update_size():
+    c = generate(20_000, seed=2, noise=0.1, spike_at=12_000, spike_size=9.0)
+    pts = c.points()
+    pts["update_ratio"] = (c.steps, np.full(len(c.steps), -1.7))  # updates far too large
+    d = Diagnoser()
+    for lo in range(0, 20_000, 1000):
+        d.feed({n: (s[(s >= lo) & (s < lo + 1000)], v[(s >= lo) & (s < lo + 1000)]) for n, (s, v) in pts.items()})
+    spike = next(a for a in d.alerts if a["kind"] == "spike" and a["metric"] == "loss")
+    assert spike["step"] == 12_000
+    assert "grad norm spiked at the same step" in spike["message"]
+    assert "updates are 10^-1.7 of the weights (healthy: about 10^-3)" in spike["message"]
+
+
+def test_a_flat_loss_with_tiny_updates_is_lr_too_small_and_healthy_updates_are_not():
+    def run(ratio):
+        c = generate(30_000, seed=3, noise=0.05, plateau_at=5_000)
+        pts = c.points()
+        pts["update_ratio"] = (c.steps, np.full(len(c.steps), ratio))
+        d = Diagnoser()
+        for lo in range(0, 30_000, 1000):
+            d.feed({n: (s[(s >= lo) & (s < lo + 1000)], v[(s >= lo) & (s < lo + 1000)]) for n, (s, v) in pts.items()})
+        return [a for a in d.alerts if a["kind"] in ("lr_too_low", "plateau") and a["metric"] == "loss"
+                and a["state"] == "open"]
+    tiny = run(-5.5)
+    assert tiny and tiny[0]["kind"] == "lr_too_low" and tiny[0]["action"] == "lr_double"
+    assert "10^-5.5" in tiny[0]["message"]
+    sane = run(-3.0)
+    assert sane and all(a["kind"] == "plateau" for a in sane)
+    assert "a healthy size: this is the floor at this LR" in sane[0]["message"]  # so cutting it is safe

@@ -38,6 +38,7 @@ class DivergenceDetector:
         self.metric = metric
         self.episode = Episode(sink, "divergence", metric)
         self.stall = Episode(sink, "stall", metric)
+        self.evidence = lambda step: ""  # other signals near a step (set by the engine)
         self.lr = lr  # the LR track (trend.LRTrack) when the LR is logged: a warm-up is no stall
         self._first_step = 0
         self._at_chance = 0  # points since the start spent at the chance level (-1: it left)
@@ -191,7 +192,7 @@ class DivergenceDetector:
                     self.episode.start(step, "critical",
                                        f"{self.metric} blew up in its first steps: {fmt(v)} at step"
                                        f" {fmt_step(step)} is {v / ref:,.0f}x where it started ({fmt(ref)}):"
-                                       " the LR is far too high for the start of training", "rollback",
+                                       " the LR is far too high for the start of training" + self.evidence(step), "rollback",
                                        value=v, first=ref)
                 return
 
@@ -282,7 +283,8 @@ class DivergenceDetector:
             self.episode.start(int(steps[j]), "critical",
                                f"{self.metric} is diverging: smoothed {fmt(s)} at step {fmt_step(int(steps[j]))} is"
                                f" {s / b:.1f}x its best {fmt(b)}" + (f" and above its start {fmt(self.start)}"
-                                                                       if s > self.start else ""),
+                                                                       if s > self.start else "")
+                               + self.evidence(int(steps[j])),
                                "rollback", value=s, best=b)
             smooth, mins, steps = smooth[j:], mins[j:], steps[j:]
         back = np.flatnonzero(smooth <= 1.5 * mins)

@@ -11,6 +11,7 @@ the past. Alerts go to `sink` as event dicts (see alerts.py); configured actions
 from __future__ import annotations
 
 import sys
+from collections import deque
 from typing import Callable
 
 import numpy as np
@@ -143,6 +144,7 @@ class Diagnoser:
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
         self._manual_steps: set[int] = set()  # steps of this batch's manual LR changes
+        self._grad_spikes: deque[int] = deque(maxlen=64)  # steps where grad-norm spike episodes began
 
     # ---- output -----------------------------------------------------------------------------
 
@@ -231,26 +233,43 @@ class Diagnoser:
         if names.UPDATE_RATIO in by_role:
             _, st, va = by_role[names.UPDATE_RATIO]
             self.ratio.feed(st, va)
-        if names.TRAIN_LOSS in by_role:
-            name, st, va = by_role[names.TRAIN_LOSS]
-            if self.train is None:
-                self.train = _Train(cfg, self._emit, name, self.lr, self.ratio)
-            self.train.feed(st, va)
         if names.GRAD_NORM in by_role:
             name, st, va = by_role[names.GRAD_NORM]
             if self.grad_nonfinite is None:
                 self.grad_nonfinite = NonFiniteDetector(cfg.nonfinite, self._emit, name, is_grad_norm=True)
-                self.grad_spike = SpikeDetector(cfg.spike, self._emit, name, severity="info")
+                self.grad_spike = SpikeDetector(cfg.spike, self._emit, name, severity="info",
+                                                on_flag=lambda step, i: self._grad_spikes.append(step))
             bad = ~np.isfinite(va)
             if cfg.nonfinite.enabled:
                 self.grad_nonfinite.feed(st, va, bad)
             if cfg.spike.enabled:
                 self.grad_spike.feed(st[~bad], va[~bad])
+        if names.TRAIN_LOSS in by_role:  # after the grad norm: a loss spike can name one just before it
+            name, st, va = by_role[names.TRAIN_LOSS]
+            if self.train is None:
+                self.train = _Train(cfg, self._emit, name, self.lr, self.ratio)
+                for det in (self.train.spike, self.train.divergence, self.train.oscillation):
+                    det.evidence = self._evidence
+            self.train.feed(st, va)
         if names.VAL_LOSS in by_role:
             name, st, va = by_role[names.VAL_LOSS]
             self._val(name, st, va)
         if cfg.early_stopping.enabled:
             self._early(arrays)
+
+    def _evidence(self, step: int) -> str:
+        """What else was seen near `step`, for the words of an LR-too-high alert: a grad-norm spike
+        at or just before it, and how large the updates are."""
+        words = ""
+        near = [g for g in self._grad_spikes if 0 <= step - g <= 5]
+        if near:
+            g = near[-1]
+            words += f"; the grad norm spiked {'at the same step' if g == step else f'first, at step {fmt_step(g)}'}"
+        r = self.ratio.near(step)
+        if r is not None:
+            words += f"; updates are 10^{r:.1f} of the weights" + (
+                " (healthy: about 10^-3)" if r > self.cfg.lr_too_low.ratio_high else "")
+        return words
 
     def _lr_drops(self, metric: str, drops: list) -> None:
         """A note for each abrupt LR cut the schedule made (lossmon's own changes are events, and

@@ -28,6 +28,7 @@ class OscillationDetector:
         self.episode = Episode(sink, "oscillation", metric)
         self.spikes: deque[tuple[int, int]] = deque()  # (step, point index) of spike episodes
         self.all_spikes: list[int] = []  # steps of every spike episode (for spikes_since)
+        self.evidence = lambda step: ""  # other signals near a step (set by the engine)
 
     def spikes_since(self, step: int) -> int:
         """Spike episodes at or after `step` (among the last 64: enough to say "none" or "some")."""
@@ -48,7 +49,7 @@ class OscillationDetector:
         if cfg.enabled and len(self.spikes) >= cfg.spikes and not self.episode.open:
             first = self.spikes[0][0]
             self.episode.start(step, "warning", f"{self.metric} spiked {len(self.spikes)} times between steps"
-                               f" {fmt_step(first)} and {fmt_step(step)}: the LR is probably too high",
+                               f" {fmt_step(first)} and {fmt_step(step)}: the LR is probably too high{self.evidence(step)}",
                                "cut_lr", spikes=len(self.spikes))
 
     def evaluate(self) -> None:
@@ -65,7 +66,8 @@ class OscillationDetector:
             amp = float(np.mean(np.abs(np.diff(m)))) / (abs(float(np.mean(m))) or 1.0)
             self.episode.start(int(b.last[b.count - 1]), "warning",
                                f"{self.metric} oscillates: its {b.size}-point means swing up and down by"
-                               f" {pct(amp)} on average, well beyond their noise: the LR is probably too high",
+                               f" {pct(amp)} on average, well beyond their noise: the LR is probably too high"
+                               f"{self.evidence(int(b.last[b.count - 1]))}",
                                "cut_lr", amplitude=amp)
 
     def _swings(self) -> int:

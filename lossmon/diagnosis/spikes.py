@@ -75,6 +75,7 @@ class SpikeDetector:
         self.log = True  # work on log(values) while every value is positive
         self.peak = 0.0  # the largest |value| seen: the scale of a curve judged on its values
         self._held: tuple[int, float] | None = None  # a first point waiting for the second
+        self.evidence: Callable[[int], str] = lambda step: ""  # other signals near a step (engine)
 
     def rebase(self, step: int | None = None) -> None:
         """Forget the past (a manual LR change): the window refills before it arms again."""
@@ -166,7 +167,7 @@ class SpikeDetector:
             scatter = f"{sig:.0f} sigma of its recent scatter" if np.isfinite(sig) else "it had no scatter before"
             self.episode.start(step, self.severity,
                                f"{self.metric} spiked to {fmt(value)} at step {fmt_step(step)}, {pct(over)} above the"
-                               f" {fmt(pred)} expected ({scatter})",
+                               f" {fmt(pred)} expected ({scatter}){self.evidence(step)}",
                                "cut_lr" if self.severity != "info" else "none",
                                value=value, expected=pred)
         self.flags += 1

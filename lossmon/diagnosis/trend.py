@@ -270,6 +270,9 @@ class TrendDetector:
                                f" ({fmt(now)} now, {moved(early)} the mean of its first {half} points) with no"
                                f" spikes{self._lr_phrase(step)}",
                                "raise_lr", level=now)
+        elif ratio is not None and self.lr_cfg.ratio_low + 1 <= ratio <= self.lr_cfg.ratio_high:
+            self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase(step)}, a healthy size: this is the"
+                               " floor at this LR; a lower LR can get under it", "cut_lr", converged=False, level=now)
         elif ratio is not None and ratio > self.lr_cfg.ratio_high:
             self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase(step)}. Updates this large keep"
                                " the loss bouncing above its floor: a lower LR can get under it", "cut_lr",
