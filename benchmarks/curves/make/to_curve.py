@@ -104,9 +104,11 @@ def to_json_series(s: dict) -> dict:
     return {k: {"steps": [int(a) for a, _ in v], "values": [r6(float(b)) for _, b in v]} for k, v in s.items() if v}
 
 
-def look(path, kind, at=(), out_dir=None):
+def look(path, kind, at=(), out_dir=None, every=0):
     rec = json.load(open(path)) if path else {}
-    s = series_of(rec, kind, out_dir)
+    s = series_of(rec, kind, out_dir or _out_dir(rec))
+    if every:
+        s = sparse(s, every)
     for name, pts in s.items():
         vals = [v for _, v in pts]
         fin = [v for v in vals if math.isfinite(v)]
@@ -173,9 +175,22 @@ def build():
         print("wrote", c["id"])
 
 
+def commands():
+    """The list of curves and their commands, as markdown (pasted into README.md)."""
+    sys.path.insert(0, str(HERE))
+    from specs import CURVES
+    for c in CURVES:
+        rec = json.load(open(REC / f"{c['rec']}.json"))
+        kinds = ", ".join(f"{l['kind']}@{l['onset']}" for l in c.get("labels", [])) or "healthy"
+        extra = f" -> `{c['id']}` is its every-{c['every']} version" if c.get("every") else ""
+        print(f"- `{c['id']}` ({kinds}; injected: {c['injected']}){extra}\n  `{command_of(rec)}`")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "build":
         build()
+    elif sys.argv[1] == "commands":
+        commands()
     else:
         import argparse
         ap = argparse.ArgumentParser()
@@ -186,4 +201,4 @@ if __name__ == "__main__":
         ap.add_argument("--out-dir")
         ap.add_argument("--every", type=int, default=0)
         a = ap.parse_args()
-        look(a.rec, a.kind, [int(x) for x in a.at.split(",") if x], a.out_dir)
+        look(a.rec, a.kind, [int(x) for x in a.at.split(",") if x], a.out_dir, a.every)
