@@ -242,3 +242,210 @@ CURVES += [
          checked="single-step spikes 6.30, 7.07, 7.38 (above chance 4.56; the largest other value after step 20 is 3.74); the "
                  "neighbours match nanogpt-healthy within 0.06 (Adam + clip 1.0 absorb the bad step); val as healthy."),
 ]
+
+CURVES += [
+    dict(id="nanogpt-smalldata-overfit", codebase="nanogpt", rec="ng-overfit", title="karpathy/nanoGPT char-level on a 20k-token train set, 801 steps",
+         injected="none; a small train set (data/pysrc_small: the first 20,000 tokens of train.bin, the same val.bin), 800 iters "
+                  "(--dataset=pysrc_small --max_iters=800 --lr_decay_iters=800)",
+         labels=[lab("overfitting", 550, 800, metric="val_loss",
+                     note="val stops improving at ~2.33-2.48 from step 250 while train falls 2.1 -> 1.2; highest val after the "
+                          "minimum at 550 (2.48 vs 2.33 at 500)")],
+         dont_care=[FIRST, dc(250, 549, "val flat and noisy (2.37-2.47, 20 eval batches) while train falls: the start of "
+                                         "memorisation, ambiguous")],
+         checked="train bucket means 3.99, 2.75 (61), 2.50 (121), 2.26, 2.11 (241), 2.01, 1.83, 1.64, 1.54, 1.44 (541), 1.36, "
+                 "1.32, 1.22, 1.28 (781); val 4.31, 2.88, 2.67, 2.52, 2.47, 2.40, 2.47, 2.37, 2.46, 2.37, 2.33 (500), 2.48, "
+                 "2.47, 2.43, 2.43, 2.42, 2.39. No clean upturn (the eval is noisy), but a 1.1-nat train/val gap and val flat "
+                 "for the last 550 steps while train keeps falling: overfitting, labelled from the first clear val rise (550)."),
+    dict(id="lit-mlp-overfit-mild", codebase="lit", rec="lit-healthy", title="Lightning MLP classifier (784-128-128-10, SGD 0.1, batch 64), 20 epochs",
+         injected="none (meant as the healthy control; it memorises the 3000 examples)",
+         labels=[lab("overfitting", 611, 846, metric="val_loss",
+                     note="train -> 0.004; val minimum 0.722 at 329, then rising steadily 0.747 (611) ... 0.778 (940)")],
+         dont_care=[FIRST, dc(329, 610, "val wobbling near its minimum (0.72-0.77) while train falls below 0.03")],
+         checked="train 2.30 -> 0.96 (bucket 139) -> 0.12 (323) -> 0.03 (415) -> 0.004 (940), smooth; val every epoch 1.99, "
+                 "1.54, 1.33, 1.17, 0.89, 0.81, 0.722 (329), 0.730, 0.771, 0.731, 0.732, 0.731, 0.747 (611), 0.746, 0.752, "
+                 "0.758, 0.763, 0.772, 0.773, 0.778. A mild but steady val upturn (+8% from the minimum): overfitting."),
+]
+
+CURVES += [
+    dict(id="lit-logreg-lr10x-oscillation", codebase="lit", rec="lit-logreg-osc", title="Lightning logistic regression, full-batch GD at lr 0.5 (10x)",
+         injected="none by the injector; a too-high constant LR by flag: --hidden 0 --lr 0.5 --full-batch-repeat 50 "
+                  "(the healthy logistic-regression run uses 0.05)",
+         labels=[lab("divergence", 2, 52, note="2.51 -> 4.40 at step 2, 12.4, 19.3 ... 29.9 at step 9"),
+                 lab("oscillation", 101, 200, note="full-batch loss swinging 1.2-2.9 step to step (e.g. 2.64, 1.66, 1.82, 2.08, "
+                                                   "2.47, 2.80, 2.10, 2.74, 1.48) for ~130 steps")],
+         dont_care=[dc(0, 1, "first step"),
+                    dc(53, 100, "chaotic recovery from the blow-up, swinging 3-14: divergence and oscillation both fair"),
+                    dc(201, 400, "the swinging fades out by ~235 and the loss converges smoothly (0.12 -> 0.04); val 3.52 -> "
+                                 "3.58 while train -> 0.04 (a separable problem memorised): ambiguous")],
+         checked="per-step (every step is the whole train set, so no batch noise): 2.51, 4.40, 12.4, 19.3, 21.4, 23.7, 27.7, 29.4, "
+                 "29.9, 28.0, 22.8 ... 13-14 at 20, 5-10 at 25-45, 3-6 at 50-100; from 101 to ~235 it swings 1.2-2.9 with a "
+                 "period of 2-8 steps (101-110: 2.38, 2.23, 2.57, 2.67, 2.64, 1.66, 1.82, 2.08, 2.47, 2.80); then smooth "
+                 "0.26 (241) -> 0.04 (400). val (every 50) 7.35, 5.09, 5.68, 3.72, 3.52, 3.53, 3.56, 3.58."),
+]
+
+CURVES += [
+    dict(id="lit-mlp-subset-overfit", codebase="lit", rec="lit-overfit", title="Lightning MLP (784-256-256-10) on a 256-example subset, 60 epochs",
+         injected="none; a small train subset (--subset 256 --batch-size 32 --hidden 256 --epochs 60), val on the 500 test examples every epoch",
+         labels=[lab("overfitting", 72, 112, metric="val_loss",
+                     note="val minimum 1.846 at step 64, then 1.943, 1.908, 1.966, 1.939, 1.958, 1.986 ... 2.321 at 480; train -> 0.002")],
+         dont_care=[FIRST],
+         checked="train 2.29 -> 1.57 (bucket 25) -> 0.15 (73) -> 0.02 (121) -> 0.002 (480), smooth; val 2.26, 2.19, 2.13, 2.03, "
+                 "2.06, 1.878, 1.881, 1.846 (64), then 1.943 (72) and a steady climb to 2.321 (60 evaluations in all)."),
+    dict(id="lit-logreg-healthy", codebase="lit", rec="lit-logreg-healthy", title="Lightning logistic regression, full-batch GD at lr 0.05, 400 steps",
+         injected="none (--hidden 0 --lr 0.05 --full-batch-repeat 50 --epochs 8)",
+         labels=[lab("overfitting", 300, 400, metric="val_loss",
+                     note="mild: val minimum 1.410 at 200, then 1.413, 1.424, 1.438, 1.456 while train falls 0.80 -> 0.55")],
+         dont_care=[FIRST, dc(201, 299, "val flat at its minimum (1.410 -> 1.413)")],
+         checked="train smooth and monotone (full batch): 2.51, 2.32, 2.21 ... 1.19 (61), 0.89 (141), 0.73 (221), 0.63 (301), "
+                 "0.55 (400); no oscillation at this LR. val every 50: 1.573, 1.460, 1.421, 1.410 (200), 1.413, 1.424, 1.438, "
+                 "1.456: a slow upturn (+3% in 4 evaluations), labelled overfitting (mild)."),
+]
+
+CURVES += [
+    dict(id="lit-mlp-lr20x-nan", codebase="lit", rec="lit-lr20x", title="Lightning MLP classifier at SGD lr 2.0 (20x): blow-up to overflow",
+         injected="none by the injector; --lr 2.0 (20x the 0.1 used elsewhere)",
+         labels=[lab("divergence", 3, 24, note="2.30, 2.44, 2.81, 2.39, 3.11, 3.25, 4.47, 2.71, 2.69, 21.7, 56, 255, 2555, 5.3e6 ... 4.3e33 at 24"),
+                 lab("nonfinite", 25, 30, note="NaN from step 25 to the end")],
+         dont_care=[dc(0, 2, "first steps"), dc(31, 470, "after the NaN: every value NaN")],
+         checked="per-step 2.30, 2.44, 2.81, 2.39, 3.11, 3.25, 4.47, 2.71, 2.69, 21.68, 56.0, 254.5, 2555, 5.3e6, 1444, 5.2e7, "
+                 "2.3e14, 2.8e17, 1.0e16, 2.4e19, 3.4e29, 7.6e27, 7.5e29, 4.3e33, then NaN at 25 and every step to 470; every "
+                 "val NaN."),
+    dict(id="lit-mlp-lrwindow", codebase="lit", rec="lit-lrwindow", title="Lightning MLP classifier, LR x10 for steps 400-500, then back",
+         injected="LR x10 (0.1 -> 1.0) for optimizer steps 400..500 (inject.py --lr-scale 400:500:10)",
+         events=[{"event": "lr_change", "step": 400, "applied": True, "scale": 10.0},
+                 {"event": "lr_change", "step": 501, "applied": True, "scale": 0.1}],
+         labels=[lab("divergence", 401, 451, note="0.07 at 400 -> 3.38, 229, 539, 32.8, 3.96 (401-405), then stuck at chance 2.3")],
+         dont_care=[FIRST, dc(452, 940, "after the blow-up: stuck at chance (2.3) then a very slow recovery to 2.06 by 940 "
+                                        "(healthy 0.004); the broken stretch")],
+         checked="identical to lit-mlp-overfit-mild up to 400 (0.07); 3.377, 229.3, 538.7, 32.8, 3.96, 2.36 at 401-406; epoch "
+                 "means 18.2 (epoch 9), 2.33, 2.36, 2.29, 2.24, 2.20 ... 2.06 (epoch 20); val 0.73 (376) -> 2.32 (423), 2.32, "
+                 "2.30 ... 2.17, 2.32."),
+    dict(id="lit-mlp-gradscale", codebase="lit", rec="lit-gradscale", title="Lightning MLP classifier, two bad batches with gradients x100 (no clipping)",
+         injected="gradients x100 at steps 300 and 600 (inject.py --grad-scale 300:100 --grad-scale 600:100; SGD, no clipping)",
+         labels=[lab("spike", 301, 306, note="0.25 at 300 -> 361 at 301, 165, then 2.6 (near chance) and a slow recovery"),
+                 lab("spike", 601, 606, note="0.19 at 600 -> 504 at 601, 69, 81, 9.6, 6.8, 4.4, then ~2.7 and recovery")],
+         dont_care=[FIRST, dc(307, 600, "recovering from the reset: 2.6 -> 0.5 (epoch means 1.80, 1.34, 1.03, 0.77, 0.49)"),
+                    dc(607, 940, "recovering again: 2.3 -> 0.6")],
+         checked="identical to lit-mlp-overfit-mild up to 300; per-step 0.249, 361.3, 165.0, 2.63, 2.81, 2.46 (300-305) and "
+                 "0.192, 504.0, 68.8, 80.8, 9.6, 6.8, 4.4, 4.5, 2.74 (600-608); epoch means 2.11 ... 0.40, 12.6, 1.80, 1.34, "
+                 "1.03, 0.77, 0.49, 14.9, 2.29, 1.81 ... 0.61; val 0.81 (282) -> 2.14 (329) -> 0.94 (564) -> 2.35 (611) -> 1.21."),
+]
+
+
+# ---------------- sparse versions: the same runs as a tool logging the mean loss every N steps would record them
+def sparse(base_id, every, labels, dont_care, checked):
+    b = next(c for c in CURVES if c["id"] == base_id)
+    return dict(id=f"{base_id}-every{every}", codebase=b["codebase"], rec=b["rec"], every=every,
+                title=f"{b['title']} (logged every {every} steps: mean of the per-step losses)",
+                injected=b["injected"], labels=labels, dont_care=dont_care, events=b.get("events"),
+                checked=f"the every-{every} means of {base_id} (same run): " + checked)
+
+
+CURVES += [
+    sparse("mnist-lr50", 10, [lab("divergence", 10, 40, note="the first logged mean is 502 (4999 at step 2 inside it), then 2.32-2.34")],
+           [dc(41, 376, "after the blow-up: flat at chance (ln 10)")],
+           "502.1 (10), 2.319, 2.336, 2.335, 2.326, ... flat at 2.30-2.34 to 370."),
+    sparse("wlm-nan", 10, [lab("nonfinite", 210, 230, note="the mean at 210 is NaN (NaN from step 201)")],
+           [dc(0, 10, "first log"), dc(231, 450, "after the NaN: every value NaN")],
+           "... 4.74 (180), 4.31 (190), 4.39 (200), NaN from 210 on."),
+    sparse("wlm-lrwindow", 10, [lab("divergence", 210, 240, note="4.39 (200) -> 17.2 (210), 21.3, 23.0, 26.4")],
+           [dc(0, 10, "first log"), dc(241, 450, "the rest of the x10 window (20-27) and the slow recovery after it (16 -> 5.6)")],
+           "4.74 (180), 4.31 (190), 4.39 (200), 17.19, 21.26, 23.03, 26.43, 20.68, 23.80 (260), then 16.05, 10.12, 8.14, 7.96 ... 5.6."),
+    sparse("makemore-healthy", 50, [], [dc(0, 50, "first log")],
+           "3.153 (50), 2.890, 2.788, 2.734 ... 2.52 (1000), 2.48 (1500), 2.43 (2300), 2.38-2.41 at the end. Smooth; nothing to warn about."),
+    sparse("makemore-badbatch", 50, [],
+           [dc(0, 50, "first log"), dc(700, 700, "the garbage batch shows as +0.03 in this mean (2.587 vs 2.555 healthy)"),
+            dc(1500, 1500, "+0.04 (2.517 vs 2.478)"), dc(2300, 2300, "+0.04 (2.468 vs 2.428)")],
+           "the three one-step spikes are averaged away: 2.579 (650), 2.587 (700), 2.552 (750); 2.485, 2.517, 2.472 around 1500; "
+           "2.416, 2.468, 2.418 around 2300 (healthy 2.555, 2.478, 2.428 at those points), within the run's own mean-to-mean "
+           "wobble. Labelled healthy: at this logging rate there is nothing left to see."),
+    sparse("makemore-lrdrop", 50, [lab("lr_drop", 1000, 2000, note="lr 5e-4 -> 5e-6 at the step-1000 log; the loss then stays at 2.51-2.54")],
+           [dc(0, 50, "first log")],
+           "lr 5e-4 to 950, 5e-6 from 1000; loss 2.535 (1000), 2.525, 2.523, 2.531, 2.523, 2.531, 2.538, 2.525, 2.523, 2.522, 2.517 "
+           "(1500) ... 2.51-2.53 to 3000, while healthy goes 2.535 -> 2.478 (1500) -> 2.38 (3000)."),
+    sparse("makemore-lr-low", 50, [lab("lr_too_low", 50, 3000, note="3.416 (50) -> 3.084 (3000), a straight slow line")],
+           [dc(0, 49, "before the first log")],
+           "3.416, 3.408, 3.398, 3.402 ... 3.09 at the end (healthy: 3.153 at the first log, 2.52 by 1000)."),
+    sparse("makemore-lr1000x", 50,
+           [lab("divergence", 50, 200, note="the first logged mean is 9.07 (chance 3.30)"),
+            lab("divergence", 550, 700, note="2.97 (500) -> 3.13 (550) -> 29.5 (600), 23.0, 5.2"),
+            lab("divergence", 1550, 1700, note="3.02 (1500) -> 25.9 (1550), 29.0, 5.3"),
+            lab("divergence", 2650, 2800, note="3.04 (2600) -> 20.3 (2650), 27.8, 12.0, 3.6")],
+           [dc(201, 549, "between blow-ups: 2.91-2.98, stuck above healthy (2.6)"), dc(701, 1549, "between blow-ups: ~3.0"),
+            dc(1701, 2649, "between blow-ups: 2.9-3.2"), dc(2801, 3000, "after the last blow-up")],
+           "9.07 (50), 3.08, 2.98, 2.93 ... 2.97 (500), 3.13 (550), 29.5 (600), 23.0, 5.19, 3.01 ...; 3.02 (1500), 25.9, 29.0, "
+           "5.28, 3.02 ...; 3.04 (2600), 20.3, 27.8, 12.0, 3.57, 3.00, 2.93."),
+    sparse("nanogpt-healthy", 10, [], [dc(0, 10, "first log")],
+           "4.11 (10), 3.74, 3.50 ... 2.54 (110), 2.44-2.47 (130-200), 2.25-2.34 (210-300), 2.11-2.19 to 400. Warm-up then "
+           "cosine; nothing to warn about."),
+    sparse("nanogpt-nan", 10, [lab("nonfinite", 260, 280, note="the mean at 260 is NaN (NaN from step 251)")],
+           [dc(0, 10, "first log"), dc(250, 259, "the val loss is already NaN at step 250"), dc(281, 400, "after the NaN: all NaN")],
+           "2.37 (210), 2.32, 2.27, 2.21, 2.25 (250), NaN from 260 on; val NaN from 250."),
+    sparse("lit-logreg-lr10x-oscillation", 10,
+           [lab("divergence", 10, 40, note="the first logged mean is 19.9, 8.6x chance (ln 10)"),
+            lab("oscillation", 150, 240, note="10-step means swing 1.62 -> 1.90 -> 1.24 -> 0.52 -> 1.76 -> 0.65 while they should fall")],
+           [dc(41, 149, "the recovery from the blow-up: 16.8 -> 2.07, with bumps (3.42 -> 3.54)"),
+            dc(241, 400, "converged smoothly (0.17 -> 0.04); val 3.52 -> 3.58, ambiguous")],
+           "19.87 (10), 16.81, 9.74, 7.42, 5.91, 5.24, 4.18, 3.42, 3.54, 3.05, 2.33, 2.07, 1.92, 1.62 (140), 1.90, 1.81, 1.84, "
+           "1.24, 0.68, 0.52 (200), 1.02, 1.76, 1.34, 0.65, 0.17 (250), then smooth to 0.040. The per-step period-2..8 swinging "
+           "is averaged to a bumpy, non-monotone descent."),
+]
+
+COMMON["hfstep"] = dict(COMMON["hf"], kind="hfstep", logging="per-step (the injector's record of the HF run; eval_loss from trainer_state.json)")
+
+CURVES += [
+    # ---------------- HF Trainer, tiny GPT-2 (2 layers, n_embd 64, 2 heads), AdamW lr 1e-3 linear decay, batch 16, 500 steps
+    dict(id="hf-tinygpt2-healthy", codebase="hf", rec="hf-healthy", title="HF Trainer, tiny GPT-2 (2x64) on Python-source characters, lr 1e-3, 500 steps",
+         injected="none",
+         dont_care=[dc(0, 10, "first log")],
+         checked="log_history loss 3.96 (10), 3.45, 3.18, 2.97, 2.81 (50), 2.54 (100), 2.40-2.50 (140-190), 2.29-2.39 (200-300), "
+                 "2.19-2.33 to 500; eval 2.601, 2.415, 2.311, 2.263, 2.223, 2.196, 2.193, 2.164, 2.154, 2.149; grad_norm 0.67-2.0; "
+                 "linear LR decay to 0. Nothing to warn about."),
+    dict(id="hf-tinygpt2-lr3", codebase="hf", rec="hf-lr3", title="HF Trainer, tiny GPT-2 at learning_rate 3.0",
+         injected="none by the injector; --lr 3.0 (3000x the healthy run's 1e-3)",
+         labels=[lab("divergence", 10, 40, note="the first logged loss is 924 (chance 4.56)"),
+                 lab("nonfinite", 10, 40, metric="grad_norm", note="grad_norm NaN from the first log; the step loss is NaN from "
+                                                                     "step 10 but HF's logging_nan_inf_filter logs 0.0 for it")],
+         dont_care=[dc(41, 500, "broken: logged loss 0.0 (NaN steps filtered), grad_norm and eval_loss NaN")],
+         checked="log_history: loss 924.2 at 10, then 0.0 at every log to 500 (HF's logging_nan_inf_filter drops the NaN step "
+                 "losses); grad_norm NaN at every log; eval_loss NaN at every eval. The injector's per-step record: 4.40, 369, "
+                 "740, 508, 836, 855, 1166, 1643, 2280, NaN from step 10 (see hf-tinygpt2-lr3-perstep)."),
+    dict(id="hf-tinygpt2-lr3-perstep", codebase="hfstep", rec="hf-lr3", title="HF Trainer, tiny GPT-2 at learning_rate 3.0, per-step losses",
+         injected="none by the injector; --lr 3.0",
+         labels=[lab("divergence", 2, 9, note="4.40 -> 369 at step 2, 740, 508, 836, 855, 1166, 1643, 2280"),
+                 lab("nonfinite", 10, 15, note="NaN from step 10 to the end")],
+         dont_care=[dc(0, 1, "first step"), dc(16, 500, "after the NaN: every value NaN")],
+         checked="per-step 4.40, 369.2, 740.2, 507.8, 836.3, 855.3, 1165.8, 1643.0, 2279.9, then NaN at 10 and all 491 later "
+                 "steps; eval_loss NaN at every eval."),
+    dict(id="hf-tinygpt2-lrdrop", codebase="hf", rec="hf-lrdrop", title="HF Trainer, tiny GPT-2, LR cut to 1% at step 200 (a bad schedule edit)",
+         injected="every param group's LR x0.01 from optimizer step 200 to the end (inject.py --lr-scale 200:end:0.01); "
+                  "learning_rate is the applied LR (HF's own log would show the unscaled schedule)",
+         labels=[lab("lr_drop", 200, 350, note="learning_rate 6.0e-4 -> 6.0e-6 at the step-200 log; loss then flat at 2.30-2.46 "
+                                                "and eval flat at 2.253-2.259 (healthy goes on to 2.26 / 2.149)")],
+         dont_care=[dc(0, 10, "first log")],
+         checked="identical to hf-tinygpt2-healthy to step 190; loss 2.354 (200), 2.42, 2.40, 2.35, 2.31, 2.41, 2.43, 2.36 ... "
+                 "2.39 (500), flat, while healthy reaches 2.23-2.27; eval 2.2638 (200), 2.2587, 2.2561, 2.2545, 2.2537, 2.2533, "
+                 "2.2532 vs healthy 2.263 -> 2.149; grad_norm stays 0.6-0.98."),
+]
+
+CURVES += [
+    dict(id="hf-tinygpt2-smalldata-overfit", codebase="hf", rec="hf-overfit", title="HF Trainer, tiny GPT-2 (2x128) on 20k training characters, 500 steps",
+         injected="none; a small train set (--train-chars 20000: 312 blocks, ~25 epochs in 500 steps), --n-embd 128, eval every 25",
+         labels=[lab("overfitting", 325, 450, metric="eval_loss",
+                     note="eval minimum 2.335 at 225-250, then 2.363, 2.356, 2.390 (325), 2.352, 2.368, 2.382, 2.393, 2.450 while "
+                          "train falls 1.76 -> 1.27")],
+         dont_care=[dc(0, 10, "first log"), dc(250, 324, "eval just past its minimum, within eval noise (2.335 -> 2.363 -> 2.356)")],
+         checked="log_history loss 3.69 (10), 2.56 (50), 2.33 (100), 1.98 (200), 1.66 (300), 1.46 (400), 1.27 (500), steadily "
+                 "down; eval 2.622, 2.525, 2.445, 2.365, 2.356, 2.358, 2.335, 2.341, 2.335, 2.335 (250), 2.363, 2.356, 2.390, "
+                 "2.352, 2.368, 2.382, 2.393, 2.450, 2.431, 2.444. Upturn clear from 325."),
+]
+
+CURVES += [
+    dict(id="hf-tinygpt2-lr-low", codebase="hf", rec="hf-lr-low", title="HF Trainer, tiny GPT-2 at a constant learning_rate 1e-5 (1/100)",
+         injected="none by the injector; --lr 1e-5 --scheduler constant (the healthy run: 1e-3, linear decay)",
+         labels=[lab("lr_too_low", 10, 500, note="4.35 -> 3.80 in 500 steps, slow and steady (healthy: 3.96 -> 2.26)")],
+         dont_care=[dc(0, 9, "before the first log")],
+         checked="log_history loss 4.35 (10), 4.31, 4.28, 4.27, 4.22 (50), 4.11 (100), 4.05 (150), 3.97 (200), 3.92 (300), "
+                 "3.84 (400), 3.80 (500) vs healthy 3.96, 3.45, 3.18 ... 2.26; eval 4.161, 4.048, 3.977, 3.926, 3.884, 3.844, "
+                 "3.805, 3.768, 3.732, 3.696 (healthy 2.601 -> 2.149), chance ln 96 = 4.56."),
+]

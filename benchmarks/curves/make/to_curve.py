@@ -61,6 +61,17 @@ def series_of(rec: dict, kind: str, out_dir: str | None = None) -> dict:
             pts = [(h["step"], h[key]) for h in hist if key in h]
             if pts:
                 s[name] = _dedupe(pts)
+        if rec.get("lr") and "learning_rate" in s:
+            # HF logs the scheduler's LR; the injector's record has the LR the optimizer applied at each step
+            # (they differ only where inject.py scaled it), so the logged steps take the effective value.
+            eff = dict(_dedupe(rec["lr"]))
+            s["learning_rate"] = [(st, eff.get(st, v)) for st, v in s["learning_rate"]]
+        return s
+    if kind == "hfstep":  # the HF run's per-step losses as the injector saw them, with its eval_loss
+        st = json.load(open(os.path.join(out_dir, "trainer_state.json")))
+        s["loss"] = _dedupe(rec["loss"])
+        s["learning_rate"] = _dedupe(rec["lr"])
+        s["eval_loss"] = _dedupe([(h["step"], h["eval_loss"]) for h in st["log_history"] if "eval_loss" in h])
         return s
     s["loss"] = _dedupe(rec["loss"])
     if rec["lr"]:
