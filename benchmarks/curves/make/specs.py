@@ -166,8 +166,6 @@ CURVES += [
 CURVES += [
     dict(id="makemore-lrwindow", codebase="makemore", rec="mm-lrwindow", title="karpathy/makemore, LR x10 for steps 1200-1400, then back",
          injected="LR x10 (5e-4 -> 5e-3) for optimizer steps 1200..1400 (inject.py --lr-scale 1200:1400:10)",
-         events=[{"event": "lr_change", "step": 1200, "applied": True, "scale": 10.0},
-                 {"event": "lr_change", "step": 1401, "applied": True, "scale": 0.1}],
          dont_care=[FIRST, dc(1200, 1270, "a mild bump while LR x10: 10-step means 2.49 -> 2.56-2.59 for ~60 steps, inside "
                                           "the per-step noise (+-0.15)")],
          checked="no instability: 10-step means 2.49 (1190) -> 2.56, 2.58, 2.56, 2.59, 2.57 (1200-1249), then back down 2.50 ... "
@@ -209,8 +207,6 @@ CURVES += [
     dict(id="nanogpt-lrwindow", codebase="nanogpt", rec="ng-lrwindow", title="karpathy/nanoGPT char-level, LR x10 for steps 150-200, then back",
          injected="every param group's LR x10 for optimizer steps 150..200 (inject.py --lr-scale 150:200:10), the script's "
                   "cosine schedule otherwise untouched",
-         events=[{"event": "lr_change", "step": 150, "applied": True, "scale": 10.0},
-                 {"event": "lr_change", "step": 201, "applied": True, "scale": 0.1}],
          labels=[lab("divergence", 151, 201, note="2.28 at 150 -> 2.96, 3.22, 2.86, 2.83, 3.24, 3.58 (156); 10-step mean 2.45 -> "
                                                    "3.02 and 0.3-0.4 above healthy through the window")],
          dont_care=[FIRST, dc(202, 401, "after the window: recovers slowly but stays ~0.3 above healthy (2.5 vs 2.2) to the "
@@ -312,8 +308,6 @@ CURVES += [
                  "val NaN."),
     dict(id="lit-mlp-lrwindow", codebase="lit", rec="lit-lrwindow", title="Lightning MLP classifier, LR x10 for steps 400-500, then back",
          injected="LR x10 (0.1 -> 1.0) for optimizer steps 400..500 (inject.py --lr-scale 400:500:10)",
-         events=[{"event": "lr_change", "step": 400, "applied": True, "scale": 10.0},
-                 {"event": "lr_change", "step": 501, "applied": True, "scale": 0.1}],
          labels=[lab("divergence", 401, 451, note="0.07 at 400 -> 3.38, 229, 539, 32.8, 3.96 (401-405), then stuck at chance 2.3")],
          dont_care=[FIRST, dc(452, 940, "after the blow-up: stuck at chance (2.3) then a very slow recovery to 2.06 by 940 "
                                         "(healthy 0.004); the broken stretch")],
@@ -448,4 +442,55 @@ CURVES += [
          checked="log_history loss 4.35 (10), 4.31, 4.28, 4.27, 4.22 (50), 4.11 (100), 4.05 (150), 3.97 (200), 3.92 (300), "
                  "3.84 (400), 3.80 (500) vs healthy 3.96, 3.45, 3.18 ... 2.26; eval 4.161, 4.048, 3.977, 3.926, 3.884, 3.844, "
                  "3.805, 3.768, 3.732, 3.696 (healthy 2.601 -> 2.149), chance ln 96 = 4.56."),
+]
+
+CURVES += [
+    dict(id="nanogpt-lrdrop", codebase="nanogpt", rec="ng-lrdrop", title="karpathy/nanoGPT char-level, LR cut to 1% from step 150 (a bad schedule edit)",
+         injected="every param group's LR x0.01 from optimizer step 150 to the end (inject.py --lr-scale 150:end:0.01), on top "
+                  "of the script's cosine schedule",
+         labels=[lab("lr_drop", 150, 300, note="lr 9.4e-4 -> 9.4e-6 at step 150 (in the lr series); loss then stays ~2.35-2.45 "
+                                                "while healthy goes on to 2.13-2.25")],
+         dont_care=[FIRST],
+         checked="identical to nanogpt-healthy to 149; lr 9.42e-6 at 150 falling to 1e-6; 10-step means 2.45 (150), 2.49, 2.45, "
+                 "2.50, 2.43, 2.38 (200), 2.44, 2.34, 2.30, 2.35 ... 2.35-2.47 to 400 vs healthy 2.45, 2.48, 2.43, 2.46, 2.40, "
+                 "2.34, 2.37, 2.26, 2.19 ... 2.13-2.25; the gap grows from +0.02 (160) to +0.2 (310-400). val 2.43, 2.39, 2.31, "
+                 "2.37, 2.34, 2.40 vs healthy 2.42, 2.36, 2.24, 2.24, 2.19, 2.24."),
+]
+
+CURVES += [
+    dict(id="nanogpt-lr-low", codebase="nanogpt", rec="ng-lr-low", title="karpathy/nanoGPT char-level at learning_rate 1e-5 (1/100), same schedule shape",
+         injected="none by the injector; script flags --learning_rate=1e-5 --min_lr=1e-6 (1/100 of the config's 1e-3 / 1e-4)",
+         labels=[lab("lr_too_low", 21, 401, note="4.32 -> 3.53 in 400 steps, slow and flattening as the cosine lowers the "
+                                                  "already tiny LR (healthy: 2.1-2.2)")],
+         dont_care=[FIRST],
+         checked="20-step means 4.32, 4.22, 4.12, 3.99, 3.86, 3.80, 3.74, 3.71, 3.74, 3.66, 3.62, 3.56, 3.55, 3.56, 3.55, 3.59, "
+                 "3.52, 3.50, 3.54, 3.53 (healthy: 4.11 and 3.74 in its first two 10-step buckets, 2.44 by 121); val 4.31, 4.06, "
+                 "3.82, 3.66, 3.60, 3.50, 3.49, 3.45, 3.49 (healthy ends 2.24). Chance 4.56."),
+]
+
+CURVES += [
+    dict(id="lit-mlp-healthy", codebase="lit", rec="lit-healthy6", title="Lightning MLP classifier (784-128-128-10, SGD 0.1, batch 64), 6 epochs",
+         injected="none (the run of lit-mlp-overfit-mild, stopped after 6 epochs)",
+         dont_care=[FIRST],
+         checked="identical to the first 282 steps of lit-mlp-overfit-mild: train 2.30 -> 2.20 (bucket 15) -> 1.86 -> 1.67 -> "
+                 "1.37 -> 1.24 -> 0.81 -> 0.94 -> 0.56 -> 0.47 -> 0.39, batch noise +-0.2; val every epoch 1.986, 1.543, 1.326, "
+                 "1.174, 0.886, 0.810, still falling. Nothing to warn about."),
+    sparse("lit-mlp-subset-overfit", 10, [lab("overfitting", 72, 112, metric="val_loss", note="as the per-step curve: val minimum 1.846 at 64, then up")],
+           [dc(0, 10, "first log")],
+           "the train means fall smoothly (1.57 ... 0.002); the val series is the same 60 evaluations."),
+]
+
+CURVES += [
+    dict(id="lit-logreg-lr5x-oscillation", codebase="lit", rec="lit-logreg-osc025", title="Lightning logistic regression, full-batch GD at lr 0.25 (5x)",
+         injected="none by the injector; --hidden 0 --lr 0.25 --full-batch-repeat 50 (the healthy logistic-regression run uses 0.05)",
+         labels=[lab("divergence", 3, 37, note="2.51, 2.70, 5.15 at step 3, up to 10.3 at step 7, 3.3-8.5 to step 37"),
+                 lab("oscillation", 38, 112, note="full-batch loss swinging 1.1-3.3 step to step (e.g. 3.18, 2.62, 2.49, 2.58, 2.78, "
+                                                  "2.27, 2.52, 3.24, 1.33, 2.13) with a period of a few steps")],
+         dont_care=[dc(0, 2, "first steps"),
+                    dc(113, 400, "the swinging fades (1.3 -> 0.8 with small wiggles, a slow bump 0.49 -> 0.91 at 177-200), then "
+                                 "smooth; val 2.10 (250) -> 2.24 (400) while train -> 0.14: ambiguous")],
+         checked="per-step (whole train set each step, no batch noise): 2.51, 2.70, 5.15, 7.06, 8.47, 9.13, 10.32, 9.87 ... 3.79 "
+                 "(36), 4.00, 2.16, 2.21, 1.51, 2.49, 1.89, 2.70, 2.76, 3.28, 2.29 ... swinging 1.07-3.24 to ~112; then 1.3 -> 0.76 "
+                 "with +-0.15 wiggles, 0.49 -> 0.91 (177-200), smooth 0.79 -> 0.14 from 201. val 4.27, 3.01, 2.64, 2.71, 2.10, "
+                 "2.15, 2.18, 2.24."),
 ]
