@@ -184,9 +184,9 @@ CURVES += [
     dict(id="nanogpt-lr1000x", codebase="nanogpt", rec="ng-lr1000x", title="karpathy/nanoGPT char-level, LR x1000 (peak 1.0) through its warm-up",
          injected="every param group's LR x1000 at every step (inject.py --lr-scale 1:end:1000): warm-up 0.01 -> 1.0 at step 100, cosine to 0.1",
          labels=[lab("divergence", 4, 54, note="4.28, 3.71, 3.50, then 6.50 at step 4 and 11.07 at step 6 (lr 0.04-0.06)"),
-                 lab("divergence", 55, 105, note="back at 3.0-3.5 by step 30, it climbs again from ~step 55 (lr 0.55): 4.0, "
+                 lab("divergence", 56, 106, note="back at 3.0-3.5 by step 30, it climbs again from step 56 (lr 0.56): 4.02, 3.96, 4.10, "
                                                 "6.1 at 62, bucket means 4.7, 8.5, 10.5, 11.9, 18.2 (101); val 20.26 at step 100")],
-         dont_care=[dc(0, 3, "first steps"), dc(106, 401, "after the blow-up: 12-18 until ~180, then recovering to 3.1-3.3 as "
+         dont_care=[dc(0, 3, "first steps"), dc(107, 401, "after the blow-up: 12-18 until ~180, then recovering to 3.1-3.3 as "
                                                        "the cosine brings lr down (healthy 2.1-2.2); the broken stretch")],
          checked="per-step 4.28, 3.71, 3.50, 6.50, 4.86, 11.07, 6.44, 5.74 ... 3.29 at step 30; bucket means 3.47 (41), 3.72 "
                  "(51), 4.65 (61), 8.49 (71), 10.5, 11.9, 18.2 (101), 11.9-16.0 to 171, 6.6 (181), then 5.5 -> 3.2 by 300; val "
@@ -493,4 +493,39 @@ CURVES += [
                  "(36), 4.00, 2.16, 2.21, 1.51, 2.49, 1.89, 2.70, 2.76, 3.28, 2.29 ... swinging 1.07-3.24 to ~112; then 1.3 -> 0.76 "
                  "with +-0.15 wiggles, 0.49 -> 0.91 (177-200), smooth 0.79 -> 0.14 from 201. val 4.27, 3.01, 2.64, 2.71, 2.10, "
                  "2.15, 2.18, 2.24."),
+]
+
+CURVES += [
+    dict(id="makemore-smalldata-overfit", codebase="makemore", rec="mm-overfit", title="karpathy/makemore transformer on 1,500 words (1,350 train / 150 test), 3001 steps",
+         injected="none; a small input file (ident_small.txt: the first 1,500 lines of identifiers.txt, i.e. words starting "
+                  "with a-b; -i ident_small.txt)",
+         labels=[lab("overfitting", 2501, 3001, metric="val_loss",
+                     note="test minimum 2.060 at 2001, then 2.098 (2501), 2.135 (3001) while train falls 1.76 -> 1.61")],
+         dont_care=[FIRST],
+         checked="train bucket means 2.91, 2.31 (226), 2.19, 2.10, 2.03 (901), 1.96, 1.92, 1.86, 1.80 (1801), 1.76, 1.71, 1.69, "
+                 "1.65, 1.61 (2926), steadily down; test (every 500, hard-coded) 2.210, 2.142, 2.081, 2.060 (2001), 2.098, 2.135. "
+                 "Only two evaluations after the turn: the window runs to the end."),
+]
+
+CURVES += [
+    dict(id="mnist-healthy-6ep", codebase="mnist", rec="mnist-long", title="pytorch/examples mnist, defaults, 6 epochs (1128 steps)",
+         injected="none (--epochs 6)", dont_care=[FIRST],
+         checked="the first 376 steps are mnist-healthy's (4.10 at step 2 is the first-step transient); bucket means 2.31, 1.57, "
+                 "1.12, 0.77, 0.56, 0.52, 0.36, 0.31, 0.27, 0.22, 0.20, 0.19, 0.19, 0.17, per-step noise 0.02-0.6; StepLR 0.7 per "
+                 "epoch (1.0 -> 0.168); test 1.077, 0.379, 0.321, 0.215, 0.184, 0.183. A smooth plateau at the end; healthy."),
+]
+CURVES.append(sparse("mnist-healthy-6ep", 50, [], [dc(0, 50, "first log")],
+                     "2.31 at the first logs, falling to ~0.17-0.2 by the end with mean-to-mean wobble +-0.05. Healthy."))
+
+CURVES += [
+    dict(id="mnist-lrdrop-6ep", codebase="mnist", rec="mnist-long-lrdrop", title="pytorch/examples mnist, 6 epochs, LR cut to 1% from step 400",
+         injected="every param group's LR x0.01 from optimizer step 400 to the end (inject.py --lr-scale 400:end:0.01), on top of "
+                  "the script's StepLR",
+         labels=[lab("lr_drop", 400, 800, note="lr 0.49 -> 0.0049 at step 400 (in the lr series); train then flat at ~0.33-0.44 "
+                                                "(47-step means) while healthy goes on to 0.17-0.24; test flat at 0.28-0.29")],
+         dont_care=[FIRST],
+         checked="identical to mnist-healthy-6ep up to 399; 47-step means 0.458 / healthy 0.455 (400), 0.444/0.411, 0.377/0.366, "
+                 "0.425/0.420, 0.421/0.318 (588), 0.416/0.309, 0.333/0.218, 0.383/0.258 ... 0.343/0.167 (1058): the gap opens "
+                 "from ~590. test 1.077, 0.379, 0.2905 (564; a bit better than healthy's 0.321 there), 0.2850, 0.2826, 0.2811 vs "
+                 "healthy 0.215, 0.184, 0.183."),
 ]
