@@ -529,3 +529,37 @@ CURVES += [
                  "from ~590. test 1.077, 0.379, 0.2905 (564; a bit better than healthy's 0.321 there), 0.2850, 0.2826, 0.2811 vs "
                  "healthy 0.215, 0.184, 0.183."),
 ]
+
+CURVES += [
+    dict(id="nanogpt-noclip-lr100x", codebase="nanogpt", rec="ng-noclip-lr100x", title="karpathy/nanoGPT char-level, no gradient clipping at 100x LR (1e-1)",
+         injected="script flags --grad_clip=0.0 --learning_rate=1e-1 --min_lr=1e-2 (100x the config; clipping off)",
+         labels=[lab("stall", 50, 300, note="stuck at 3.0-3.5 (10-step means; per-step 3.0-3.9) from step ~10 to the end, "
+                                             "while healthy goes 3.07 (41) -> 2.65 (81) -> 2.2; val ~3.0-3.16 vs healthy 2.2-2.4")],
+         dont_care=[FIRST, dc(4, 49, "fast early drop 4.28 -> 3.3 then flat: the same as healthy's level until ~40")],
+         checked="no blow-up and no NaN: per-step 4.28, 3.92, 3.76, 3.68, 3.29, then 3.0-3.9; 10-step means 3.64, 3.36, 3.34, "
+                 "3.25, 3.31, 3.51 (51), 3.50, 3.36, 3.34, 3.24, 3.23 (101), 3.2-3.39 to 200, 3.12-3.27 to 300, 3.03-3.15 to "
+                 "400 (healthy 3.07 at 41, 2.44 at 121, 2.1-2.2 at the end); val 4.31, 3.14, 3.16, 3.09, 3.10, 3.03, 3.02, 2.95, "
+                 "3.00 vs healthy 4.31, 2.85, 2.61, 2.42, 2.36, 2.24, 2.24, 2.19, 2.24. A stall at a too-high LR (Adam, no clip)."),
+]
+
+CURVES += [
+    dict(id="wlm-lr60-stall", codebase="wlm", rec="wlm-lr60", title="pytorch/examples word_language_model at --lr 60 (3x)",
+         injected="none by the injector; --lr 60 (3x the default 20)",
+         labels=[lab("spike", 3, 14, note="7.49, 6.33, then 10.58 (3), 9.62, 7.23, 10.16, 7.41, 6.82, 12.25 (9), 8.38, ... 9.53 (14)"),
+                 lab("stall", 60, 300, note="flat at 6.0-6.5 (10-step means) for 300 steps while healthy falls 5.4 -> 4.1")],
+         dont_care=[dc(0, 2, "first steps"), dc(15, 59, "settling after the early spikes at ~6.3-6.8 (healthy 5.5-6.0)"),
+                    dc(301, 450, "the script anneals lr 60 -> 15 after the valid loss got worse; loss drops to 5.3 and stays "
+                                 "(healthy 3.3-3.5)")],
+         checked="per-step 7.49, 6.33, 10.58, 9.62, 7.23, 10.16, 7.41, 6.82, 12.25, 8.38, 6.44 ... 9.53 at 14, then 5.4-7.2 "
+                 "(10-step means 6.0-6.5) to step 300 with no trend, vs healthy 5.4 (60) -> 4.1 (300); 5.2-5.7 after the anneal "
+                 "at 301. valid 5.69, 7.25, 5.08 (healthy 4.42, 3.27, 2.80). No periodic oscillation: noisy and flat."),
+]
+
+CURVES += [
+    dict(id="mnist-lr8", codebase="mnist", rec="mnist-lr8", title="pytorch/examples mnist, Adadelta at --lr 8 (8x the default)",
+         injected="LR x8 from step 1 (script flag --lr 8)",
+         labels=[lab("divergence", 2, 52, note="2.29 -> 58.0 at step 2, then stuck at ln 10 (chance) to the end")],
+         dont_care=[dc(0, 1, "first step"), dc(53, 376, "after the blow-up: flat at chance, the broken stretch")],
+         checked="per-step 2.29, 58.03, 2.27, 2.29, 2.36, ... 2.85 at 10, then 2.21-2.41 (mean 2.30 = ln 10) for all 376 steps; "
+                 "test 2.309, 2.307 (10% accuracy). Like --lr 50, a dead network rather than a NaN."),
+]

@@ -155,7 +155,7 @@ def command_of(rec):
     argv = list(rec["injector_argv"])
     i = argv.index("--record")
     argv[i + 1] = "rec.json"
-    argv = [a.replace("/work/wt-runs/", "") for a in argv]
+    argv = [a.replace("/work/wt-runs/", "<repo>/") for a in argv]
     py = "/tmp/work/real/venv-tv/bin/python" if any(k in rec["cwd"] for k in ("mnist", "makemore")) else "python"
     return f"cd {rec['cwd']} && OMP_NUM_THREADS=1 {py} <repo>/benchmarks/curves/make/inject.py " + " ".join(argv)
 
