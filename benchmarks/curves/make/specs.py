@@ -563,3 +563,24 @@ CURVES += [
          checked="per-step 2.29, 58.03, 2.27, 2.29, 2.36, ... 2.85 at 10, then 2.21-2.41 (mean 2.30 = ln 10) for all 376 steps; "
                  "test 2.309, 2.307 (10% accuracy). Like --lr 50, a dead network rather than a NaN."),
 ]
+
+CURVES += [
+    sparse("nanogpt-badbatch", 10,
+           [lab("spike", 120, 140, note="2.546 (110) -> 2.921 (120) -> 2.463 (130)"),
+            lab("spike", 240, 260, note="2.271 (230) -> 2.682 (240) -> 2.245 (250)"),
+            lab("spike", 330, 350, note="2.179 (320) -> 2.680 (330) -> 2.217 (340)")],
+           [dc(0, 10, "first log")],
+           "each one-step spike (6.3-7.4) lifts its 10-step mean by 0.4-0.5 (+15-26%): 2.921 vs healthy 2.543 at 120, 2.682 vs "
+           "2.211 at 240, 2.680 vs 2.128 at 330; the neighbouring means match healthy within 0.02."),
+    sparse("nanogpt-lrwindow", 10, [lab("divergence", 160, 190, note="2.443 (150) -> 3.081 (160), 2.904, 2.826, 2.807, 2.731 (200)")],
+           [dc(0, 10, "first log"), dc(191, 401, "the rest of the window and the slow partial recovery after it (2.5-2.6 vs healthy 2.2-2.3)")],
+           "2.546, 2.543, 2.439, 2.473, 2.443 (110-150, = healthy), 3.081 (160), 2.904, 2.826, 2.807, 2.731 (200), 2.668 (210), "
+           "then 2.5-2.6 to the end vs healthy 2.2-2.3."),
+    sparse("lit-logreg-lr5x-oscillation", 10, [lab("divergence", 10, 40, note="the first logged mean is 7.26, 3.2x chance (ln 10)")],
+           [dc(41, 220, "a bumpy descent (1.70 -> 1.93 at 90, 0.85 -> 1.08 at 160, 0.54 -> 0.76 -> 0.84 at 180-200): the per-step "
+                        "swinging averaged into bumps; ambiguous"),
+            dc(221, 400, "converged smoothly (0.35 -> 0.14); val 2.10 -> 2.24, ambiguous")],
+           "7.26 (10), 6.11, 4.63, 3.11, 2.54, 2.51, 1.95, 1.70, 1.93, 1.63, 1.47, 1.24, 1.17, 0.95, 0.85, 1.08, 0.81, 0.54, 0.76, "
+           "0.84, 0.62, 0.35 (220), then smooth to 0.141. At 10-step means the oscillation is no longer clearly visible, so it "
+           "is not labelled."),
+]

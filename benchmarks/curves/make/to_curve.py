@@ -193,8 +193,8 @@ def commands():
     for c in CURVES:
         rec = json.load(open(REC / f"{c['rec']}.json"))
         kinds = ", ".join(f"{l['kind']}@{l['onset']}" for l in c.get("labels", [])) or "healthy"
-        extra = f" -> `{c['id']}` is its every-{c['every']} version" if c.get("every") else ""
-        print(f"- `{c['id']}` ({kinds}; injected: {c['injected']}){extra}\n  `{command_of(rec)}`")
+        extra = f"; the every-{c['every']} means of the same run" if c.get("every") else ""
+        print(f"- `{c['id']}` ({kinds}{extra}; injected: {c['injected']})\n  `{command_of(rec)}`")
 
 
 if __name__ == "__main__":
