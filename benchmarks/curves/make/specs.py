@@ -106,7 +106,9 @@ CURVES = [
          dont_care=[FIRST],
          checked="bucket means 7.46, 7.39, 7.30, 7.16, 7.00, 6.72, 6.36, 6.07 (steps 1-88), then 5.4-5.9 to the end; "
                  "valid 5.30, 5.13, 5.08 (healthy 4.42, 3.27, 2.80)."),
-    dict(id="wlm-smalldata", codebase="wlm", rec="wlm-overfit", title="pytorch/examples word_language_model, 11.7k-word train set, 15 epochs",
+    dict(id="wlm-smalldata", codebase="wlm", rec="wlm-overfit", chance=round(math.log(1347), 6),
+         data="data/small: the first 60,000 bytes (11.7k words) of the wikitext-2-like train.txt, the same valid/test "
+              "(vocab 1347 over the three files)", title="pytorch/examples word_language_model, 11.7k-word train set, 15 epochs",
          injected="none (a small train set: the first 60,000 bytes of train.txt; meant to overfit)",
          dont_care=[FIRST, dc(250, 480, "valid flat at 4.63-4.64 while train flattens at ~3.7 (the script annealed lr "
                                           "20 -> 0.005 whenever valid did not improve); a gap, but no upturn")],
@@ -240,7 +242,9 @@ CURVES += [
 ]
 
 CURVES += [
-    dict(id="nanogpt-smalldata-overfit", codebase="nanogpt", rec="ng-overfit", title="karpathy/nanoGPT char-level on a 20k-token train set, 801 steps",
+    dict(id="nanogpt-smalldata-overfit", codebase="nanogpt", rec="ng-overfit",
+         data="data/pysrc_small: the first 20,000 tokens of the char-level train.bin (Python source, vocab 96), the same "
+              "100k-token val.bin", title="karpathy/nanoGPT char-level on a 20k-token train set, 801 steps",
          injected="none; a small train set (data/pysrc_small: the first 20,000 tokens of train.bin, the same val.bin), 800 iters "
                   "(--dataset=pysrc_small --max_iters=800 --lr_decay_iters=800)",
          labels=[lab("overfitting", 550, 800, metric="val_loss",
@@ -496,7 +500,9 @@ CURVES += [
 ]
 
 CURVES += [
-    dict(id="makemore-smalldata-overfit", codebase="makemore", rec="mm-overfit", title="karpathy/makemore transformer on 1,500 words (1,350 train / 150 test), 3001 steps",
+    dict(id="makemore-smalldata-overfit", codebase="makemore", rec="mm-overfit",
+         data="ident_small.txt: the first 1,500 lines of identifiers.txt (identifier pieces starting with a or b; 1,350 "
+              "train / 150 test, 26 letters)", title="karpathy/makemore transformer on 1,500 words (1,350 train / 150 test), 3001 steps",
          injected="none; a small input file (ident_small.txt: the first 1,500 lines of identifiers.txt, i.e. words starting "
                   "with a-b; -i ident_small.txt)",
          labels=[lab("overfitting", 2501, 3001, metric="val_loss",

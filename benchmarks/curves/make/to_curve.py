@@ -172,14 +172,15 @@ def build():
         if c.get("every"):
             s = sparse(s, c["every"])
         source = {"type": "run", "repo": base["repo"], "commit": base["commit"], "script": base["script"],
-                  "command": c.get("command") or command_of(rec), "data": base["data"], "injected": c["injected"]}
+                  "command": c.get("command") or command_of(rec), "data": c.get("data", base["data"]), "injected": c["injected"]}
         doc = {"id": c["id"], "title": c["title"], "source": source, "field": base["field"],
                "logging": f"every {c['every']} steps (mean of the per-step losses since the last log)" if c.get("every")
                else base.get("logging", "per-step"),
                "series": to_json_series(s), "labels": c.get("labels", []), "dont_care": c.get("dont_care", []),
                "checked": c["checked"]}
-        if base.get("chance") is not None:
-            doc["chance_level"] = base["chance"]
+        chance = c.get("chance", base.get("chance"))
+        if chance is not None:
+            doc["chance_level"] = chance
         if c.get("events"):
             doc["events"] = c["events"]
         (RUNS / f"{c['id']}.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
