@@ -178,7 +178,14 @@ def match(curve: corpus.Curve, alerts: list[dict]) -> Outcome:
         steps = curve.series[lab.metric][0]
         delay = int(np.searchsorted(steps, hit["step"], side="left") - np.searchsorted(steps, lab.onset, side="left"))
         out.found[i] = (int(hit["step"]), max(delay, 0))
+    opened = {}  # (kind, metric) -> the episode's opening alert
     for a in alerts:
+        key = (a["kind"], a.get("metric"))
+        if a.get("state") == "update" and key in opened:
+            if id(opened[key]) in credited or opened[key] in out.false:
+                continue  # the episode was already counted, found or false, when it opened
+        else:
+            opened[key] = a
         if any(_in(a["step"], w) for w in curve.dont_care):
             continue
         own = classes_of_report(a)

@@ -63,8 +63,8 @@ class SpikeConfig:
 @dataclass
 class DivergenceConfig:
     """Smoothed loss (EMA beta per step) above `factor` x its running minimum, or back above its
-    starting level after halving it (fastai/Lightning LR-finder stop rule: 4x the best); on a sparse
-    log, at 2x its best for `persist` points. In the first `warmup_steps`, a point `early_factor` x
+    starting level after halving it (fastai/Lightning LR-finder stop rule: 4x the best); or at 2x
+    its best for `sustain_steps` steps (and `persist` logged points). In the first `warmup_steps`, a point `early_factor` x
     the first value, or a loss that rose and then stayed at its start (the chance level)."""
 
     enabled: bool = True
@@ -73,7 +73,9 @@ class DivergenceConfig:
     factor: float = 4.0
     warmup_steps: int = 50
     early_factor: float = 3.0  # in the first warmup_steps: a point this many times the first value
-    persist: int = 3  # sparse logs: points in a row at 2x the best
+    early_single: float = 10.0  # ... or one point this many times
+    persist: int = 3  # doubled from the best for at least this many logged points
+    sustain_steps: int = 20  # ... and this many steps (the smoothing has a ~50-step memory already)
     chance_level: float | None = None  # the loss of a uniform guess (ln(classes)); inferred when None
     chance_steps: int = 500  # at the chance level this long since the start: not learning
 
@@ -143,6 +145,8 @@ class OverfittingConfig:
     gl_percent: float = 5.0
     noise_sigmas: float = 3.0
     train_fall: float = 0.01  # train must have fallen at least 1 % since the best val
+    rise_t: float = 3.0  # onset by trend: a line through the evaluations since the best rises this surely
+    rise_evals: int = 8  # ... through at most this many of the latest
 
 
 @dataclass
@@ -183,7 +187,7 @@ class DiagnosisConfig:
 
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
-             "noise_sigmas", "resolve_after", "history_span", "early_factor", "persist", "chance_level", "chance_steps"}
+             "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps"}
 _SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}

@@ -5,13 +5,14 @@ finder's stop rule), so a curve logged every 500 steps is barely smoothed (each 
 mean) and a per-step curve is smoothed over ~50 steps. The alert fires when the smoothed loss is
 `factor` x its running minimum, or back above where it started after having halved: a loss that
 went from 10.8 to 3 and climbs back to 11 has diverged even though 11/3 < 4.
-A sparse log (each point already a mean over many steps) is barely smoothed, so there a loss that
-doubles from its best and stays doubled for `persist` points has diverged too.
+A loss that doubles from its best and stays doubled has diverged too, if less dramatically: for
+`sustain_steps` (and at least `persist` logged points), judged on the smoothed line of a per-step
+log and on the logged means of a sparse one.
 
 The first steps need their own rule: the smoothing and its warm-up would measure "best" and "start"
 after a blow-up. So the first values logged (the loss at initialisation) are the reference there (the lowest of the first three: a blow-up within them
 must not raise the bar): in the first `warmup_steps`, three points in a row
-`early_factor` x above it, or one 10x that, are a blow-up (an LR far too high sends a fresh model's
+`early_factor` x above it, or one `early_single` x above it, are a blow-up (an LR far too high sends a fresh model's
 loss up by orders of magnitude in a step or two; batch noise makes a point or two that high now and
 then). A loss that blew up and then never got below its start again is stuck: for cross-entropy, at
 the chance level, and the model has stopped learning. The chance level is `chance_level` when the
@@ -38,6 +39,7 @@ class DivergenceDetector:
         self.metric = metric
         self.episode = Episode(sink, "divergence", metric)
         self.stall = Episode(sink, "stall", metric)
+
         self.evidence = lambda step: ""  # other signals near a step (set by the engine)
         self.lr = lr  # the LR track (trend.LRTrack) when the LR is logged: a warm-up is no stall
         self._first_step = 0
@@ -62,7 +64,7 @@ class DivergenceDetector:
         self.stuck = 0  # -1 once the loss got below its start after a blow-up (it learned)
         self._tail = np.empty(0)  # the last raw points, for the stuck rule's rolling mean
         self.settled_said = False
-        self._doubled = 0  # sparse points in a row at 2x the best
+        self._doubled = 0  # points in a row at 2x the best
 
     def chance(self) -> tuple[float, int | None] | None:
         """(level, classes or None): the loss of a uniform guess, given or inferred from the first value."""
@@ -174,7 +176,7 @@ class DivergenceDetector:
     def _judge_head(self) -> None:
         """The first steps against the first values: three points in a row at `early_factor` x the
         lowest of the first three (batch noise makes one or two that high now and then), or one at
-        10x that."""
+        `early_single` x."""
         if len(self._head) < 3:
             return
         vals = [v for _, v in self._head]
@@ -185,7 +187,7 @@ class DivergenceDetector:
         run = 0
         for step, v in self._head:
             run = run + 1 if v > f * ref else 0
-            if run >= 3 or v > 10 * f * ref:
+            if run >= 3 or v > self.cfg.early_single * ref:
                 self.blew_up = self.early = True
                 self.early_peak = max(vals)
                 if not self.episode.open:
@@ -262,16 +264,15 @@ class DivergenceDetector:
         f = self.cfg.factor
         with np.errstate(invalid="ignore"):
             bad = valid & ((smooth > f * mins) | ((smooth > self.start) & (mins < self.start / 2)))
-            doubled = valid & (raw > 2.0 * mins)
-        if self.gap > 1 and doubled.any():  # sparse: each logged mean at 2x the best, `persist` in a row
-            run = self._doubled
-            for i, d in enumerate(doubled.tolist()):
-                run = run + 1 if d else 0
-                if run >= self.cfg.persist:
-                    bad[i] = True
-            self._doubled = run
-        elif not doubled.any():
-            self._doubled = 0
+            # doubled and stayed doubled: the smoothed line of a per-step log, each logged mean of a
+            # sparse one (smoothing it would stretch a lone spike into a run)
+            doubled = valid & ((smooth if self.gap < 5 else raw) > 2.0 * mins)
+        need = max(self.cfg.persist, int(math.ceil(self.cfg.sustain_steps / self.gap)))
+        c = np.arange(1, len(doubled) + 1)
+        last_off = np.maximum.accumulate(np.where(doubled, 0, c))
+        run = c - last_off + np.where(last_off == 0, self._doubled, 0)
+        bad |= run >= need
+        self._doubled = int(run[-1]) if len(run) else self._doubled
         if self.early:
             return  # an early blow-up is open: it ends below the start, not near the best after it
         if not self.episode.open:

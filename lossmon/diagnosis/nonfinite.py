@@ -24,6 +24,15 @@ class NonFiniteDetector:
         self.total = 0
         self.in_row = 0  # non-finite points in a row
         self.finite_run = 0  # finite points since the last non-finite one
+        self._first_steps: list[int] = []
+
+    @property
+    def repeats(self) -> int:
+        """Non-finite grad norms in a row that are critical: 10 steps' worth, but at least 2 logged
+        points (a log every 10 steps that reads NaN twice has been broken for 10 steps)."""
+        st = self._first_steps
+        gap = max(1, int(np.median(np.diff(st)))) if len(st) >= 2 else 1
+        return max(2, -(-10 // gap))
 
     def feed(self, steps: np.ndarray, values: np.ndarray, bad: np.ndarray) -> None:
         """`bad`: the mask of non-finite values (computed once by the caller). One Python
@@ -31,6 +40,8 @@ class NonFiniteDetector:
         n = len(values)
         if n == 0:
             return
+        if len(self._first_steps) < 16:
+            self._first_steps.extend(steps[:16 - len(self._first_steps)].tolist())
         if not bad.any():
             self._finite(steps)
             return
@@ -57,10 +68,11 @@ class NonFiniteDetector:
         if not self.episode.open:
             self.episode.start(step, "info", f"{self.metric} was {what} at step {fmt_step(step)}; with mixed"
                                " precision the scaler skips such steps, so this is fine unless it repeats")
-        if before < 10 <= self.in_row:
-            at = int(steps[10 - before - 1])
-            self.episode.escalate(at, "critical", f"{self.metric} has been non-finite for 10 steps in a row"
-                                  f" (to step {fmt_step(at)}): the gradients have blown up", "rollback")
+        need = self.repeats
+        if before < need <= self.in_row:
+            at = int(steps[need - before - 1])
+            self.episode.escalate(at, "critical", f"{self.metric} has been non-finite for {need} logged points in"
+                                  f" a row (to step {fmt_step(at)}): the gradients have blown up", "rollback")
 
     def _finite(self, steps: np.ndarray) -> None:
         before = self.finite_run

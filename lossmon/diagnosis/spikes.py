@@ -128,6 +128,11 @@ class SpikeDetector:
             # a log pasted mid-run or a short sparse one: from 3 points on, only a jump 3x beyond
             # both bars counts (a line through 3-5 points says little about their scatter)
             hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
+            # the residual RMS is inflated by a curve's bends and by earlier spikes too small to flag:
+            # a point 4 RMS out is judged again against the median residual of its own window
+            near = (m >= cfg.min_points) & ~hit & (excess > 4.0 * scale) & (excess > floor)
+            for j in np.flatnonzero(near)[:16].tolist():
+                hit[j] = self._robust(seq, pos, first + j, cfg.window, excess[j])
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
             if j > 0:
@@ -138,6 +143,21 @@ class SpikeDetector:
                            float(chunk[j] - p) / float(scale[j]) if scale[j] > 0 else float("inf"),
                            float(chunk[j]), float(x[i + j]), i + j)
             i += j + 1 if j < len(chunk) else j
+
+    def _robust(self, seq: np.ndarray, pos: np.ndarray, t: int, window: int, excess: float) -> bool:
+        """Is the point at `t` `sigmas` robust scales above the line through its window (the scale
+        from the median absolute residual, widened for the line's uncertainty as rolling_line is)?"""
+        lo = max(0, t - window)
+        y, x = seq[lo:t], pos[lo:t]
+        m = len(y)
+        if m < self.cfg.min_points or float(np.ptp(x)) == 0:
+            return False
+        slope, icept = np.polyfit(x, y, 1)
+        resid = y - (slope * x + icept)
+        mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
+        dof = max(m - 2.0, 1.0)
+        scale = mad * np.sqrt(1.0 + 4.0 / m) * (1.0 + 2.0 / dof)
+        return scale > 0 and excess > self.cfg.sigmas * scale
 
     def _accept(self, steps: np.ndarray, accepted: np.ndarray, xs: np.ndarray) -> None:
         w = self.cfg.window

@@ -47,6 +47,8 @@ class ValidationDetector:
         self.bad_evals = 0
         self._reopen_at = 0
         self._above_before = False  # the last evaluation was beyond the overfitting margin
+        self.best_single = math.inf  # the lowest single evaluation, and the evaluations since it
+        self.since_best: deque[tuple[int, float]] = deque(maxlen=20)
 
     def rebase(self) -> None:
         self.recent.clear()
@@ -68,11 +70,15 @@ class ValidationDetector:
             self.d2.append(abs(v - 2 * b + a))
         self.recent.append((step, v, t))
         self.window.append(v)
+        if v < self.best_single:
+            self.best_single = v
+            self.since_best.clear()
+        self.since_best.append((step, v))
         self.evals += 1
         # the level is a mean of the last k evaluations: k grows with the number of evaluations so
-        # the best of many noisy ones is not just the luckiest draw; with under 10 there is no time
-        # to average (each one is an epoch), so a single evaluation confirmed by the next one
-        k = 1 if self.evals < 10 else min(len(self.window), max(3, min(20, self.evals // 20)))
+        # the best of many noisy ones is not just the luckiest draw; with under 30 there is no time
+        # to average (each one is often an epoch), so a single evaluation confirmed by the next one
+        k = 1 if self.evals < 30 else min(len(self.window), max(3, min(20, self.evals // 20)))
         level = sum(itertools.islice(reversed(self.window), k)) / k
         if level < self.best:
             self.best, self.best_step, self.train_at_best = level, step, t
@@ -102,7 +108,7 @@ class ValidationDetector:
     def _overfitting(self, step: int, v: float, t: float, level: float, k: int) -> None:
         cfg = self.cfg
         sigma = self.sigma()
-        up = cfg.up_evals
+        up = cfg.up_evals if self.evals >= 10 else min(cfg.up_evals, 2)  # few evaluations: each one counts
         if not self.over.open and len(self.recent) >= up + 1:
             seq = list(self.recent)[-(up + 1):]
             vals = [x[1] for x in seq]
@@ -114,6 +120,8 @@ class ValidationDetector:
                                 f" ({fmt(vals[0])} -> {fmt(v)} since step {fmt_step(seq[0][0])}) while"
                                 f" {self.train_name()} fell {pct((t0 - t) / (abs(t0) or 1))}", "none",
                                 stage="onset")
+        if not self.over.open:
+            self._rising(step, t)
         ref = abs(self.best) or 1.0
         # few evaluations: no scatter to go by yet, so a wider margin stands in for it
         gl = cfg.gl_percent if len(self.d2) >= 3 else 2 * cfg.gl_percent
@@ -132,6 +140,32 @@ class ValidationDetector:
                                f" best {fmt(self.best)} at step {fmt_step(self.best_step)} while {self.train_name()}"
                                f" fell {pct(fell)} since", "early_stop", stage="confirmed", best=self.best,
                                best_step=self.best_step)
+
+    def _rising(self, step: int, t: float) -> None:
+        """Onset by trend: the last evaluations since the best (5 to `rise_evals`) lie on a line that rises
+        with t >= `rise_t`, by at least half the GL margin, while train fell. A slow, steady climb
+        is the classic shape of overfitting and its evaluations rarely rise 3 in a row; a line
+        through them is sure of it long before the climb reaches GL5."""
+        cfg = self.cfg
+        since = list(self.since_best)[-self.cfg.rise_evals:]
+        m = len(since)
+        if m < 5:
+            return
+        x = np.arange(m, dtype=np.float64)
+        y = np.array([v for _, v in since])
+        xm, ym = x.mean(), y.mean()
+        sxx = float(((x - xm) ** 2).sum())
+        slope = float(((x - xm) * (y - ym)).sum()) / sxx
+        resid = y - (ym + slope * (x - xm))
+        sd = math.sqrt(float((resid ** 2).sum()) / (m - 2))
+        rise = slope * (m - 1)
+        ref = abs(self.best_single) or 1.0
+        fell = (self.train_at_best - t) / (abs(self.train_at_best) or 1.0)
+        if (sd > 0 and slope / (sd / math.sqrt(sxx)) >= cfg.rise_t and rise >= cfg.gl_percent / 200 * ref
+                and math.isfinite(fell) and fell > cfg.train_fall):
+            self.over.start(step, "info", f"overfitting may be starting: {self.metric} has climbed steadily since its"
+                            f" best {fmt(self.best_single)}: +{pct(rise / ref)} over its last {m} evaluations (since step"
+                            f" {fmt_step(since[0][0])}) while {self.train_name()} fell {pct(fell)}", "none", stage="onset")
 
     def _plateau(self, step: int, level: float) -> None:
         """ReduceLROnPlateau's rule on the val level (the mean of the last k evaluations); with
