@@ -36,7 +36,7 @@ import corpus  # noqa: E402
 from figures import Figures  # noqa: E402
 
 from lossmon import names  # noqa: E402
-from lossmon.diagnosis import Diagnoser  # noqa: E402
+from lossmon.diagnosis import DiagnosisConfig, Diagnoser  # noqa: E402
 
 try:
     import peers as peer_rules  # noqa: E402
@@ -44,6 +44,7 @@ except ImportError:  # the peers module lands separately; lossmon is scored with
     peer_rules = None
 
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
+CHANCE = "lossmon, told the chance level"
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,14 @@ def chunks(curve: corpus.Curve, per: int):
         yield pts, evs
 
 
-def run_lossmon(curve: corpus.Curve, per: int = 1) -> list[dict]:
-    diag = Diagnoser(live=False)
+def run_lossmon(curve: corpus.Curve, per: int = 1, chance: bool = False) -> list[dict]:
+    """lossmon's detectors at their defaults; `chance`: told the curve's chance level, as a user
+    who knows their number of classes can (`[divergence] chance_level`)."""
+    config = None
+    if chance and curve.chance_level is not None:
+        config = DiagnosisConfig()
+        config.divergence.chance_level = curve.chance_level
+    diag = Diagnoser(config, live=False)
     for pts, evs in chunks(curve, per):
         diag.feed(pts, evs)
     if diag.failed:
@@ -311,7 +318,10 @@ def evaluate(curves: list[corpus.Curve], suites: list[str], per: int = 1) -> tup
     for suite in suites:
         outs, said = [], {}
         for c in curves:
-            alerts = run_lossmon(c, per) if suite == "lossmon" else run_peers(c, suite)
+            if suite.startswith("lossmon"):
+                alerts = run_lossmon(c, per, chance=suite == CHANCE)
+            else:
+                alerts = run_peers(c, suite)
             said[c.id] = alerts
             outs.append(match(c, alerts))
         results[suite] = score(curves, outs)
@@ -337,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     if not curves:
         print("no curves to score")
         return 1
-    suites = ["lossmon"] + ([] if args.no_peers or peer_rules is None else list(peer_rules.PEERS))
+    suites = ["lossmon", CHANCE] + ([] if args.no_peers or peer_rules is None else list(peer_rules.PEERS))
     t0 = time.perf_counter()
     results, outcomes = evaluate(curves, suites, args.per)
     took = time.perf_counter() - t0

@@ -177,12 +177,19 @@ class DivergenceDetector:
         """The first steps against the first values: three points in a row at `early_factor` x the
         lowest of the first three (batch noise makes one or two that high now and then), or one at
         `early_single` x."""
-        if len(self._head) < 3:
+        given = self.cfg.chance_level
+        if len(self._head) < 3 and given is None:
             return
         vals = [v for _, v in self._head]
         ref = self.ref
+        # a fresh model starts near the chance level: told it, a first logged mean far above it
+        # (a sparse log whose first point already holds the blow-up) is judged too
+        at_chance = given is not None and given > 0 and (ref is None or given < ref)
+        if at_chance:
+            ref = given
         if ref is None or ref <= 0:
             return
+        where = f"the chance level ({fmt(ref)})" if at_chance else f"where it started ({fmt(ref)})"
         f = self.cfg.early_factor
         run = 0
         for step, v in self._head:
@@ -193,7 +200,7 @@ class DivergenceDetector:
                 if not self.episode.open:
                     self.episode.start(step, "critical",
                                        f"{self.metric} blew up in its first steps: {fmt(v)} at step"
-                                       f" {fmt_step(step)} is {v / ref:,.0f}x where it started ({fmt(ref)}):"
+                                       f" {fmt_step(step)} is {v / ref:,.0f}x {where}:"
                                        " the LR is far too high for the start of training" + self.evidence(step), "rollback",
                                        value=v, first=ref)
                 return

@@ -15,6 +15,7 @@ flagged point restarts the chunk just after itself, so a healthy stream costs a 
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -129,10 +130,13 @@ class SpikeDetector:
             # both bars counts (a line through 3-5 points says little about their scatter)
             hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
             # the residual RMS is inflated by a curve's bends and by earlier spikes too small to flag:
-            # a point 4 RMS out is judged again against the median residual of its own window
-            near = (m >= cfg.min_points) & ~hit & (excess > 4.0 * scale) & (excess > floor)
+            # a point 3.5 RMS out is judged again against the median residual of its own window
+            near = (m >= cfg.min_points) & ~hit & (excess > 3.5 * scale) & (excess > floor)
+            cached = None  # (index, scale): a window's robust scale serves the next 32 points too
             for j in np.flatnonzero(near)[:16].tolist():
-                hit[j] = self._robust(seq, pos, first + j, cfg.window, excess[j])
+                if cached is None or j - cached[0] > 32:
+                    cached = (j, self._robust_scale(seq, first + j, cfg.window, pos))
+                hit[j] = cached[1] > 0 and excess[j] > cfg.sigmas * cached[1]
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
             if j > 0:
@@ -144,20 +148,23 @@ class SpikeDetector:
                            float(chunk[j]), float(x[i + j]), i + j)
             i += j + 1 if j < len(chunk) else j
 
-    def _robust(self, seq: np.ndarray, pos: np.ndarray, t: int, window: int, excess: float) -> bool:
-        """Is the point at `t` `sigmas` robust scales above the line through its window (the scale
-        from the median absolute residual, widened for the line's uncertainty as rolling_line is)?"""
+    def _robust_scale(self, seq: np.ndarray, t: int, window: int, pos: np.ndarray) -> float:
+        """The scale of the line through the window before `t` from its median absolute residual,
+        widened for the line's uncertainty as rolling_line's is (0 when there are too few points).
+        Few points get here (those 3.5 RMS out), so a plain fit is affordable."""
         lo = max(0, t - window)
         y, x = seq[lo:t], pos[lo:t]
         m = len(y)
-        if m < self.cfg.min_points or float(np.ptp(x)) == 0:
-            return False
-        slope, icept = np.polyfit(x, y, 1)
-        resid = y - (slope * x + icept)
+        if m < self.cfg.min_points:
+            return 0.0
+        xm, ym = float(x.mean()), float(y.mean())
+        dx = x - xm
+        sxx = float(dx @ dx)
+        slope = float(dx @ (y - ym)) / sxx if sxx > 0 else 0.0
+        resid = y - ym - slope * dx
         mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
         dof = max(m - 2.0, 1.0)
-        scale = mad * np.sqrt(1.0 + 4.0 / m) * (1.0 + 2.0 / dof)
-        return scale > 0 and excess > self.cfg.sigmas * scale
+        return mad * math.sqrt(1.0 + 4.0 / m) * (1.0 + 2.0 / dof)
 
     def _accept(self, steps: np.ndarray, accepted: np.ndarray, xs: np.ndarray) -> None:
         w = self.cfg.window

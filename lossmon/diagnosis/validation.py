@@ -151,13 +151,11 @@ class ValidationDetector:
         m = len(since)
         if m < 5:
             return
-        x = np.arange(m, dtype=np.float64)
-        y = np.array([v for _, v in since])
-        xm, ym = x.mean(), y.mean()
-        sxx = float(((x - xm) ** 2).sum())
-        slope = float(((x - xm) * (y - ym)).sum()) / sxx
-        resid = y - (ym + slope * (x - xm))
-        sd = math.sqrt(float((resid ** 2).sum()) / (m - 2))
+        ys = [v for _, v in since]  # a handful of numbers: plain Python beats numpy here
+        xm, ym = (m - 1) / 2, sum(ys) / m
+        sxx = sum((i - xm) ** 2 for i in range(m))
+        slope = sum((i - xm) * (y - ym) for i, y in enumerate(ys)) / sxx
+        sd = math.sqrt(sum((y - ym - slope * (i - xm)) ** 2 for i, y in enumerate(ys)) / (m - 2))
         rise = slope * (m - 1)
         ref = abs(self.best_single) or 1.0
         fell = (self.train_at_best - t) / (abs(self.train_at_best) or 1.0)
