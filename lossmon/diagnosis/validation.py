@@ -153,9 +153,10 @@ class ValidationDetector:
             return
         ys = [v for _, v in since]  # a handful of numbers: plain Python beats numpy here
         xm, ym = (m - 1) / 2, sum(ys) / m
-        sxx = sum((i - xm) ** 2 for i in range(m))
+        sxx = sum((i - xm) * (i - xm) for i in range(m))
         slope = sum((i - xm) * (y - ym) for i, y in enumerate(ys)) / sxx
-        sd = math.sqrt(sum((y - ym - slope * (i - xm)) ** 2 for i, y in enumerate(ys)) / (m - 2))
+        res = [y - ym - slope * (i - xm) for i, y in enumerate(ys)]
+        sd = math.sqrt(sum(r * r for r in res) / (m - 2))  # r * r, not r ** 2: inf, not OverflowError
         rise = slope * (m - 1)
         ref = abs(self.best_single) or 1.0
         fell = (self.train_at_best - t) / (abs(self.train_at_best) or 1.0)
