@@ -363,9 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     targets = {"instability": 0.9, "overfitting": 0.9, "slow": 0.7}
     for cls in CLASSES:
         s = res["classes"][cls.name]
+        if cls.name != "slow" and s.tp + s.fp:
+            fig.add(f"{cls.name} precision", s.precision, "", ">= 0.9", s.precision >= 0.9, "{:.2f}")
         if s.tp + s.fn:
-            if cls.name != "slow":
-                fig.add(f"{cls.name} precision", s.precision, "", ">= 0.9", s.precision >= 0.9, "{:.2f}")
             fig.add(f"{cls.name} recall", s.recall, "", f">= {targets[cls.name]}", s.recall >= targets[cls.name],
                     "{:.2f}")
     fig.add("warning episodes on healthy curves", res["healthy_alarms"], f"on {res['healthy_curves']} curves",

@@ -56,6 +56,8 @@ SECTIONS = [
             (), ("--max-points", "1000")),
     Section("detectors", "4. Detectors: throughput, delay, false alarms", "bench_detectors.py",
             (), ("--seeds", "1", "--reps", "1", "--steps", "3000")),
+    Section("diagnosis", "4e. Diagnosis on real curves: lossmon beside the peers' published rules", "bench_diagnosis.py",
+            (), ("--quick",)),
     Section("watch", "5. lossmon watch: first frame, memory, tailing latency", "bench_watch.py",
             (), ("--lines", "3000", "--reps", "1", "--latency-s", "2")),
     Section("long", "4b. A 10M-step plain-mode run: memory", "bench_long_run.py",

@@ -117,6 +117,14 @@ def test_the_same_alerts_with_the_same_words_whatever_the_feed_size(cid):
     assert said[0] == said[1] == said[2]
 
 
+@pytest.mark.slow
+def test_every_real_curve_gets_the_same_alerts_fed_point_by_point_and_whole():
+    for c in corpus.load_all():
+        one = [(a["step"], a["kind"], a["state"], a["message"]) for a in bench_diagnosis.run_lossmon(c, 1)]
+        whole = [(a["step"], a["kind"], a["state"], a["message"]) for a in bench_diagnosis.run_lossmon(c, 10**6)]
+        assert one == whole, c.id
+
+
 # ---- the whole corpus -------------------------------------------------------------------------
 
 @pytest.mark.slow

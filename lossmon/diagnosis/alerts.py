@@ -58,6 +58,16 @@ class Episode:
         self.open = False
         self.severity = ""
         self.opened_at: int | None = None
+        self.spans: list[list] = []  # [opened, closed or None] of the latest episodes (for open_at)
+
+    def open_at(self, step: int) -> bool:
+        """Whether an episode was open at `step` (as opposed to now): a judgement made at a block's
+        last step must see the state at that step, whatever the feed's batch size."""
+        return any(a <= step and (b is None or step < b) for a, b in self.spans)
+
+    def _ended(self, step: int | None) -> None:
+        if self.spans and self.spans[-1][1] is None:
+            self.spans[-1][1] = step if step is not None else self.spans[-1][0]
 
     def _send(self, state: str, step: int, severity: str, message: str, advice: str, **data) -> None:
         text, action = ADVICE[advice]
@@ -73,6 +83,8 @@ class Episode:
         if self.open:
             return False
         self.open, self.severity, self.opened_at = True, severity, step
+        self.spans.append([int(step), None])
+        del self.spans[:-64]
         self._send("open", step, severity, message, advice, **data)
         return True
 
@@ -94,9 +106,11 @@ class Episode:
     def close(self) -> None:
         """End the episode without an event (nothing worth a line happened since it opened)."""
         self.open = False
+        self._ended(None)
 
     def resolve(self, step: int, message: str, **data) -> None:
         if not self.open:
             return
         self.open = False
+        self._ended(int(step))
         self._send("resolved", step, "info", message, "none", **data)

@@ -44,7 +44,8 @@ class DivergenceDetector:
         self.lr = lr  # the LR track (trend.LRTrack) when the LR is logged: a warm-up is no stall
         self._first_step = 0
         self._at_chance = 0  # points since the start spent at the chance level (-1: it left)
-        self.gap = 1.0  # median step spacing of the first points
+        self.gap = 1.0  # the step spacing of the first two points
+        self._first_value: float | None = None
         self._first_steps: list[int] = []
         self.m = 0.0  # biased EMA state
         self.wsum = 0.0  # 1 - prod(beta): the debiasing denominator
@@ -90,17 +91,27 @@ class DivergenceDetector:
         self.start = None
 
     def _learn_gap(self, steps: np.ndarray) -> None:
-        if len(self._first_steps) >= 16:
-            return
-        self._first_steps.extend(int(s) for s in steps[:16 - len(self._first_steps)])
+        """The step spacing, from the first two steps and fixed from then on (a spacing learned
+        over more points would change the smoothing with the batch sizes: live and `check` must
+        agree). When the second step arrives after a lone first point, the smoothing state of that
+        point is redone with the spacing now known (a lone point's smoothed value is itself)."""
         if len(self._first_steps) >= 2:
-            self.gap = max(1.0, float(np.median(np.diff(self._first_steps))))
+            return
+        before = len(self._first_steps)
+        self._first_steps.extend(int(s) for s in steps[:2 - before])
+        if len(self._first_steps) == 2:
+            self.gap = max(1.0, float(self._first_steps[1] - self._first_steps[0]))
+            if before == 1 and self._first_value is not None:
+                beta = self.cfg.beta ** self.gap
+                self.m, self.wsum = (1.0 - beta) * self._first_value, 1.0 - beta
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Finite points in step order; returns their smoothed values (the val detectors use them)."""
         n = len(values)
         if n == 0:
             return np.empty(0)
+        if self._first_value is None:
+            self._first_value = float(values[0])
         self._learn_gap(steps)
         if self.initial is None:
             if self.first is None:
@@ -220,16 +231,25 @@ class DivergenceDetector:
         if not after.any():
             return
         raw, st = values[after], steps[after]
+        recovered = None
         if self.early and self.episode.open:
             sm = smooth[after]
             below = np.flatnonzero(sm < 0.9 * first)
             if len(below):
-                j = int(below[0])
-                self.early = False
-                self.episode.resolve(int(st[j]), f"{self.metric} recovered from its early blow-up: smoothed"
-                                     f" {fmt(float(sm[j]))} is below {self._start_words()}")
-                return
-        # stuck: the mean of the last `need` points back near the start (0.97-1.25x) and never below it
+                recovered = int(below[0])
+        # the points before a recovery are judged for "stuck" first: the same alerts whatever the batch
+        self._stuck(raw[:recovered], st[:recovered], first)
+        if recovered is not None:
+            j = recovered
+            self.early = False
+            self.episode.resolve(int(st[j]), f"{self.metric} recovered from its early blow-up: smoothed"
+                                 f" {fmt(float(smooth[after][j]))} is below {self._start_words()}")
+
+    def _stuck(self, raw: np.ndarray, st: np.ndarray, first: float) -> None:
+        """Stuck: the mean of the last `need` points back near the start (0.97-1.25x) and never
+        below it since the blow-up."""
+        if len(raw) == 0:
+            return
         if self.settled_said or self.stuck < 0:
             return
         need = max(self.cfg.persist, int(math.ceil(20 / self.gap)))
@@ -241,10 +261,11 @@ class DivergenceDetector:
         means = (c[need:] - c[:-need]) / need  # one per point from the need-th on
         ends = st[len(st) - len(means):] if len(means) <= len(st) else st
         means = means[-len(ends):]
-        if np.any(means < 0.97 * first):
-            self.stuck = -1  # it learned after all
-            return
+        low = np.flatnonzero(means < 0.97 * first)
         near = np.flatnonzero(means <= 1.25 * first)
+        if len(low):
+            self.stuck = -1  # it learned after all (judged at the point it did, whatever the batch)
+            near = near[near < low[0]]
         if len(near):
             k = int(near[0])
             self.settled_said = True
@@ -282,21 +303,26 @@ class DivergenceDetector:
         self._doubled = int(run[-1]) if len(run) else self._doubled
         if self.early:
             return  # an early blow-up is open: it ends below the start, not near the best after it
-        if not self.episode.open:
-            hit = np.flatnonzero(bad)
-            if len(hit) == 0:
+        # open at the first bad point, resolve at the first point back near the best, and again
+        # for the rest of the batch: the same episodes whatever the batch sizes
+        while len(steps):
+            if not self.episode.open:
+                hit = np.flatnonzero(bad)
+                if len(hit) == 0:
+                    return
+                j = int(hit[0])
+                s, b = float(smooth[j]), float(mins[j])
+                self.episode.start(int(steps[j]), "critical",
+                                   f"{self.metric} is diverging: smoothed {fmt(s)} at step {fmt_step(int(steps[j]))} is"
+                                   f" {s / b:.1f}x its best {fmt(b)}" + (f" and above its start {fmt(self.start)}"
+                                                                           if s > self.start else "")
+                                   + self.evidence(int(steps[j])),
+                                   "rollback", value=s, best=b)
+                smooth, mins, steps, bad = smooth[j:], mins[j:], steps[j:], bad[j:]
+            back = np.flatnonzero(smooth <= 1.5 * mins)
+            if len(back) == 0:
                 return
-            j = int(hit[0])
-            s, b = float(smooth[j]), float(mins[j])
-            self.episode.start(int(steps[j]), "critical",
-                               f"{self.metric} is diverging: smoothed {fmt(s)} at step {fmt_step(int(steps[j]))} is"
-                               f" {s / b:.1f}x its best {fmt(b)}" + (f" and above its start {fmt(self.start)}"
-                                                                       if s > self.start else "")
-                               + self.evidence(int(steps[j])),
-                               "rollback", value=s, best=b)
-            smooth, mins, steps = smooth[j:], mins[j:], steps[j:]
-        back = np.flatnonzero(smooth <= 1.5 * mins)
-        if len(back):
             j = int(back[0])
             self.episode.resolve(int(steps[j]), f"{self.metric} recovered: smoothed {fmt(float(smooth[j]))}"
                                  f" is back within 1.5x its best {fmt(float(mins[j]))}")
+            smooth, mins, steps, bad = smooth[j + 1:], mins[j + 1:], steps[j + 1:], bad[j + 1:]

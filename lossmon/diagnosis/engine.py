@@ -51,7 +51,7 @@ class _Train:
         self.divergence = DivergenceDetector(cfg.divergence, sink, metric, lr)
         self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,
                                    self.oscillation.spikes_since,
-                                   lambda: self.divergence.episode.open or self.nonfinite.episode.open,
+                                   lambda step: self.divergence.episode.open_at(step) or self.nonfinite.episode.open_at(step),
                                    start=lambda: self.divergence.initial, update_ratio=ratio.near)
         self._next_look = 0  # block-history point count at which the trend is judged next
         self._level_steps = np.empty(0, dtype=np.int64)  # smoothed level over the latest batch

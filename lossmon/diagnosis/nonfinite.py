@@ -30,8 +30,8 @@ class NonFiniteDetector:
     def repeats(self) -> int:
         """Non-finite grad norms in a row that are critical: 10 steps' worth, but at least 2 logged
         points (a log every 10 steps that reads NaN twice has been broken for 10 steps)."""
-        st = self._first_steps
-        gap = max(1, int(np.median(np.diff(st)))) if len(st) >= 2 else 1
+        st = self._first_steps  # the first two steps: fixed, so live and `check` agree
+        gap = max(1, st[1] - st[0]) if len(st) >= 2 else 1
         return max(2, -(-10 // gap))
 
     def feed(self, steps: np.ndarray, values: np.ndarray, bad: np.ndarray) -> None:
@@ -40,8 +40,8 @@ class NonFiniteDetector:
         n = len(values)
         if n == 0:
             return
-        if len(self._first_steps) < 16:
-            self._first_steps.extend(steps[:16 - len(self._first_steps)].tolist())
+        if len(self._first_steps) < 2:
+            self._first_steps.extend(steps[:2 - len(self._first_steps)].tolist())
         if not bad.any():
             self._finite(steps)
             return

@@ -132,11 +132,11 @@ class SpikeDetector:
             # the residual RMS is inflated by a curve's bends and by earlier spikes too small to flag:
             # a point 3.5 RMS out is judged again against the median residual of its own window
             near = (m >= cfg.min_points) & ~hit & (excess > 3.5 * scale) & (excess > floor)
-            cached = None  # (index, scale): a window's robust scale serves the next 32 points too
-            for j in np.flatnonzero(near)[:16].tolist():
-                if cached is None or j - cached[0] > 32:
-                    cached = (j, self._robust_scale(seq, first + j, cfg.window, pos))
-                hit[j] = cached[1] > 0 and excess[j] > cfg.sigmas * cached[1]
+            for j in np.flatnonzero(near).tolist():
+                scale_j = self._robust_scale(seq, first + j, cfg.window, pos)
+                if scale_j > 0 and excess[j] > cfg.sigmas * scale_j:
+                    hit[j] = True
+                    break  # the chunk restarts after the first flag
             idx = np.flatnonzero(hit)
             j = int(idx[0]) if len(idx) else len(chunk)
             if j > 0:

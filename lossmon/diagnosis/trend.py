@@ -128,14 +128,14 @@ class TrendDetector:
 
     def __init__(self, plateau: PlateauConfig, lr_cfg: LRTooLowConfig, sink, metric: str,
                  blocks: BlockHistory, lr: LRTrack, spikes_since: Callable[[int], int],
-                 broken: Callable[[], bool], start: Callable[[], float | None] = lambda: None,
+                 broken: Callable[[int], bool], start: Callable[[], float | None] = lambda: None,
                  update_ratio: Callable[[int], float | None] = lambda step: None) -> None:
         self.cfg, self.lr_cfg = plateau, lr_cfg
         self.metric = metric
         self.blocks = blocks
         self.lr = lr
         self.spikes_since = spikes_since  # spikes_since(step) -> spike episodes at or after step
-        self.broken = broken  # diverged or non-finite: no trend to judge
+        self.broken = broken  # broken(step): diverged or non-finite then: no trend to judge
         self.start = start  # the loss the run started at (its first values), for "x % below its start"
         self.update_ratio = update_ratio  # log10 |dw|/|w| near a step (None where not logged)
         self.plateau = Episode(sink, "plateau", metric)
@@ -159,7 +159,7 @@ class TrendDetector:
     def evaluate(self) -> None:
         b = self.blocks
         n = b.points
-        if n < 16 or b.count < 5 or self.broken():
+        if n < 16 or b.count < 5 or self.broken(int(b.last[b.count - 1])):
             return
         block_se = b.mean_noise()  # one block mean's scatter about the trend
         k = b.count
