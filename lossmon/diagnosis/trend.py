@@ -172,10 +172,11 @@ class TrendDetector:
         w = self.window(rel_noise, self.cfg.max_noise)
         # a window capped at half the run that is shorter than the noise asks for cannot be
         # precise enough yet: skip the work (this is most looks early in a noisy run)
-        if self.cfg.enabled and not self.too_low.open and (w < half_run or self._need <= half_run):
+        weak = not self.too_low.open or self.too_low.severity == "info"  # a note may still become a warning
+        if self.cfg.enabled and weak and (w < half_run or self._need <= half_run):
             self._plateau(step, w, block_se)
         w = self.window(rel_noise, _RATE_PRECISION)
-        if (self.lr_cfg.enabled and not self.too_low.open
+        if (self.lr_cfg.enabled and weak
                 and n >= (self.lr_cfg.history_windows + 1) * w):
             self._steady(step, w, block_se)
         if self.lr_cfg.enabled and not self.too_low.open and not self.plateau.open and n >= 64:
@@ -260,13 +261,13 @@ class TrendDetector:
             self.plateau.start(step, "info", f"converged: {flat}{self._lr_phrase(step)}. Loss need not reach zero;"
                                " this looks like its floor", converged=True, level=now)
         elif self.lr_cfg.enabled and ratio is not None and ratio < self.lr_cfg.ratio_low:
-            self.too_low.start(step, "warning", f"LR too small: {self.metric} is flat at {fmt(now)} and each"
+            self.too_low.escalate(step, "warning", f"LR too small: {self.metric} is flat at {fmt(now)} and each"
                                f" update moves the weights by only 10^{ratio:.1f} of their size (healthy: about"
                                f" 10^-3){self._lr_phrase(step, ratio=False)}",
                                "raise_lr", level=now, update_ratio=ratio)
         elif (self.lr_cfg.enabled and barely and self.spikes_since(0) == 0 and self._lr_steady(since)
               and not (ratio is not None and ratio > self.lr_cfg.ratio_high)):
-            self.too_low.start(step, "warning", f"LR too small? {self.metric} has barely moved in {b.points} points"
+            self.too_low.escalate(step, "warning", f"LR too small? {self.metric} has barely moved in {b.points} points"
                                f" ({fmt(now)} now, {moved(early)} the mean of its first {half} points) with no"
                                f" spikes{self._lr_phrase(step)}",
                                "raise_lr", level=now)
@@ -324,7 +325,7 @@ class TrendDetector:
         ratio = self.update_ratio(step)
         if ratio is not None and ratio >= cfg.ratio_low + 1:
             return  # updates of a healthy size: a slow curve, not a small LR
-        self.too_low.start(step, "warning",
+        self.too_low.escalate(step, "warning",
                            f"LR too small? {self.metric} is not slowing down: {pct(latest)} over the last {w} points,"
                            f" {pct(earlier)} at most per window before (healthy runs fall fastest early), down to"
                            f" {fmt(float(vals[-1]))}{self._lr_phrase(step)}", "raise_lr", rate=latest)
