@@ -1,4 +1,4 @@
-"""Demo 'lr-high': SGD with an LR 4x too high: spikes and oscillation; cutting the LR 4x calms it.
+"""Demo 'lr-high': SGD with an LR 4x too high: the loss blows up in its first steps and stays erratic; cutting the LR 4x calms it.
 
     python demos/lr_high.py          # same as: lossmon demo lr-high
 

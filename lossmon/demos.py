@@ -34,7 +34,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              n_train=512, noise=1.0, width=256, optimizer="adamw", lr=3e-5, steps=4000, batch=32),
     Scenario("healthy", "plenty of data and a sensible LR: both curves fall together",
              n_train=16384, noise=0.2, width=128, optimizer="adamw", lr=3e-3, steps=4000),
-    Scenario("lr-high", "SGD with an LR 4x too high: spikes and oscillation; cutting the LR 4x calms it",
+    Scenario("lr-high", "SGD with an LR 4x too high: the loss blows up in its first steps and stays erratic; cutting the LR 4x calms it",
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=0.08, steps=4000),
     Scenario("lr-low", "an LR 1000x too small: a slow, steady crawl; raising it helps",
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=2e-5, steps=6000, batch=256),
