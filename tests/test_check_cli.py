@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +137,40 @@ def test_the_overfit_demo_reports_overfitting_and_check_exits_1(tmp_path):
                            text=True, timeout=120)
     assert check.returncode == 1
     assert "overfitting" in check.stdout
+
+
+def _lightning_log_after_a_raise(root: Path) -> Path:
+    """metrics.csv of a run whose LR was raised x8 from lossmon at step 300 (the log has the
+    schedule's LR, 0.1 throughout): the loss jumps from ~0.5 to ~2.4, then falls again."""
+    rng = np.random.default_rng(0)
+    lines = ["epoch,step,train_loss,lr-SGD"]
+    for s in range(1, 601):
+        level = 0.5 + 2.0 * np.exp(-s / 60) if s <= 300 else 0.5 + 1.9 * np.exp(-(s - 300) / 400)
+        lines.append(f"0,{s},{level * (1 + 0.02 * rng.standard_normal()):.5f},0.1")
+    d = root / "lightning_logs" / "version_0"
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return d / "metrics.csv"
+
+
+def _lossmon_run_beside(root: Path) -> Path:
+    run = root / "lossmon_runs" / "20261203-000000-train"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text(json.dumps({"name": "train", "start_time": time.time() - 60, "state": "done"}))
+    rows = [json.dumps({"step": s, "lr": 0.1 if s <= 300 else 0.8}) for s in range(1, 601)]
+    rows.insert(300, json.dumps({"event": "lr_change", "step": 300, "source": "key", "request": "x8",
+                                 "applied": True, "old": [0.1], "new": [0.8], "scale": 8.0}))
+    (run / "run.jsonl").write_text("\n".join(rows) + "\n")
+    return run
+
+
+def test_check_on_a_tools_log_uses_the_lossmon_runs_lr_changes_beside_it(tmp_path, capsys):
+    """After a `]` in the live run, the tool's log alone reads as a divergence; with the lossmon run
+    beside it, check re-bases at the LR change as the live run did, and says which LR it used."""
+    log = _lightning_log_after_a_raise(tmp_path)
+    code, out, _ = run(capsys, log)
+    assert code == 1 and "divergence" in out and "the schedule's" in out  # the log alone: a false alarm
+    run_dir = _lossmon_run_beside(tmp_path)
+    code, out, _ = run(capsys, log)
+    assert f"LR: the effective LR from the lossmon run {run_dir.resolve()} (1 change made from lossmon)" in out
+    assert code == 0 and "divergence" not in out, out

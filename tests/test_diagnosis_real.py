@@ -78,6 +78,22 @@ def test_a_loss_at_the_chance_level_since_the_start_is_a_stall():
     assert stall and stall[0]["severity"] == "warning" and "ln 4" in stall[0]["message"]
 
 
+@pytest.mark.parametrize("cid", ["makemore-lrdrop", "mnist-lrdrop-6ep", "nanogpt-lrdrop"])
+def test_an_abrupt_lr_cut_is_its_own_note_and_never_converged(cid):
+    c = curve(cid)
+    found = alerts(cid)
+    drop = [a for a in found if a["kind"] == "lr_drop"]
+    assert drop and drop[0]["step"] == c.labels[0].onset
+    assert not [a for a in found if a.get("converged")], [a["message"] for a in found if a.get("converged")]
+
+
+def test_an_lr_cut_made_from_lossmon_is_not_a_schedule_mistake():
+    c = curve("makemore-lrdrop")
+    at = c.labels[0].onset
+    c.events = [{"event": "lr_change", "step": at - 1, "applied": True, "source": "key"}]
+    assert not [a for a in bench_diagnosis.run_lossmon(c) if a["kind"] == "lr_drop"]
+
+
 # ---- healthy curves stay quiet ----------------------------------------------------------------
 
 @pytest.mark.parametrize("cid", ["keras-cnn-tomato-leaf", "yolo-v8s-fire-smoke", "hf-vit-irrigation",

@@ -10,13 +10,16 @@ A loss that doubles from its best and stays doubled has diverged too, if less dr
 log and on the logged means of a sparse one.
 
 The first steps need their own rule: the smoothing and its warm-up would measure "best" and "start"
-after a blow-up. So the first values logged (the loss at initialisation) are the reference there (the lowest of the first three: a blow-up within them
-must not raise the bar): in the first `warmup_steps`, three points in a row
-`early_factor` x above it, or one `early_single` x above it, are a blow-up (an LR far too high sends a fresh model's
-loss up by orders of magnitude in a step or two; batch noise makes a point or two that high now and
-then). A loss that blew up and then never got below its start again is stuck: for cross-entropy, at
-the chance level, and the model has stopped learning. The chance level is `chance_level` when the
-user gives it, and ln(k) when the start is within a tenth of the spacing from ln(k), k <= 100.
+after a blow-up. So the first values logged (the loss at initialisation; the lowest of the first
+three, so a blow-up within them does not raise the bar) are the reference there: in the first
+`warmup_steps`, three points in a row `early_factor` x above it, or one `early_single` x above it,
+are a blow-up (an LR far too high sends a fresh model's loss up by orders of magnitude in a step
+or two; batch noise makes a point or two that high now and then). A loss that blew up and then
+never got below its start again is stuck: for cross-entropy, at the chance level, and the model
+has stopped learning. The chance level is `chance_level` when the user gives it (then a sparse
+log's first point, already a mean over the blow-up, is judged against it too), and ln(k) when the
+first value is within a tenth of the spacing from ln(k), k <= 100. A loss that has stayed at the
+chance level since the start for `chance_steps` is a stall.
 Only defined for positive curves (a ratio to the minimum means nothing when it can be <= 0).
 """
 
@@ -45,7 +48,6 @@ class DivergenceDetector:
         self._first_step = 0
         self._at_chance = 0  # points since the start spent at the chance level (-1: it left)
         self.gap = 1.0  # the step spacing of the first two points
-        self._first_value: float | None = None
         self._first_steps: list[int] = []
         self.m = 0.0  # biased EMA state
         self.wsum = 0.0  # 1 - prod(beta): the debiasing denominator
@@ -101,22 +103,20 @@ class DivergenceDetector:
         self._first_steps.extend(int(s) for s in steps[:2 - before])
         if len(self._first_steps) == 2:
             self.gap = max(1.0, float(self._first_steps[1] - self._first_steps[0]))
-            if before == 1 and self._first_value is not None:
+            if before == 1 and self.first is not None:
                 beta = self.cfg.beta ** self.gap
-                self.m, self.wsum = (1.0 - beta) * self._first_value, 1.0 - beta
+                self.m, self.wsum = (1.0 - beta) * self.first, 1.0 - beta
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Finite points in step order; returns their smoothed values (the val detectors use them)."""
         n = len(values)
         if n == 0:
             return np.empty(0)
-        if self._first_value is None:
-            self._first_value = float(values[0])
+        if self.first is None:
+            self.first = float(values[0])
+            self._first_step = int(steps[0])
         self._learn_gap(steps)
         if self.initial is None:
-            if self.first is None:
-                self.first = float(values[0])
-                self._first_step = int(steps[0])
             self._firsts.extend(values[:5 - len(self._firsts)].tolist())
             if len(self._firsts) >= 3 and self.ref is None:
                 self.ref = min(self._firsts[:3])  # a blow-up within them must not raise the bar

@@ -143,7 +143,7 @@ class Diagnoser:
         self.grad_spike: SpikeDetector | None = None
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
-        self._manual_steps: set[int] = set()  # steps of this batch's manual LR changes
+        self._manual_steps: deque[int] = deque(maxlen=64)  # steps of the latest manual LR changes
         self._grad_spikes: deque[int] = deque(maxlen=64)  # steps where grad-norm spike episodes began
 
     # ---- output -----------------------------------------------------------------------------
@@ -180,8 +180,8 @@ class Diagnoser:
         self._dispatch()  # what was found before an error still counts
 
     def _feed(self, points: dict, events) -> None:
-        self._manual_steps = {int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
-                              and isinstance(ev.get("step"), int)}
+        self._manual_steps.extend(int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
+                                  and isinstance(ev.get("step"), int))
         cuts = sorted({int(ev["step"]) for ev in events
                        if ev.get("event") == LR_CHANGE and ev.get("applied", True)
                        and isinstance(ev.get("step"), int)})
@@ -276,8 +276,8 @@ class Diagnoser:
         re-base the detectors instead): annealing is gradual, a 30x cut in one step is often a
         mistake in a schedule, and the stall after it is not convergence."""
         for step, before, after in drops:
-            if step in self._manual_steps:
-                continue
+            if any(0 <= step - m <= 2 for m in self._manual_steps):
+                continue  # a change made from lossmon: it is logged at the step before it applies
             note = Episode(self._emit, "lr_drop", metric)
             note.start(step, "info", f"the LR fell {before / after:,.0f}x at once at step {fmt_step(step)}"
                        f" ({fmt(before)} -> {fmt(after)}); a schedule anneals gradually. If this cut was not"

@@ -54,7 +54,6 @@ class LRTrack:
         self._values = np.empty(0)
         self._peaks = np.empty(0)
         self._every = 1
-        self._last = -1  # the last step fed
         self.drops: list[tuple[int, float, float]] = []  # (step, before, after) of abrupt cuts
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
@@ -73,7 +72,6 @@ class LRTrack:
         peaks = np.maximum.accumulate(np.maximum(values, self.peak))
         self.peak = float(peaks[-1])
         self.current = float(values[-1])
-        self._last = int(steps[-1])
         keep = slice(None, None, self._every)
         self._steps = np.concatenate((self._steps, steps[keep]))
         self._values = np.concatenate((self._values, values[keep]))
