@@ -46,7 +46,7 @@ class _Train:
         self.oscillation = OscillationDetector(cfg.oscillation, sink, metric, self.blocks)
         # the oscillation clock is the block history's point count: spikes are found in a batch
         # before the batch enters the history, so a spike's position is that count + its index
-        self.spike = SpikeDetector(cfg.spike, sink, metric,
+        self.spike = SpikeDetector(cfg.spike, sink, metric, robust=True,
                                    on_flag=lambda step, i: self.oscillation.on_spike(step, self.blocks.points + i))
         self.divergence = DivergenceDetector(cfg.divergence, sink, metric, lr)
         self.trend = TrendDetector(cfg.plateau, cfg.lr_too_low, sink, metric, self.blocks, lr,

@@ -61,11 +61,12 @@ class SpikeDetector:
     """Spikes on one metric. `feed` takes finite points in step order."""
 
     def __init__(self, cfg: SpikeConfig, sink, metric: str, severity: str = "warning",
-                 on_flag: FlagHook | None = None) -> None:
+                 on_flag: FlagHook | None = None, robust: bool = False) -> None:
         self.cfg = cfg
         self.metric = metric
         self.severity = severity
         self.on_flag = on_flag
+        self.robust = robust  # re-judge near misses against the median residual (the train loss)
         self.episode = Episode(sink, "spike", metric)
         self.win = np.empty(0)  # accepted points, newest last, at most cfg.window
         self.win_x = np.empty(0)  # ... and their positions, log(steps since the origin)
@@ -130,8 +131,9 @@ class SpikeDetector:
             # both bars counts (a line through 3-5 points says little about their scatter)
             hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
             # the residual RMS is inflated by a curve's bends and by earlier spikes too small to flag:
-            # a point 3.5 RMS out is judged again against the median residual of its own window
-            near = (m >= cfg.min_points) & ~hit & (excess > 3.5 * scale) & (excess > floor)
+            # on a train loss (batch noise, many points) a point 3.5 RMS out is judged again against
+            # the median residual of its window; a smooth val curve turning up is no spike
+            near = (m >= cfg.min_points) & ~hit & (excess > 3.5 * scale) & (excess > floor) & self.robust
             for j in np.flatnonzero(near).tolist():
                 scale_j = self._robust_scale(seq, first + j, cfg.window, pos)
                 if scale_j > 0 and excess[j] > cfg.sigmas * scale_j:
