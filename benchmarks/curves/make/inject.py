@@ -19,8 +19,17 @@ Injections (all optional, repeatable where it says so):
   --grad-scale S:F     at step S, backpropagate F * loss (gradients x F). Repeatable.
   --nan-grad S         at step S, backpropagate with a NaN gradient: the update poisons the weights,
                        so the loss is NaN from step S+1 on.
+Recording (optional):
+  --record-update-ratio  at every optimizer step of the first optimizer seen, the update-to-weight
+                       ratio of its param group 0: r = log10(||w_after - w_before|| / ||w_after||),
+                       each norm the norm of the per-tensor float32 norms over the group's params that
+                       have a gradient at the pre-step hook (all params that require grad when none has
+                       one yet, as with a step(closure) whose backward runs inside the step); the
+                       parameters are copied in the pre-step hook and r is taken in the post-step hook.
+                       Zero weights give NaN/inf, a zero update -inf (kept as values).
 The record holds: loss per step, lr per step (param group 0, as applied), every line the script
-printed with the number of steps completed when it was printed, and the injections.
+printed with the number of steps completed when it was printed, the injections, and (with
+--record-update-ratio) update_ratio per optimizer step.
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ ap.add_argument("--nan-grad", type=int, default=None)
 ap.add_argument("--lr-from-global", action="store_true",
                 help="record the LR from the script's module-level global `lr` (no torch optimizer)")
 ap.add_argument("--seed-bad", type=int, default=0)
+ap.add_argument("--record-update-ratio", action="store_true",
+                help="record r = log10(||dw||/||w||) of the first optimizer's param group 0 at every step")
 ap.add_argument("script")
 ap.add_argument("args", nargs=argparse.REMAINDER)
 opt = ap.parse_args()
@@ -63,7 +74,9 @@ bad_steps = {int(s) for s in opt.bad_labels.split(",") if s}
 grad_scale = {int(s.split(":")[0]): float(s.split(":")[1]) for s in opt.grad_scale}
 rec = {"injector_argv": sys.argv[1:], "cwd": os.getcwd(), "loss": [], "lr": [], "log": [],
        "injected": [], "t0": time.time()}
-state = {"bw": 0, "opt": 0, "saved": {}, "gsaved": None}
+state = {"bw": 0, "opt": 0, "saved": {}, "gsaved": None, "ratio_opt": None, "ratio_saved": None}
+if opt.record_update_ratio:
+    rec["update_ratio"] = []
 gen = torch.Generator().manual_seed(opt.seed_bad)
 
 
@@ -88,9 +101,38 @@ def _pre(optimizer, args, kwargs):
     state["saved"][id(optimizer)] = saved
     lr0 = optimizer.param_groups[0]["lr"]
     rec["lr"].append([k, float(lr0.item() if torch.is_tensor(lr0) else lr0)])
+    if opt.record_update_ratio:
+        _ratio_pre(optimizer, k)
+
+
+def _ratio_pre(optimizer, k):
+    if state["ratio_opt"] is None:
+        state["ratio_opt"] = id(optimizer)
+    if state["ratio_opt"] != id(optimizer):
+        return
+    g = optimizer.param_groups[0]
+    params = [p for p in g["params"] if p.grad is not None]
+    if not params:  # step(closure): the backward runs inside the step
+        params = [p for p in g["params"] if p.requires_grad]
+    with torch.no_grad():
+        state["ratio_saved"] = (k, params, torch._foreach_mul(params, 1.0))
+
+
+def _ratio_post(optimizer):
+    if state["ratio_opt"] != id(optimizer) or state["ratio_saved"] is None:
+        return
+    k, params, before = state["ratio_saved"]
+    state["ratio_saved"] = None
+    with torch.no_grad():
+        torch._foreach_sub_(before, params)  # w_before - w_after: the same norm as the update
+        d = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(before, 2, dtype=torch.float32)))
+        w = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(params, 2, dtype=torch.float32)))
+        rec["update_ratio"].append([k, float(torch.log10(d / w).item())])
 
 
 def _post(optimizer, args, kwargs):
+    if opt.record_update_ratio:
+        _ratio_post(optimizer)
     saved = state["saved"].pop(id(optimizer), None)
     if saved is not None:
         for g, lr in zip(optimizer.param_groups, saved):

@@ -10,8 +10,12 @@ word_language_model 'valid loss') at the number of optimizer steps completed whe
 from Lightning's metrics.csv (val_loss with its step), or from HF's log_history (eval_loss);
 `lr` is the effective LR of param group 0 as the optimizer applied it (the global `lr` for
 word_language_model, which has no torch optimizer).
+`update_ratio` (records made with inject.py --record-update-ratio): r = log10(||dw|| / ||w||) of the
+first optimizer's param group 0 at every optimizer step, rounded to 4 decimals; for HF, the value at
+each step log_history logged a loss at.
 Sparse versions (`-every10`, `-every50`): at each multiple of N, the mean of the per-step losses
-since the previous log (what HF/Lightning-style mean logging would record); lr at that step; val unchanged.
+since the previous log (what HF/Lightning-style mean logging would record); lr and update_ratio at that
+step (the last per-step value, as a live logger would see it); val unchanged.
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ def r6(v):
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "NaN" if v is None or math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
     return float(f"{v:.6g}")
+
+
+def r4(v):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return r6(v)
+    return round(float(v), 4)
+
+
+ROUND = {"update_ratio": r4}
 
 
 def _dedupe(pairs):
@@ -66,16 +79,23 @@ def series_of(rec: dict, kind: str, out_dir: str | None = None) -> dict:
             # (they differ only where inject.py scaled it), so the logged steps take the effective value.
             eff = dict(_dedupe(rec["lr"]))
             s["learning_rate"] = [(st, eff.get(st, v)) for st, v in s["learning_rate"]]
+        if rec.get("update_ratio") and "loss" in s:
+            ur = dict(_dedupe(rec["update_ratio"]))
+            s["update_ratio"] = [(st, ur[st]) for st, _ in s["loss"] if st in ur]
         return s
     if kind == "hfstep":  # the HF run's per-step losses as the injector saw them, with its eval_loss
         st = json.load(open(os.path.join(out_dir, "trainer_state.json")))
         s["loss"] = _dedupe(rec["loss"])
         s["learning_rate"] = _dedupe(rec["lr"])
         s["eval_loss"] = _dedupe([(h["step"], h["eval_loss"]) for h in st["log_history"] if "eval_loss" in h])
+        if rec.get("update_ratio"):
+            s["update_ratio"] = _dedupe(rec["update_ratio"])
         return s
     s["loss"] = _dedupe(rec["loss"])
     if rec["lr"]:
         s["lr"] = _dedupe(rec["lr"])
+    if rec.get("update_ratio"):
+        s["update_ratio"] = _dedupe(rec["update_ratio"])
     val = []
     if kind == "lit":
         files = sorted(glob.glob(os.path.join(out_dir, "lit", "version_*", "metrics.csv")), key=os.path.getmtime)
@@ -106,13 +126,17 @@ def sparse(s: dict, every: int) -> dict:
     if "lr" in s:
         lr = dict(s["lr"])
         res["lr"] = [(st, lr[st]) for st, _ in out if st in lr]
+    if "update_ratio" in s:
+        ur = dict(s["update_ratio"])
+        res["update_ratio"] = [(st, ur[st]) for st, _ in out if st in ur]
     if "val_loss" in s:
         res["val_loss"] = s["val_loss"]
     return res
 
 
 def to_json_series(s: dict) -> dict:
-    return {k: {"steps": [int(a) for a, _ in v], "values": [r6(float(b)) for _, b in v]} for k, v in s.items() if v}
+    return {k: {"steps": [int(a) for a, _ in v], "values": [ROUND.get(k, r6)(float(b)) for _, b in v]}
+            for k, v in s.items() if v}
 
 
 def look(path, kind, at=(), out_dir=None, every=0):
@@ -128,6 +152,10 @@ def look(path, kind, at=(), out_dir=None, every=0):
               + (f" first nonfinite at {next(st for st, v in pts if not math.isfinite(v))}" if len(fin) < len(vals) else ""))
         if name in ("val_loss", "eval_loss") or len(pts) <= 60:
             print("   ", [(a, round(b, 4)) for a, b in pts])
+    if s.get("update_ratio"):
+        ur = s["update_ratio"]
+        print("  update_ratio median:", _median([v for _, v in ur]), "| second half:",
+              _median([v for st, v in ur if st > ur[-1][0] / 2]))
     if "loss" in s and len(s["loss"]) > 60:
         pts = s["loss"]
         nb = 40
@@ -145,6 +173,12 @@ def look(path, kind, at=(), out_dir=None, every=0):
             print(f"  around {a}:", [(k, round(d[k], 3)) for k in range(a - 4, a + 12) if k in d])
 
 
+def _median(vals):
+    """Median over the finite values (None if there are none)."""
+    f = sorted(v for v in vals if math.isfinite(v))
+    return round(f[len(f) // 2] if len(f) % 2 else (f[len(f) // 2 - 1] + f[len(f) // 2]) / 2, 4) if f else None
+
+
 def _out_dir(rec):
     argv = rec["injector_argv"]
     return argv[argv.index("--out") + 1] if "--out" in argv else None
@@ -155,7 +189,7 @@ def command_of(rec):
     argv = list(rec["injector_argv"])
     i = argv.index("--record")
     argv[i + 1] = "rec.json"
-    argv = [a.replace("/work/wt-runs/", "<repo>/") for a in argv]
+    argv = [a.replace("/work/wt-runs/", "<repo>/").replace("/work/wt-ratio2/", "<repo>/") for a in argv]
     py = "/tmp/work/real/venv-tv/bin/python" if any(k in rec["cwd"] for k in ("mnist", "makemore")) else "python"
     return f"cd {rec['cwd']} && OMP_NUM_THREADS=1 {py} <repo>/benchmarks/curves/make/inject.py " + " ".join(argv)
 
