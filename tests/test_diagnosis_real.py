@@ -157,7 +157,7 @@ def test_the_corpus_scores_no_worse_than_measured():
     table = bench_diagnosis.table(results)
     assert inst.precision >= 0.95 and inst.recall >= 0.8, table
     assert over.precision >= 0.9 and over.recall >= 0.8, table
-    assert slow.precision >= 0.9 and slow.recall >= 0.5, table
+    assert slow.precision >= 0.9 and slow.recall >= 0.55, table
     assert res["nan"].recall == 1.0 and max(res["nan"].delays) <= 1, table  # 1: a sparse NaN grad norm
     assert res["early"].recall >= 0.65, table
     assert res["healthy_alarms"] == 0, table

@@ -177,7 +177,7 @@ class TrendDetector:
         if (self.lr_cfg.enabled and weak
                 and n >= (self.lr_cfg.history_windows + 1) * w):
             self._steady(step, w, block_se)
-        if self.lr_cfg.enabled and not self.too_low.open and not self.plateau.open and n >= 64:
+        if self.lr_cfg.enabled and not self.too_low.open and not self.plateau.open and n >= 32:
             self._small_updates(step)
 
     def _small_updates(self, step: int) -> None:
