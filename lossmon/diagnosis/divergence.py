@@ -55,19 +55,32 @@ class DivergenceDetector:
         self.best = math.inf
         self.start: float | None = None
         self.positive = True
-        self.first: float | None = None  # the first value: the loss at initialisation
-        self.ref: float | None = None  # the lowest of the first three: the early rule's yardstick
-        self.initial: float | None = None  # the median of the first five: "x % below its start"
         self.seen = 0  # points since the very start (not re-based)
         self.early_peak = 0.0  # the highest point in the first steps
         self.blew_up = False  # the early rule fired (once per run)
-        self._firsts: list[float] = []
+        self._firsts: list[float] = []  # the first five values: first, ref and initial come from them
         self._head: list[tuple[int, float]] = []  # (step, value) of the first points, until judged
         self.early = False  # the open episode is an early blow-up (it resolves below the start only)
         self.stuck = 0  # -1 once the loss got below its start after a blow-up (it learned)
         self._tail = np.empty(0)  # the last raw points, for the stuck rule's rolling mean
         self.settled_said = False
         self._doubled = 0  # points in a row at 2x the best
+
+    @property
+    def first(self) -> float | None:
+        """The first value: the loss at initialisation."""
+        return self._firsts[0] if self._firsts else None
+
+    @property
+    def ref(self) -> float | None:
+        """The lowest of the first three: the early rule's yardstick (a blow-up within them must
+        not raise the bar)."""
+        return min(self._firsts[:3]) if len(self._firsts) >= 3 else None
+
+    @property
+    def initial(self) -> float | None:
+        """The median of the first five: where "x % below its start" is measured from."""
+        return float(np.median(self._firsts)) if len(self._firsts) == 5 else None
 
     def chance(self) -> tuple[float, int | None] | None:
         """(level, classes or None): the loss of a uniform guess, given or inferred from the first value."""
@@ -112,16 +125,11 @@ class DivergenceDetector:
         n = len(values)
         if n == 0:
             return np.empty(0)
-        if self.first is None:
-            self.first = float(values[0])
+        if not self._firsts:
             self._first_step = int(steps[0])
-        self._learn_gap(steps)
-        if self.initial is None:
+        if len(self._firsts) < 5:
             self._firsts.extend(values[:5 - len(self._firsts)].tolist())
-            if len(self._firsts) >= 3 and self.ref is None:
-                self.ref = min(self._firsts[:3])  # a blow-up within them must not raise the bar
-            if len(self._firsts) == 5:
-                self.initial = float(np.median(self._firsts))
+        self._learn_gap(steps)
         if self.positive and float(values.min()) <= 0:
             self.positive = False
             self.episode.resolve(int(steps[-1]), f"{self.metric} is not a positive quantity; divergence is not checked")
