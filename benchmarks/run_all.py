@@ -58,6 +58,8 @@ SECTIONS = [
             (), ("--seeds", "1", "--reps", "1", "--steps", "3000")),
     Section("diagnosis", "4e. Diagnosis on real curves: lossmon beside the peers' published rules", "bench_diagnosis.py",
             (), ("--quick",)),
+    Section("forecast", "4f. Forecast of the final value on real curves, against last value and a line",
+            "bench_forecast.py", (), ("--quick",)),
     Section("watch", "5. lossmon watch: first frame, memory, tailing latency", "bench_watch.py",
             (), ("--lines", "3000", "--reps", "1", "--latency-s", "2")),
     Section("long", "4b. A 10M-step plain-mode run: memory", "bench_long_run.py",

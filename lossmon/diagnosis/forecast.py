@@ -137,6 +137,17 @@ def thin(steps: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray, n
     return (cs[edges[1:]] - cs[edges[:-1]]) / cnt, (cv[edges[1:]] - cv[edges[:-1]]) / cnt
 
 
+def _decimals(half: float) -> int | None:
+    """Decimals that show the interval's half-width to one significant digit (two when it starts
+    with a 1): 0.03 -> 2, 0.15 -> 2, 0.4 -> 1."""
+    if not (half > 0 and math.isfinite(half)):
+        return None
+    d = -math.floor(math.log10(half))
+    if half * 10.0 ** d < 1.95:
+        d += 1
+    return max(0, min(8, d))
+
+
 @dataclass(frozen=True)
 class Forecast:
     """One fit of one series and its value at the run's last step.
@@ -144,8 +155,9 @@ class Forecast:
     The interval [low, high] aims at 80 % coverage or more of the true final value (the mean of the
     run's last raw points); on the corpus's healthy curves benchmarks/bench_forecast.py measured it
     (README, "Where the run is heading"). It is a back-test interval: the picked family's error when
-    it predicted the last quarter of the stretch from the first three quarters, scaled to the longer
-    horizon of the forecast, and widened to take in the families that did about as well.
+    it predicted the last quarter of the stretch from the first three quarters, times INTERVAL_K,
+    scaled to the longer horizon of the forecast (in log-steps and in how much the fitted curve
+    still moves, averaged), and widened to take in the families that did about as well.
     """
 
     family: str  # the family picked
@@ -177,8 +189,8 @@ class Forecast:
     def describe(self, name: str) -> str:
         """'val -> 1.48 ± 0.03 at step 20k' (an uneven interval: 'val -> 1.48 (1.45-1.53) at step 20k')."""
         half = self.half_width
-        if half > 0 and math.isfinite(half):
-            d = max(0, min(8, 1 - math.floor(math.log10(half))))
+        d = _decimals(half)
+        if d is not None:
             up, down = self.high - self.value, self.value - self.low
             if abs(up - down) <= 0.25 * half:
                 text = f"{self.value:.{d}f} ± {half:.{d}f}"
@@ -192,8 +204,8 @@ class Forecast:
         """'noise floor ~ 1.41', or '' when there is no credible floor."""
         if self.floor is None:
             return ""
-        half = self.half_width
-        d = max(0, min(8, 1 - math.floor(math.log10(half)))) if half > 0 and math.isfinite(half) else 3
+        d = _decimals(self.half_width)
+        d = 3 if d is None else d
         return f"noise floor ~ {self.floor:.{d}f}"
 
 
@@ -269,10 +281,16 @@ def fit(steps, values, target_step: int, start_step: int | None = None) -> Forec
     fam = min(cands, key=lambda f: cands[f][0] * (1.0 / PARSIMONY if f == "logpower" else 1.0))
     rmse, bias, value, (sse, a, b, theta) = cands[fam]
 
-    # the interval: the back-test error at its horizon, scaled (in log-steps) to the forecast's
+    # the interval: the back-test error, scaled to the forecast's horizon. Two measures of how much
+    # further the forecast reaches than the back-test did, averaged: in log-steps, and in how much
+    # the fitted curve still moves (a curve that has levelled off moves little, whatever the steps)
     horizon_bt = math.log(1.0 / max(x_split, 1e-12))
     horizon = math.log(max(X, 1.0))
-    scale = max(1.0, horizon / horizon_bt) if horizon_bt > 0 else 1.0
+    by_steps = horizon / horizon_bt if horizon_bt > 0 else 1.0
+    fx = _eval(fam, a, b, theta, np.array([x_split, 1.0, X]))
+    moved_bt, moving = abs(fx[1] - fx[0]), abs(fx[2] - fx[1])
+    by_curve = moving / moved_bt if moved_bt > 0 else by_steps
+    scale = max(1.0, 0.5 * (by_steps + by_curve))
     noise = math.sqrt(max(sse, 0.0) / max(n - 4, 1))
     half = INTERVAL_K * math.sqrt(bias * bias + noise * noise / n) * scale
     low, high = value - half, value + half
@@ -292,8 +310,8 @@ def fit(steps, values, target_step: int, start_step: int | None = None) -> Forec
     val = ym + ys * value
     if not all(math.isfinite(q) for q in (val, low, high, A, B)):
         return None
-    return Forecast(family=fam, target_step=int(target_step), value=val, low=ym + ys * low, high=ym + ys * high,
-                    floor=floor, start_step=first, last_step=last, points=n,
+    return Forecast(family=fam, target_step=int(target_step), value=float(val), low=float(ym + ys * low), high=float(ym + ys * high),
+                    floor=None if floor is None else float(floor), start_step=first, last_step=last, points=n,
                     holdout_error=ys * rmse, params=(A, B, *[float(q) for q in theta]), origin=origin,
                     t_scale=span, candidates={f: (ys * c[0], ym + ys * c[2]) for f, c in cands.items()})
 
