@@ -214,14 +214,14 @@ def _p(x: float) -> str:
 def table(groups: dict) -> str:
     head = ("| group | series | cut | n | forecast answers | forecast | last value (same) | line (same) |"
             " forecast, else last | last value | line | fit alone (answers) | coverage (forecast / fit alone) |"
-            " interval half-width |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            " interval half-width | forecast beats last value |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for (group, kind, cut), s in groups.items():
         out.append(f"| {group} | {kind} | {int(cut * 100)} % | {s['n']} | {s['answered']} | {_p(s['fc'])} |"
                    f" {_p(s['last_ans'])} | {_p(s['line_ans'])} | {_p(s['fc_or_last'])} | {_p(s['last'])} |"
                    f" {_p(s['line'])} | {_p(s['fit'])} ({s['fit_answered']}) |"
-                   f" {_p(s['coverage'])} / {_p(s['fit_coverage'])} | {_p(s['half'])} |")
+                   f" {_p(s['coverage'])} / {_p(s['fit_coverage'])} | {_p(s['half'])} | {s['wins']} of {s['answered']} |")
     return head + "\n".join(out) + "\n"
 
 
@@ -245,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = [(c, run_case(c, times)) for c in todo]
     took = time.perf_counter() - t0
+    raw512 = []  # fit() on 512 raw points (it thins them to 256 block means itself)
+    for c in todo:
+        ok = np.isfinite(c.values)
+        if ok.sum() >= 512:
+            s5, v5 = c.steps[ok][:512], c.values[ok][:512]
+            t1 = time.perf_counter()
+            fc.fit(s5, v5, int(c.steps[-1]))
+            raw512.append((time.perf_counter() - t1) * 1e3)
     groups: dict = {}
     for grp in ("healthy", "labelled"):
         for kind in ("train", "val", "all"):
@@ -265,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(groups))
     print(f"Fit cost (Forecaster.update on up to {BLOCKS} block means, {len(times)} calls): median"
           f" {statistics.median(times):.2f} ms, max {max(times):.2f} ms")
+    if raw512:
+        print(f"fit() on 512 raw points ({len(raw512)} series): median {statistics.median(raw512):.2f} ms,"
+              f" max {max(raw512):.2f} ms")
     fams: dict = {}
     for _, r in results:
         for cut in CUTS:
