@@ -84,6 +84,9 @@ def test_nan_and_inf_in_the_input_are_dropped_not_raised():
     f = fit(s, y, 2000)
     assert f is not None and np.isfinite(f.value)
     assert fit(s, y, 10 ** 9) is None  # past MAX_HORIZON x what was seen
+    assert fit(s, y, None) is None and fit(s, y, float("nan")) is None and fit(s, y, 2000, float("inf")) is None
+    huge = np.where(np.arange(s.size) % 2, 1e308, -1e308)
+    assert fit(s, huge, 2000) is None or np.isfinite(fit(s, huge, 2000).value)
 
 
 def test_the_forecaster_says_nothing_until_consecutive_fits_agree():

@@ -231,6 +231,18 @@ def fit(steps, values, target_step: int, start_step: int | None = None) -> Forec
     """One fit of one series (already smoothed or block means; NaN/inf are dropped); None when it
     cannot be trusted: fewer than MIN_POINTS finite points, a constant series, a target more than
     MAX_HORIZON times the stretch seen away, or a fit that is not finite."""
+    try:
+        target = float(target_step)
+        start = None if start_step is None else float(start_step)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(target) or (start is not None and not math.isfinite(start)):
+        return None
+    with np.errstate(all="ignore"):
+        return _fit(steps, values, target_step, start_step)
+
+
+def _fit(steps, values, target_step, start_step) -> Forecast | None:
     got = _clean(steps, values, start_step)
     if got is None:
         return None
@@ -240,7 +252,7 @@ def fit(steps, values, target_step: int, start_step: int | None = None) -> Forec
     first, last = int(round(s[0])), int(round(s[-1]))
     s, v = thin(s, v, MAX_POINTS)
     n = len(v)
-    if n < MIN_POINTS or not math.isfinite(float(target_step)):
+    if n < MIN_POINTS:
         return None
     origin = float(start_step) if start_step is not None else min(0.0, float(s[0]))
     t = s - origin + 1.0
