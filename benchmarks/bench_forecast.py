@@ -9,8 +9,9 @@ For each series of the corpus (benchmarks/curves/) that is a loss curve a foreca
   val loss, which rises: not a curve to extrapolate with saturating families); a curve with spikes
   only when every spike's window ends before the 25 % cut (the run recovered, and the spike is in
   the past at every cut). Divergence, NaN, stall and LR-drop curves are not scored: after the event
-  the curve is not a learning curve (stuck at chance, 1e33, flat), or it needs the re-fit after the
-  LR change, which the live app does and this benchmark does not simulate.
+  the curve is not a learning curve (stuck at chance, 1e33, flat). An LR-cut curve (a 100x cut, then
+  a stall) is scored in its own group with the Forecaster reset at the cut, as the live app does,
+  at the cuts at least 10 % of the run past it.
 
 What is seen at a cut is the raw points up to 25/50/75 % of the series' step span, smoothed as the
 live app hands them over: equal-count block means, at most 256 of them (the store's block means).
@@ -66,6 +67,7 @@ class Case:
     schedule: str  # constant, decaying (the LR ends below 0.7x its peak), unknown (no LR logged)
     steps: np.ndarray
     values: np.ndarray
+    reset: int | None = None  # an LR cut: the Forecaster is reset there, as the live app does
 
 
 def cases(curves: list[corpus.Curve]) -> list[Case]:
@@ -93,10 +95,22 @@ def cases(curves: list[corpus.Curve]) -> list[Case]:
                     group = "labelled"
                 elif kinds <= {"spike"} and all(lab.window[1] < first_cut for lab in c.labels):
                     group = "labelled"
+                elif kinds == {"lr_drop"} and lr_cut(c) is not None:
+                    out.append(Case(c.id, "LR cut, re-fit", kind, schedule(c), st.astype(np.float64), va, lr_cut(c)))
+                    continue
                 else:
                     continue
             out.append(Case(c.id, group, kind, schedule(c), st.astype(np.float64), va))
     return out
+
+
+def lr_cut(c: corpus.Curve) -> int | None:
+    """The first step where the logged LR falls to under half its previous value."""
+    for n, (s, v) in c.series.items():
+        if names.role(n) == names.LR:
+            i = np.nonzero(v[1:] < 0.5 * v[:-1])[0]
+            return int(s[i[0] + 1]) if len(i) else None
+    return None
 
 
 def schedule(c: corpus.Curve) -> str:
@@ -152,14 +166,16 @@ def run_case(c: Case, times: list[float]) -> dict:
     stops = sorted({round(k * UPDATE_EVERY, 6) for k in range(1, int(CUTS[-1] / UPDATE_EVERY) + 1)} | set(CUTS))
     for at in stops:
         m = c.steps <= s0 + at * (s1 - s0)
+        if c.reset is not None and f.start is None and c.steps[m][-1:].size and c.steps[m][-1] >= c.reset:
+            f.reset(c.reset)
         bs, bv = block_means(c.steps[m], c.values[m])
         t0 = time.perf_counter()
         got = f.update(bs, bv, target) if len(bs) else None
         times.append((time.perf_counter() - t0) * 1e3)
-        if at not in CUTS:
-            continue
+        if at not in CUTS or (c.reset is not None and s0 + at * (s1 - s0) < c.reset + 0.1 * (s1 - s0)):
+            continue  # after an LR cut: only cuts at least 10 % of the run past it are scored
         seen_s, seen_v = c.steps[m], c.values[m]
-        direct = fc.fit(bs, bv, target) if len(bs) else None
+        direct = fc.fit(bs, bv, target, c.reset) if len(bs) else None
         recs[at] = {
             "true": true,
             "forecast": None if got is None else got.value,
@@ -254,16 +270,16 @@ def main(argv: list[str] | None = None) -> int:
             fc.fit(s5, v5, int(c.steps[-1]))
             raw512.append((time.perf_counter() - t1) * 1e3)
     groups: dict = {}
-    for grp in ("healthy", "labelled"):
+    for grp in ("healthy", "labelled", "LR cut, re-fit"):
         for kind in ("train", "val", "all"):
             for cut in CUTS:
                 rows = [(c, cut, r[cut]) for c, r in results
-                        if c.group == grp and (kind == "all" or c.kind == kind)]
+                        if c.group == grp and (kind == "all" or c.kind == kind) and cut in r]
                 if rows:
                     groups[(grp, kind, cut)] = summarize(rows)
     for sched in ("constant", "decaying", "unknown"):
         for cut in CUTS:
-            rows = [(c, cut, r[cut]) for c, r in results if c.schedule == sched]
+            rows = [(c, cut, r[cut]) for c, r in results if c.schedule == sched and c.group != "LR cut, re-fit"]
             if rows:
                 groups[(f"LR {sched}", "all", cut)] = summarize(rows)
     print(f"## Forecast of the final value on {len(todo)} real series ({len({c.curve for c in todo})} curves),"
@@ -279,13 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     fams: dict = {}
     for _, r in results:
         for cut in CUTS:
-            if r[cut]["family"]:
+            if cut in r and r[cut]["family"]:
                 fams[r[cut]["family"]] = fams.get(r[cut]["family"], 0) + 1
     print("Families picked (answers):", ", ".join(f"{k} {v}" for k, v in sorted(fams.items(), key=lambda kv: -kv[1])))
     if args.detail:
         print()
         for c, r in results:
-            for cut in CUTS:
+            for cut in [k for k in CUTS if k in r]:
                 x = r[cut]
                 f = "-" if x["forecast"] is None else f"{x['forecast']:.4g} [{x['low']:.4g}, {x['high']:.4g}] {x['family']}"
                 print(f"{c.curve:<36} {c.kind:<5} {c.group:<8} {int(cut * 100):>2}% pts {x['points']:>5} true {x['true']:.4g}"
