@@ -6,7 +6,8 @@ foreign peer is refused and recorded as a `control_refused` event. Requests are 
 line, at most MAX_LINE bytes:
 
     {"cmd": "scale_lr", "factor": 2}     {"cmd": "set_lr", "value": 3e-4}
-    {"cmd": "reset_lr"}  {"cmd": "commit_lr"}  {"cmd": "pause"}  {"cmd": "resume"}
+    {"cmd": "reset_lr"}  {"cmd": "commit_lr"}  {"cmd": "probe_lr", "factor": 2, "steps": 200}
+    {"cmd": "pause"}  {"cmd": "resume"}
     {"cmd": "stop"}  {"cmd": "checkpoint"}  {"cmd": "status"}  {"cmd": "ping"}
 
 An optional "id" is echoed in the reply. Replies are one JSON object a line: {"ok": true, ...} or
@@ -34,6 +35,7 @@ from typing import Any
 
 from lossmon import events, jsontext, names
 from lossmon.rundir.runlog import strict
+from lossmon.training.lr import MAX_PROBE_STEPS
 
 MAX_LINE = 4096
 MAX_CLIENTS = 32
@@ -41,14 +43,15 @@ MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is drop
 REQUESTS_PER_S = 200  # per client; a flood is cut off, not queued
 _AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
-# command -> {field: kind}; kind "lr" is a finite number > 0
+# command -> {field: kind}; kind "lr" is a finite number > 0, "steps" a whole number from 1 to
+# MAX_PROBE_STEPS; a kind ending in "?" is optional
 COMMANDS: dict[str, dict[str, str]] = {
     "ping": {}, "status": {},
     "scale_lr": {"factor": "lr"}, "set_lr": {"value": "lr"},
-    "reset_lr": {}, "commit_lr": {},
+    "reset_lr": {}, "commit_lr": {}, "probe_lr": {"factor": "lr?", "steps": "steps?"},
     "pause": {}, "resume": {}, "stop": {}, "checkpoint": {},
 }
-_STEERING = {"scale_lr", "set_lr", "reset_lr", "commit_lr", "pause", "resume", "stop", "checkpoint"}
+_STEERING = {"scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint"}
 
 
 class ControlError(Exception):
@@ -89,10 +92,15 @@ def parse_request(line: bytes) -> dict:
         kind = fields.get(key)
         if kind is None:
             raise RequestError(f"{cmd} takes no field {key[:40]!r}" + (f"; fields: {', '.join(fields)}" if fields else ""))
+        kind = kind.rstrip("?")
         if kind == "lr" and (isinstance(value, bool) or not isinstance(value, (int, float))
                              or not math.isfinite(value) or value <= 0 or value > 1e6):
             raise RequestError(f"{cmd}: {key} must be a number > 0, got {json.dumps(value)[:40]}")
-    missing = [k for k in fields if k not in req]
+        if kind == "steps" and (isinstance(value, bool) or not isinstance(value, int)
+                                or not 1 <= value <= MAX_PROBE_STEPS):
+            raise RequestError(f"{cmd}: {key} must be a whole number from 1 to {MAX_PROBE_STEPS}, got"
+                               f" {json.dumps(value)[:40]}")
+    missing = [k for k, kind in fields.items() if k not in req and not kind.endswith("?")]
     if missing:
         raise RequestError(f"{cmd} needs {', '.join(missing)}")
     return req
@@ -459,7 +467,7 @@ class ControlServer:
             return {"pid": os.getpid(), "name": run.name}
         if cmd == "status":
             return self.status()
-        if cmd in ("scale_lr", "set_lr", "reset_lr", "commit_lr"):
+        if cmd in ("scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr"):
             if not run.lr_watched and run.step > 0:
                 raise ValueError("LR control needs run.watch(optimizer) in the training function")
             if cmd == "scale_lr":
@@ -468,6 +476,8 @@ class ControlServer:
                 run.set_lr(req["value"], source="control")
             elif cmd == "reset_lr":
                 run.reset_lr(source="control")
+            elif cmd == "probe_lr":
+                run.probe_lr(req.get("factor", 2.0), req.get("steps", 200), source="control")
             else:
                 run.commit_lr(source="control")
             return {"applies": "at the next optimizer step"}
@@ -493,7 +503,7 @@ class ControlServer:
             "pid": os.getpid(), "name": run.name, "step": run.step, "total_steps": run.total_steps,
             "paused": run.paused, "pause_requested": run.pause_requested,
             "stopping": bool(run.stop_requested), "lr_scale": run.lr_scale,
-            "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending,
+            "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending, "lr_probing": run.lr_probing,
             "checkpoint": run.has_checkpoint,
             "loss": _last(run, names.TRAIN_LOSS), "val_loss": _last(run, names.VAL_LOSS), "lr": _last(run, names.LR),
         }

@@ -3,6 +3,7 @@ Makefile -- with one command and an exit status, instead of JSON piped through s
 
     lossmon ctl [RUN] stop | pause | resume | checkpoint | status
     lossmon ctl [RUN] lr x2 | lr x0.5 | lr /2 | lr 3e-4 | lr reset | lr commit
+    lossmon ctl [RUN] probe [x<factor>] [<steps>]     (an LR probe: x2 for 200 steps by default)
 
 It is a module of its own because a script needs what the socket does not give: the run found
 the way `lossmon watch` finds it, words turned into one request, and an answer a shell can test.
@@ -34,9 +35,10 @@ from lossmon.rundir.jobstate import job_state
 from lossmon.rundir.layout import DEFAULT_ROOT, META, RUN_LOG, SOCKET, is_run_dir
 from lossmon.rundir.listing import latest_run
 
-USAGE = "lossmon ctl [RUN] stop|pause|resume|checkpoint|status|lr x2|lr /2|lr 3e-4|lr reset|lr commit"
+USAGE = ("lossmon ctl [RUN] stop|pause|resume|checkpoint|status|lr x2|lr /2|lr 3e-4|lr reset|lr commit"
+         "|probe [x2] [200]")
 SIMPLE = ("stop", "pause", "resume", "checkpoint", "status")  # the words that are the request's cmd
-VERBS = (*SIMPLE, "lr")
+VERBS = (*SIMPLE, "lr", "probe")
 DESCRIPTION = ("Steer a running job from a script (a SLURM pre-emption handler, cron, a Makefile) through its"
                " control socket. RUN is a run directory (default: the newest running run under"
                f" ./{DEFAULT_ROOT}, else the newest). Prints one line; exit status 0 when the job accepted"
@@ -119,6 +121,8 @@ def parse_command(words: list[str]) -> tuple[str, dict]:
             raise CtlError("lr needs one argument: x<factor>, /<divisor>, a value such as 3e-4, reset or commit",
                            USAGE_ERROR)
         cmd, fields = _lr_request(args[0])
+    elif verb == "probe":
+        cmd, fields = "probe_lr", _probe_request(args)
     else:
         raise CtlError(f"unknown command {verb!r}; usage: {USAGE}", USAGE_ERROR)
     try:
@@ -143,10 +147,25 @@ def _lr_request(arg: str) -> tuple[str, dict]:
     return "set_lr", {"value": _number(arg, arg)}
 
 
-def _number(arg: str, text: str) -> float:
+def _probe_request(args: list[str]) -> dict:
+    """`probe [x<factor>] [<steps>]`, in either order: the probe_lr fields given."""
+    fields: dict = {}
+    for arg in args:
+        if arg[:1] in ("x", "*") and "factor" not in fields:
+            fields["factor"] = _number(arg, arg[1:], "probe")
+        elif arg.isdigit() and "steps" not in fields:
+            fields["steps"] = int(arg)
+        else:
+            raise CtlError(f"probe {arg}: expected x<factor> (x2) and a number of steps (200)", USAGE_ERROR)
+    return fields
+
+
+def _number(arg: str, text: str, verb: str = "lr") -> float:
     try:
         return float(text)
     except ValueError:
+        if verb == "probe":
+            raise CtlError(f"probe {arg}: expected x<factor> (x2) and a number of steps (200)", USAGE_ERROR) from None
         raise CtlError(f"lr {arg}: expected x<factor>, /<divisor>, a value such as 3e-4, reset or commit",
                        USAGE_ERROR) from None
 

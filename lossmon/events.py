@@ -28,13 +28,17 @@ CAPTURE = "capture"
 FIELDS: dict[str, dict[str, str]] = {
     LR_CHANGE: {
         "source": "who asked",
-        "request": '"x2", "set 0.001" or "reset"',
+        "request": '"x2", "set 0.001", "reset", "probe x2 for 200 steps" or "probe end"',
         "applied": "false when refused (then `reason` says why)",
         "old": "effective LR per param group before (applied only)",
         "new": "effective LR per param group after (applied only)",
         "scale": "the LR multiplier after (applied only)",
         "clamped": 'the bound that limited it, "max_lr 0.01" (optional)',
         "reason": "why it was refused (refused only)",
+        "probe": '"start", "end" or "cancelled" (a manual change ended it): the two changes of an LR probe'
+                 ' (optional)',
+        "probe_factor": "the probe's factor (probe only)",
+        "probe_steps": "its length in optimizer steps; at the end, the steps it ran (probe only)",
     },
     LR_COMMIT: {
         "source": "who asked",
@@ -76,7 +80,7 @@ FIELDS: dict[str, dict[str, str]] = {
     ALERT: {
         "kind": "the detector: " + ", ".join((
             "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "stall", "lr_drop",
-            "overfitting", "early_stopping")),
+            "overfitting", "early_stopping", "lr_probe")),
         "severity": "info | warning | critical",
         "state": "open | update | resolved (diagnosis/alerts.py: one episode each)",
         "metric": "the series it concerns",

@@ -104,6 +104,10 @@ class WatchedRun:
         return self._pending_lr or bool(self.status.get("lr_pending", False))
 
     @property
+    def lr_probing(self) -> bool:
+        return bool(self.status.get("lr_probing", False))
+
+    @property
     def paused(self) -> bool:
         return bool(self.status.get("paused", False))
 
@@ -135,6 +139,11 @@ class WatchedRun:
 
     def commit_lr(self, *, source: str = "key") -> None:
         self._send("commit_lr")
+
+    def probe_lr(self, factor: float = 2.0, steps: int = 200, *, source: str = "key") -> None:
+        self._pending_lr = True
+        self.status["lr_probing"] = True
+        self._send("probe_lr", factor=factor, steps=steps)
 
     def pause(self, *, source: str = "key") -> None:
         self.status["pause_requested"] = True

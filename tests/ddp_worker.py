@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 
 STEPS = 240
+PROBE_STEPS = 25  # lossmon-probe: rank 0 asks for probe_lr(2, PROBE_STEPS) at step 60
 
 
 def worker(rank, port, mode, out_dir, change_step, stop_at):
@@ -47,6 +48,8 @@ def worker(rank, port, mode, out_dir, change_step, stop_at):
                     run.checkpoint()
                 if rank == 0 and stop_at is not None and step == stop_at:
                     threading.Thread(target=run.stop).start()  # from another thread, like a key
+                if rank == 0 and mode == "lossmon-probe" and step == 60:
+                    run.probe_lr(2.0, PROBE_STEPS)
                 if rank == 0 and mode == "lossmon-pause" and step == 40:
                     run.pause()
                     threading.Timer(0.3, run.resume).start()
@@ -58,12 +61,15 @@ def worker(rank, port, mode, out_dir, change_step, stop_at):
 
         lossmon.run(train, name="ddp", run_dir=Path(out_dir) / f"run-{mode}-{stop_at}", ui="plain")
     else:
-        active = [False]
-        opt.register_step_pre_hook(lambda o, a, k: _halve(o) if active[0] else None)
-        opt.register_step_post_hook(lambda o, a, k: _restore(o) if active[0] else None)
+        # change_step: the step the LR is halved from, or (that step, the step a x2 probe starts)
+        halve_at, probe_at = change_step if isinstance(change_step, (tuple, list)) else (change_step, None)
+        active = [1.0]
+        opt.register_step_pre_hook(lambda o, a, k: _scale(o, active[0]) if active[0] != 1.0 else None)
+        opt.register_step_post_hook(lambda o, a, k: _restore(o) if active[0] != 1.0 else None)
         opt.register_step_pre_hook(lambda o, a, k: used.append(float(o.param_groups[0]["lr"])))
         for step, (x, y) in enumerate(data):
-            active[0] = step >= change_step
+            active[0] = (0.5 if step >= halve_at else 1.0) * (
+                2.0 if probe_at is not None and probe_at <= step < probe_at + PROBE_STEPS else 1.0)
             one_step(x, y)
             steps_done[0] += 1
     params = [p.detach().clone() for p in model.parameters()]
@@ -75,11 +81,11 @@ def worker(rank, port, mode, out_dir, change_step, stop_at):
 _saved = []
 
 
-def _halve(opt):
-    """The scripted reference: LR x0.5 inside the step, as lossmon does, from a fixed step."""
+def _scale(opt, s):
+    """The scripted reference: the LR times s inside the step, as lossmon does."""
     _saved[:] = [g["lr"] for g in opt.param_groups]
     for g in opt.param_groups:
-        g["lr"] = g["lr"] * 0.5
+        g["lr"] = g["lr"] * s
 
 
 def _restore(opt):

@@ -36,6 +36,7 @@ class FakeRun:
         self.lr_scale = 1.0
         self.lr_watched = True
         self.lr_change_pending = False
+        self.lr_probing = False
         self.has_checkpoint = True
         self.store = MetricStore()
 
@@ -43,7 +44,7 @@ class FakeRun:
         self.events.append({"event": event, **fields})
 
     def __getattr__(self, name):
-        if name in ("scale_lr", "set_lr", "reset_lr", "commit_lr", "pause", "resume", "stop", "checkpoint"):
+        if name in ("scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint"):
             return lambda *a, **k: self.calls.append((name, a, k))
         raise AttributeError(name)
 

@@ -50,3 +50,20 @@ def test_pause_on_rank0_holds_every_rank_and_resumes_in_lockstep(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
     kinds = [e["event"] for e in load_run(tmp_path / "run-lossmon-pause-None").store.events]
     assert kinds.count("pause") == 1 and kinds.count("resume") == 1
+
+
+def test_lr_probe_from_rank0_starts_and_ends_on_every_rank_at_the_same_step_bitwise(tmp_path):
+    """probe_lr(2, 25): x2 for exactly 25 optimizer steps on both ranks, then the multiplier it had;
+    the replicas stay identical and equal to a scripted run with that window (issue 23)."""
+    r0, r1 = launch(tmp_path, "lossmon-probe")
+    assert r0["used"] == r1["used"]
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
+    u = r0["used"]
+    halved = [i for i, (a, b) in enumerate(zip(u, u[1:]), 1) if b < a * 0.6]
+    doubled = [i for i, (a, b) in enumerate(zip(u, u[1:]), 1) if b > a * 1.6]
+    assert len(doubled) == 1 and 60 <= doubled[0] <= 60 + 64  # the probe starts at an exchange step
+    start = doubled[0]
+    assert halved[-1] == start + ddp_worker.PROBE_STEPS  # and ends exactly PROBE_STEPS later
+    s0, _ = launch(tmp_path, "scripted", change_step=(halved[0], start))
+    assert s0["used"] == u
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], s0["params"]))

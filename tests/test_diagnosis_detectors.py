@@ -224,7 +224,7 @@ def test_a_flat_loss_with_tiny_updates_is_lr_too_small_and_healthy_updates_are_n
         return [a for a in d.alerts if a["kind"] in ("lr_too_low", "plateau") and a["metric"] == "loss"
                 and a["state"] == "open"]
     tiny = run(-5.5)
-    assert tiny and tiny[0]["kind"] == "lr_too_low" and tiny[0]["action"] == "lr_double"
+    assert tiny and tiny[0]["kind"] == "lr_too_low" and tiny[0]["action"] == "lr_probe"
     assert "10^-5.5" in tiny[0]["message"]
     sane = run(-3.0)
     assert sane and all(a["kind"] == "plateau" for a in sane)

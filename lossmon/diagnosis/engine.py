@@ -28,6 +28,7 @@ from lossmon.diagnosis.spikes import SpikeDetector
 from lossmon.diagnosis.trend import LRTrack, TrendDetector
 from lossmon.diagnosis.validation import ValidationDetector
 from lossmon.diagnosis.alerts import Episode
+from lossmon.diagnosis.probe import ProbeJudge
 from lossmon.events import LR_CHANGE
 from lossmon.formatting import fmt_step
 from lossmon.formatting import fmt_value as fmt
@@ -143,6 +144,7 @@ class Diagnoser:
         self.grad_spike: SpikeDetector | None = None
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
+        self.probe = ProbeJudge(self._emit)  # what an LR probe showed (run.probe_lr)
         self._manual_steps: deque[int] = deque(maxlen=64)  # steps of the latest manual LR changes
         self._grad_spikes: deque[int] = deque(maxlen=64)  # steps where grad-norm spike episodes began
 
@@ -182,6 +184,7 @@ class Diagnoser:
     def _feed(self, points: dict, events) -> None:
         self._manual_steps.extend(int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
                                   and isinstance(ev.get("step"), int))
+        self.probe.events(events)
         cuts = sorted({int(ev["step"]) for ev in events
                        if ev.get("event") == LR_CHANGE and ev.get("applied", True)
                        and isinstance(ev.get("step"), int)})
@@ -251,6 +254,7 @@ class Diagnoser:
                 for det in (self.train.spike, self.train.divergence, self.train.oscillation):
                     det.evidence = self._evidence
             self.train.feed(st, va)
+            self.probe.feed(name, st, va)
         if names.VAL_LOSS in by_role:
             name, st, va = by_role[names.VAL_LOSS]
             self._val(name, st, va)

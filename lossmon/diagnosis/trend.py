@@ -182,7 +182,7 @@ class TrendDetector:
 
     def _small_updates(self, step: int) -> None:
         """The update ratio says the LR is small while the loss still falls: a note with the probe
-        (the curve alone cannot tell a small LR from a slow problem; `]` for a while can). Not
+        (the curve alone cannot tell a small LR from a slow problem; an LR probe can: probe.py). Not
         while the LR warms up or anneals: small updates are what a schedule's ends are for."""
         r = self.update_ratio(step)
         if r is None or r >= self.lr_cfg.ratio_low:
@@ -190,8 +190,8 @@ class TrendDetector:
         if self.lr.known and (self.lr.fraction(step) < 0.5 or not self._lr_steady(self.blocks.step_at(self.blocks.points // 2))):
             return
         self.too_low.start(step, "info", f"LR small? each update moves the weights by only 10^{r:.1f} of their size"
-                           f" (healthy runs: about 10^-3){self._lr_phrase(step, ratio=False)}. ] for ~200 steps tells:"
-                           " if the loss falls faster, keep it", "probe_lr", update_ratio=r)
+                           f" (healthy runs: about 10^-3){self._lr_phrase(step, ratio=False)}. An LR probe tells:"
+                           " if the loss falls faster at x2, keep it", "probe_lr", update_ratio=r)
 
     def _lr_phrase(self, step: int, ratio: bool = True) -> str:
         if not self.lr.known:
@@ -278,8 +278,8 @@ class TrendDetector:
                                converged=False, level=now)
         else:
             self.plateau.start(step, "info", f"plateau: {flat}{self._lr_phrase(step)}. Either this is the floor"
-                               " at this LR (a lower one can get under it: [), or the LR is too small to go on"
-                               " (]); ] for ~200 steps tells them apart: a faster fall means keep it",
+                               " at this LR (a lower one can get under it), or the LR is too small to go on;"
+                               " an LR probe (x2 for a while) tells them apart: a faster fall means keep it",
                                "probe_lr", converged=False, level=now)
 
     def _lr_steady(self, since: int) -> bool:

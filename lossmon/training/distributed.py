@@ -92,6 +92,9 @@ class ControlSync:
             return 1
         k = math.ceil(self.exchange_s / (TARGET_COST * self._step_s))
         k = min(k, MAX_INTERVAL, max(1, int(0.5 / self._step_s)))
+        left = self.lr.probe_steps_left()
+        if left:  # the next exchange lands on the step where the probe ends: every rank restores there
+            k = min(k, left)
         return max(1, k)
 
     def _exchange(self) -> list[float]:
@@ -126,8 +129,10 @@ class ControlSync:
         self._countdown -= 1
         if self._countdown > 0:
             return
-        if self.leader and self.lr.pending:
-            self.lr.apply_requests()  # resolved now, so every rank applies it at this very step
+        if self.leader:
+            self.lr.end_probe_if_due()
+            if self.lr.pending:
+                self.lr.apply_requests()  # resolved now, so every rank applies it at this very step
         v = self._exchange()
         self._apply(v)
         self.interval = self._countdown = max(1, int(v[_NEXT]))

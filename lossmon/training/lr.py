@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from lossmon import events
@@ -30,6 +31,34 @@ def check_positive(value: Any, what: str) -> float:
     if not math.isfinite(x) or x <= 0:
         raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
     return x
+
+
+MAX_PROBE_STEPS = 1_000_000
+
+
+def check_steps(value: Any, what: str = "steps") -> int:
+    """`value` as an int in 1..MAX_PROBE_STEPS, or ValueError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or not 1 <= value <= MAX_PROBE_STEPS:
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_PROBE_STEPS:,}, got {value!r}")
+    return int(value)
+
+
+@dataclass
+class Probe:
+    """An LR probe under way: `factor` on the multiplier for `steps` optimizer steps, then the
+    multiplier it had before (`before`) comes back exactly -- not `scale / factor`, which a clamp
+    or float rounding would leave slightly off."""
+
+    factor: float
+    steps: int
+    before: float
+    source: str
+    remaining: int  # probed steps still to take
+
+    @property
+    def request(self) -> str:
+        return f"probe x{self.factor:g} for {self.steps} steps"
 
 
 def _as_float(lr: Any) -> float:
@@ -51,7 +80,8 @@ class LRControl:
         self._handles: list[Any] = []
         self.min_lr: float | None = None  # optional bounds for manual changes (first param group)
         self.max_lr: float | None = None
-        self._requests: deque[tuple[str, float, str]] = deque()
+        self._requests: deque[tuple[str, Any, str]] = deque()
+        self.probe: Probe | None = None  # an LR probe under way (rank 0 only under DDP)
         self._saved: dict[int, list[Any]] = {}
         # Effective LR of the last optimizer step, for the next logged step (set by the pre-hook).
         self.pending_metrics: dict[str, Any] | None = None
@@ -78,7 +108,10 @@ class LRControl:
     def request_commit(self, source: str) -> None:
         self._request("commit", 1.0, source)
 
-    def _request(self, kind: str, value: float, source: str) -> None:
+    def request_probe(self, factor: Any, steps: Any, source: str) -> None:
+        self._request("probe", (check_positive(factor, "probe factor"), check_steps(steps, "probe steps")), source)
+
+    def _request(self, kind: str, value: Any, source: str) -> None:
         if not self.follower:  # under DDP rank 0's requests reach every rank through the exchange
             self._requests.append((kind, value, source))
 
@@ -92,6 +125,15 @@ class LRControl:
     def set_scale(self, scale: Any) -> None:
         """Restore a saved multiplier (from a checkpoint): no event, takes effect at the next step."""
         self.scale = check_positive(scale, "LR multiplier")
+
+    @property
+    def settled_scale(self) -> float:
+        """The multiplier without a probe under way: what a checkpoint should keep."""
+        return self.probe.before if self.probe is not None else self.scale
+
+    def probe_steps_left(self) -> int:
+        """Probed steps still to take (0 when no probe runs, or when it ends at the next step)."""
+        return max(0, self.probe.remaining) if self.probe is not None else 0
 
     @property
     def pending(self) -> bool:
@@ -135,8 +177,12 @@ class LRControl:
         if not math.isfinite(u) or u < 0:
             raise ValueError(f"lossmon.lr(): the base learning rate must be finite and >= 0, got {base!r}")
         self.manual_base = u
+        if self.sync is None and not self._optimizers:
+            self.end_probe_if_due()
         if self._requests and self.sync is None:
             self.apply_requests()
+        if not self._optimizers:
+            self._probe_step()
         lr = u * self.scale
         if not self._optimizers:
             self._record_effective(0, [lr])
@@ -174,10 +220,14 @@ class LRControl:
         if self._saved:
             self._post(opt)  # a step that raised never ran its post-hook: restore before scaling again
         if self.sync is None:
+            if index == 0:
+                self.end_probe_if_due()
             if self._requests:
                 self.apply_requests()
         elif index == 0:
             self.sync.pre_step()  # under DDP requests are resolved only at the agreed exchange steps
+        if index == 0:
+            self._probe_step()
         s = self.scale
         groups = opt.param_groups
         if meter is not None and not self.follower:  # other ranks log nothing: no need to measure there
@@ -245,6 +295,11 @@ class LRControl:
         while self._requests:
             kind, value, source = self._requests.popleft()
             try:
+                if kind == "probe":
+                    self._start_probe(value[0], value[1], source)
+                    continue
+                if self.probe is not None:  # a change by hand ends the probe first: it is relative to the LR before it
+                    self._end_probe("cancelled")
                 if kind == "commit":
                     self._commit(source)
                 else:
@@ -265,7 +320,15 @@ class LRControl:
         except (RuntimeError, IndexError):  # the deque changed under us: the next call sees it
             return self.scale
         baked, s = 1.0, self.scale
+        probing = self.probe is not None
         for kind, value, _ in queued:
+            if kind == "probe":
+                if not probing:
+                    new_scale, _, rejected = self._resolve("scale", value[0], s, u0)
+                    s, probing = (s, probing) if rejected else (new_scale, True)
+                continue
+            if probing and self.probe is not None:  # ends the probe under way first
+                s, probing = self.probe.before, False
             if kind == "commit":  # the multiplier goes into the LR the optimizers hold
                 baked, u0, s = baked * s, u0 * s, 1.0
             else:
@@ -306,6 +369,47 @@ class LRControl:
         extra = {"clamped": clamped} if clamped else {}
         self._emit(events.LR_CHANGE, source=source, request=request, applied=True,
                    old=old, new=self.effective_lrs(), scale=new_scale, **extra)
+
+    # ---- the LR probe (training thread) -----------------------------------------------------------
+
+    def _start_probe(self, factor: float, steps: int, source: str) -> None:
+        request = f"probe x{factor:g} for {steps} steps"
+        if self.probe is not None:
+            self._emit(events.LR_CHANGE, source=source, request=request, applied=False,
+                       reason=f"an LR probe ({self.probe.request}) is still running")
+            return
+        old = self.effective_lrs()
+        new_scale, clamped, rejected = self._resolve("scale", factor, self.scale, self._base_lr())
+        if rejected is not None:
+            self._emit(events.LR_CHANGE, source=source, request=request, applied=False, reason=rejected)
+            return
+        self.probe = Probe(factor, steps, self.scale, source, steps)
+        self.scale = new_scale
+        extra = {"clamped": clamped} if clamped else {}
+        self._emit(events.LR_CHANGE, source=source, request=request, applied=True, old=old,
+                   new=self.effective_lrs(), scale=new_scale, probe="start", probe_factor=factor,
+                   probe_steps=steps, **extra)
+
+    def end_probe_if_due(self) -> None:
+        """End the probe at the step boundary after its last probed step (the DDP leader calls
+        this at exchange steps only, which it schedules to land exactly there)."""
+        if self.probe is not None and self.probe.remaining <= 0:
+            self._end_probe("end")
+
+    def _probe_step(self) -> None:
+        """One optimizer step taken at the probed LR."""
+        if self.probe is not None:
+            self.probe.remaining -= 1
+
+    def _end_probe(self, how: str) -> None:
+        p, self.probe = self.probe, None
+        if p is None:
+            return
+        old = self.effective_lrs()
+        self.scale = p.before
+        self._emit(events.LR_CHANGE, source="probe", request="probe end", applied=True, old=old,
+                   new=self.effective_lrs(), scale=p.before, probe=how, probe_factor=p.factor,
+                   probe_steps=p.steps - max(0, p.remaining))
 
     def _commit(self, source: str) -> None:
         """Bake the multiplier into the optimizers and schedulers, so s can go back to 1."""

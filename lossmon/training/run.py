@@ -186,6 +186,19 @@ class Run:
         groups keep their ratios to it); the scheduler keeps shaping it from there."""
         self._lr.request_set(value, source)
 
+    def probe_lr(self, factor: float = 2.0, steps: int = 200, *, source: str = "api") -> None:
+        """Try the LR x`factor` for `steps` optimizer steps, then put the multiplier back exactly as
+        it was. Diagnosis compares the loss slope in the window with the trend before it and says
+        in an `lr_probe` alert whether the LR was too small ("keep it") or not. A manual LR change
+        during the probe ends it first; under torch.distributed every rank starts and ends it at
+        the same step."""
+        self._lr.request_probe(factor, steps, source)
+
+    @property
+    def lr_probing(self) -> bool:
+        """True while an LR probe runs."""
+        return self._lr.probe is not None
+
     def set_lr_bounds(self, min_lr: float | None = None, max_lr: float | None = None) -> None:
         """Clamp manual LR changes so the first param group's effective LR stays in [min_lr, max_lr]."""
         self._lr.set_bounds(min_lr, max_lr)
@@ -253,8 +266,8 @@ class Run:
     def state_dict(self) -> dict:
         """What a resumed run needs to continue as this one: the step and the LR multiplier.
         Save it next to the model and optimizer (optimizer checkpoints hold the scheduler's LR,
-        not lossmon's multiplier)."""
-        return {"version": 1, "step": self._step, "lr_scale": self._lr.scale}
+        not lossmon's multiplier). During an LR probe, the multiplier it will restore."""
+        return {"version": 1, "step": self._step, "lr_scale": self._lr.settled_scale}
 
     def load_state_dict(self, state: dict) -> None:
         if not isinstance(state, dict):

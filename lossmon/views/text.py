@@ -142,6 +142,7 @@ class Status:
     nonfinite: int
     paused: bool
     update_ratio: float | None = None  # log10(||dw||/||w||) of the last measured step
+    lr_probing: bool = False  # an LR probe is under way: the multiplier is the probe's
 
     @classmethod
     def of(cls, run: RunView) -> "Status":
@@ -149,7 +150,7 @@ class Status:
         return cls(run.name, store.last_step, run.total_steps, _last(store.by_role(names.EPOCH)),
                    _last(store.by_role(names.TRAIN_LOSS)), _last(store.by_role(names.VAL_LOSS)),
                    _last(lr_series(store)), run.lr_scale, run.lr_change_pending, store.nonfinite, run.paused,
-                   _last(ratio_series(store)))
+                   _last(ratio_series(store)), run.lr_probing)
 
     def eta_s(self, rate: float | None) -> float | None:
         """Seconds left at `rate` steps/s, when the run's length is known."""
@@ -182,7 +183,8 @@ def plain_status(st: Status, rates: list[str]) -> str:
         if v is not None:
             parts.append(f"{label} {fmt_value(v)}")
     if st.lr is not None:
-        parts.append(f"lr {fmt_lr(st.lr)}" + (f" (x{st.lr_scale:.3g})" if st.lr_scale != 1.0 else ""))
+        parts.append(f"lr {fmt_lr(st.lr)}" + (f" (x{st.lr_scale:.3g}{' probe' if st.lr_probing else ''})"
+                                              if st.lr_scale != 1.0 else ""))
     if st.update_ratio is not None:
         parts.append(f"upd/w {fmt_ratio(st.update_ratio)}")
     parts += rates
@@ -220,7 +222,7 @@ def tui_status(st: Status, *, state: str, rate: float | None, elapsed_s: float |
         line1.append((f"  ETA {fmt_duration(eta)}", None, 2))
     line2: list[Segment] = [(" LR ", None, 0), (fmt_lr(st.lr) if st.lr is not None else "-", "bold", 0)]
     if st.lr_scale != 1.0:
-        line2.append((f" (x{st.lr_scale:.3g} manual)", "lr_mark", 0))
+        line2.append((f" (x{st.lr_scale:.3g} {'probe' if st.lr_probing else 'manual'})", "lr_mark", 0))
     if lr_note and st.lr_pending:
         line2.append((f"  {lr_note} at the next step", "warning", 0))
     for label, v in (("loss", st.train), ("val", st.val)):

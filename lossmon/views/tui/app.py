@@ -471,6 +471,18 @@ class LossmonApp(App[int]):
         self.lr_note = "LR multiplier -> 1"
         self._refresh_status()
 
+    def action_lr_probe(self) -> None:
+        if not self._can_steer():
+            return
+        if not self._lr_controllable():
+            return
+        if self.run_.lr_probing:
+            self.notify("an LR probe is already running")
+            return
+        self.run_.probe_lr(2.0, 200, source="key")
+        self.lr_note = "LR probe x2 for 200 steps"
+        self._refresh_status()
+
     def action_lr_dialog(self) -> None:
         if not self._can_steer():
             return
