@@ -371,3 +371,33 @@ def test_cli_lr_find_bad_input_is_one_line(tmp_path, capsys, body, args, says):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("lossmon lr-find: ") and says in err, err
     assert "Traceback" not in err
+
+
+IN_A_RUN = """
+import json, sys, torch, lossmon
+torch.manual_seed(0)
+X = torch.randn(256, 8); Y = (X[:, :3].sum(1) > 0).long()
+model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+def step():
+    loss = torch.nn.functional.cross_entropy(model(X[:32]), Y[:32])
+    opt.zero_grad(); loss.backward(); opt.step()
+    return loss
+r = lossmon.lr_find(step, opt, num_steps=20)          # Run.lr_find: capture looks away
+json.dump({"steps": r.steps, "lr": r.suggested_lr}, open(sys.argv[1], "w"))
+for _ in range(5):
+    step()
+"""
+
+
+def test_lr_find_in_a_script_under_lossmon_run_is_not_logged_as_the_runs_steps(tmp_path):
+    from runlogs import load_run
+
+    script = tmp_path / "s.py"
+    script.write_text(IN_A_RUN)
+    out = tmp_path / "out.json"
+    assert cli.main(["run", "--plain", "--run-dir", str(tmp_path / "r"), str(script), str(out)]) == 0
+    seen = json.loads(out.read_text())
+    assert seen["steps"] == 20 and seen["lr"] > 0
+    loss = load_run(tmp_path / "r").store.series("loss")
+    assert len(loss) == 5  # the script's five steps, none of the ramp's
