@@ -133,7 +133,7 @@ LR_FIND_DESCRIPTION = (
     " suggested LR: the valley (fastai's default rule) and the steepest descent (Lightning's)."
     " lossmon's options come before the script. Exit status 0 with a result, 2 when there is none"
     " (no such file, no optimizer, the script ended or failed before the ramp did).")
-_LR_FIND_VALUED = {"--start-lr", "--end-lr", "--steps", "--stop-factor"}
+_LR_FIND_VALUED = {"--start-lr", "--end-lr", "--steps", "--stop-factor", "--width"}
 
 
 def _positive_float(text: str) -> float:

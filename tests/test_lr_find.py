@@ -348,8 +348,10 @@ def test_cli_lr_find_options(tmp_path, capsys):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     assert cli.main(["lr-find", "--steps", "30", "--no-stop", "--start-lr", "1e-5", "--end-lr", "1",
-                     str(script)]) == 0
-    assert "ran all 30 steps, to LR 1" in capsys.readouterr().out
+                     "--width", "60", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert "ran all 30 steps, to LR 1" in out
+    assert max(len(line) for line in out.splitlines() if "┤" in line or "└" in line) == 60
 
 
 @pytest.mark.parametrize("body, args, says", [
