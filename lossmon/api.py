@@ -65,3 +65,19 @@ def lr(base_lr: float) -> float:
     Call it every step; the LR keys act from the next call, and `lr` is logged with the next step.
     (With a torch optimizer, `watch()` does this for you.)"""
     return current().manual_lr(base_lr)
+
+
+def lr_find(train_step: Callable[[], Any], optimizer: Any, **options: Any) -> Any:
+    """The LR range test (fastai's `lr_find`, Lightning's Tuner): `train_step()` does one step and
+    returns its loss; the LR of `optimizer` ramps from start_lr=1e-7 to end_lr=10 over num_steps=100
+    steps, stopping once the smoothed loss passes stop_factor=4 x its best; then the model, the
+    optimizer, the schedulers and the RNGs are put back as they were. Returns an LRFindResult:
+    `.suggested_lr`, `.suggestions`, `.plot()`, `.summary()`. In a run (`lossmon run`, `lossmon.run`)
+    it is `Run.lr_find`: the test's steps are not logged as the run's. Options:
+    lossmon.training.lr_find.lr_find."""
+    run = active()
+    if run is not None:
+        return run.lr_find(train_step, optimizer, **options)
+    from lossmon.training.lr_find import lr_find as find
+
+    return find(train_step, optimizer, **options)

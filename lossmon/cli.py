@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from lossmon.rundir.layout import DEFAULT_ROOT
 from lossmon.version import __version__
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
     _session_options(demo)
     _run_parser(sub)
+    _lr_find_parser(sub)
     check = sub.add_parser("check", help="run the detectors over a recorded run; exit 1 if they raise a warning",
                            description="Run lossmon's detectors over a recorded run: a lossmon run directory or "
                            "run.jsonl, or any JSONL or CSV file with a step column. Exit status: 0 no warning or "
@@ -118,9 +120,53 @@ def _session_options(p: argparse.ArgumentParser) -> None:
 
 _RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}  # _run_parser's options with a value
 
+LR_FIND_USAGE = "lossmon lr-find [OPTIONS] SCRIPT.py [ARGS...] | lossmon lr-find [OPTIONS] -m MODULE [ARGS...]"
+LR_FIND_HELP = "LR range test on an unmodified training script: plot loss against LR, suggest one"
+LR_FIND_DESCRIPTION = (
+    "Run a training script as `lossmon run` would (no UI, no run directory) with the LR of the first"
+    " torch optimizer it creates ramped exponentially, START to END over STEPS optimizer steps, through"
+    " lossmon's LR multiplier (the script's own schedule is overridden only inside each step); the"
+    " loss is the one it calls backward() on. The ramp stops after STEPS steps, once the smoothed"
+    " loss (beta 0.98) passes STOP-FACTOR x its best, or at a NaN/inf loss; the script is then ended"
+    " (a BaseException raised in its optimizer step: its except-Exception and except-KeyboardInterrupt"
+    " blocks do not run, so it saves nothing). Prints the smoothed loss against log LR and the"
+    " suggested LR: the valley (fastai's default rule) and the steepest descent (Lightning's)."
+    " lossmon's options come before the script. Exit status 0 with a result, 2 when there is none"
+    " (no such file, no optimizer, the script ended or failed before the ramp did).")
+_LR_FIND_VALUED = {"--start-lr", "--end-lr", "--steps", "--stop-factor", "--width"}
 
-def split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:
-    """lossmon's options (before the script) and the script's part (SCRIPT ARGS or -m MODULE ARGS)."""
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def _lr_find_parser(sub=None) -> argparse.ArgumentParser:
+    """`lossmon lr-find`'s options, as `lossmon run`'s are (_run_parser)."""
+    if sub is None:
+        p = argparse.ArgumentParser(prog="lossmon lr-find", usage=LR_FIND_USAGE, description=LR_FIND_DESCRIPTION)
+    else:
+        p = sub.add_parser("lr-find", help=LR_FIND_HELP, usage=LR_FIND_USAGE, description=LR_FIND_DESCRIPTION)
+    p.add_argument("--start-lr", type=_positive_float, default=1e-7, metavar="START", help="first LR (default: 1e-7)")
+    p.add_argument("--end-lr", type=_positive_float, default=10.0, metavar="END", help="last LR (default: 10)")
+    p.add_argument("--steps", type=_positive_int, default=100, metavar="STEPS",
+                   help="optimizer steps from START to END (default: 100)")
+    p.add_argument("--stop-factor", type=_positive_float, default=4.0, metavar="F",
+                   help="stop once the smoothed loss passes F x its best (default: 4)")
+    p.add_argument("--no-stop", action="store_true", help="no early stop: ramp all STEPS steps (NaN still stops)")
+    p.add_argument("--width", type=_positive_int, default=72, help="plot width in columns (default: 72)")
+    p.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module as a script, as python -m does")
+    return p
+
+
+def split_run_args(argv: list[str], valued: set[str] = _RUN_VALUED) -> tuple[list[str], list[str]]:
+    """lossmon's options (before the script) and the script's part (SCRIPT ARGS or -m MODULE ARGS);
+    `valued`: the options that take a value."""
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -132,7 +178,7 @@ def split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:
             return argv[:i], ["-m", a[2:], *argv[i + 1:]]
         if not a.startswith("-") or a == "-":
             return argv[:i], argv[i:]
-        i += 2 if a in _RUN_VALUED else 1
+        i += 2 if a in valued else 1
     return argv, []
 
 
@@ -156,6 +202,8 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     if argv and argv[0] == "run":
         return _run(argv[1:])
+    if argv and argv[0] == "lr-find":
+        return _lr_find(argv[1:])
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -199,24 +247,30 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _script(target: list[str], parser: argparse.ArgumentParser, command: str) -> "Any":
+    """The Script of `lossmon run`/`lr-find`'s part after its options (argparse's error when none)."""
+    from lossmon.session.script import Script
+
+    if not target:
+        parser.error(f"give the script to run (lossmon {command} train.py ARGS, or lossmon {command} -m MODULE ARGS)")
+    if target[0] == "-m":
+        if len(target) < 2:
+            parser.error("-m needs a module name")
+        return Script(module=target[1], args=target[2:])
+    from pathlib import Path
+
+    return Script(path=Path(target[0]), args=target[1:])
+
+
 def _run(argv: list[str]) -> int:
     own, target = split_run_args(argv)
     run_parser = _run_parser()
     args = run_parser.parse_args(own)  # first: `lossmon run --help` is lossmon's own help
-    if not target:
-        run_parser.error("give the script to run (lossmon run train.py ARGS, or lossmon run -m MODULE ARGS)")
     from lossmon.diagnosis.config import ConfigError, load_config
     from lossmon.session.launch import run_script
-    from lossmon.session.script import Script, ScriptError
+    from lossmon.session.script import ScriptError
 
-    if target[0] == "-m":
-        if len(target) < 2:
-            run_parser.error("-m needs a module name")
-        script = Script(module=target[1], args=target[2:])
-    else:
-        from pathlib import Path
-
-        script = Script(path=Path(target[0]), args=target[1:])
+    script = _script(target, run_parser, "run")
     try:
         script.check()
         config = load_config(args.config) if args.config else None
@@ -226,6 +280,30 @@ def _run(argv: list[str]) -> int:
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
                       update_ratio=not args.no_update_ratio)
+
+
+def _lr_find(argv: list[str]) -> int:
+    own, target = split_run_args(argv, _LR_FIND_VALUED)
+    parser = _lr_find_parser()
+    args = parser.parse_args(own)
+    if args.end_lr <= args.start_lr:
+        parser.error(f"--end-lr ({args.end_lr:g}) must be above --start-lr ({args.start_lr:g})")
+    if args.steps < 2:
+        parser.error("--steps must be at least 2")
+    from lossmon.session.lr_find import LRFindError, find_lr_script
+    from lossmon.session.script import ScriptError
+
+    script = _script(target, parser, "lr-find")
+    try:
+        script.check()
+        result = find_lr_script(script, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps,
+                                stop_factor=None if args.no_stop else args.stop_factor)
+    except (ScriptError, LRFindError) as e:
+        print(f"lossmon lr-find: {e}", file=sys.stderr)
+        return 2
+    print(result.plot(width=args.width))
+    print(result.summary())
+    return 0
 
 
 def _watch(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ role. Each source says once, as a `capture` event, what it took.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from lossmon import events, names, output_tap
 from lossmon.capture.checkpoint import save_checkpoint
@@ -29,8 +30,12 @@ from lossmon.training.steering import StopTraining
 class Capture:
     """The capture of one script's run; `install()` before the script, `uninstall()` after."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, on_step: Callable[[Any, Any], None] | None = None) -> None:
         self.run = run
+        # Called at each step with (the primary optimizer, or None for a backward with no optimizer,
+        # the step's loss or None): `lossmon lr-find` ramps the LR and ends the script from here.
+        self.on_step = on_step
+        self.suspended = False  # while True (Run.lr_find), backward calls and steps are not the run's
         self.optimizers: list[Any] = []
         self.primary: Any = None  # the optimizer whose steps are the run's steps
         self.train = True  # still capturing this role (False once the script logs its own)
@@ -97,19 +102,27 @@ class Capture:
                   " act on it; stop = KeyboardInterrupt at its next step")
 
     def _backward(self, loss: Any) -> None:
+        if self.suspended:
+            return
         self._resolve_first()
         if not self.optimizers:  # updates written by hand: every backward is a step
+            if self.on_step is not None:
+                self.on_step(None, loss)
             self._log_train(loss)
             self._stop_if_asked()
             return
         self._acc = loss if self._acc is None else self._acc + loss
 
     def _after_step(self, opt: Any, args: Any, kwargs: Any) -> None:
+        if self.suspended:
+            return
         if self.primary is None:
             self.primary = opt
         if opt is not self.primary:
             return
         loss, self._acc = self._acc, None
+        if self.on_step is not None:
+            self.on_step(opt, loss)
         if loss is not None and self.train:
             self._log_train(loss)
         else:
@@ -174,6 +187,15 @@ class Capture:
         if run.dir is None:
             raise RuntimeError("this run has no run directory to save a checkpoint in")
         return save_checkpoint(run.dir, run.step, self.optimizers, run.state_dict())
+
+    @contextmanager
+    def suspend(self) -> Iterator[None]:
+        """Nothing the script does in this block is the run's: no train loss, no step (Run.lr_find)."""
+        was, self.suspended = self.suspended, True
+        try:
+            yield
+        finally:
+            self.suspended = was
 
     # ---- the script's own logging -----------------------------------------------------------
 

@@ -65,15 +65,17 @@ class Script:
         return self
 
 
-def script_training(script: Script, *, capture: bool = True) -> Callable[[Run], Any]:
-    """The training function that runs `script` as __main__ on the training thread."""
+def script_training(script: Script, *, capture: bool = True,
+                    on_step: Callable[[Any, Any], None] | None = None) -> Callable[[Run], Any]:
+    """The training function that runs `script` as __main__ on the training thread (`on_step`:
+    see Capture)."""
 
     def train(run: Run) -> Any:
         cap = None
         if capture:
             from lossmon.capture import Capture
 
-            cap = run.capture = Capture(run).install()
+            cap = run.capture = Capture(run, on_step=on_step).install()
         saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
         signals = _ScriptSignals(run).install()
         try:

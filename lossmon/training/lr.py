@@ -141,6 +141,11 @@ class LRControl:
         return bool(self._requests)
 
     @property
+    def optimizers(self) -> list[Any]:
+        """The watched optimizers (unwrapped), in the order they were watched."""
+        return list(self._optimizers)
+
+    @property
     def watched(self) -> bool:
         return bool(self._optimizers) or self.manual_base is not None
 

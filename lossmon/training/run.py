@@ -255,6 +255,29 @@ class Run:
         tensor: call it at logging time, not every step."""
         return self._lr.last_lr()
 
+    def lr_find(self, train_step: Callable[[], Any], optimizer: Any = None, **options: Any) -> Any:
+        """`lossmon.lr_find` in this run, before training: the LR range test on `train_step`, with
+        everything it changes put back afterwards (see lossmon.training.lr_find.lr_find for the
+        options). `optimizer` defaults to the first one watched. The test's steps are not the
+        run's: nothing is logged (under `lossmon run`, capture looks away), and the run's step, LR
+        multiplier and logged LR are as they were. Returns an LRFindResult; set its LR with
+        `set_lr(result.suggested_lr)` if you like it. Training thread."""
+        from lossmon.training.lr_find import lr_find
+
+        lrc = self._lr
+        if optimizer is None:
+            if not lrc.optimizers:
+                raise ValueError("run.lr_find(): no optimizer given and none watched; pass the one train_step steps")
+            optimizer = lrc.optimizers[0]
+        kept = lrc.pending_metrics, lrc.last_effective
+        try:
+            if self.capture is None:
+                return lr_find(train_step, optimizer, **options)
+            with self.capture.suspend():
+                return lr_find(train_step, optimizer, **options)
+        finally:
+            lrc.pending_metrics, lrc.last_effective = kept
+
     def step_boundary(self) -> None:
         """Serve pause and checkpoint requests here without logging anything: for loops that do
         not call log() every step (framework callbacks call it at each optimizer step)."""
