@@ -60,6 +60,8 @@ SECTIONS = [
             (), ("--quick",)),
     Section("forecast", "4f. Forecast of the final value on real curves, against last value and a line",
             "bench_forecast.py", (), ("--quick",)),
+    Section("lr_probe", "4g. The LR probe's verdict against keeping x2 for real, on small real models",
+            "bench_lr_probe.py", (), ("--quick",)),
     Section("watch", "5. lossmon watch: first frame, memory, tailing latency", "bench_watch.py",
             (), ("--lines", "3000", "--reps", "1", "--latency-s", "2")),
     Section("long", "4b. A 10M-step plain-mode run: memory", "bench_long_run.py",

@@ -20,6 +20,7 @@ from lossmon import events, states
 from lossmon.control_socket import ControlClient, ControlError
 from lossmon.diagnosis import Diagnoser
 from lossmon.diagnosis.config import DiagnosisConfig
+from lossmon.diagnosis.forecast_live import LiveForecast
 from lossmon.recording.store import MetricStore
 from lossmon.rundir.jobstate import job_state
 from lossmon.rundir.layout import SOCKET
@@ -55,6 +56,7 @@ class WatchedRun:
         self._job_now = threading.Event()
         self._pending_lr = False
         self.total_steps = None
+        self.forecast = LiveForecast(lambda: self.total_steps)
         self.dir = None  # no captured output to write: the job's own terminal has it
 
     # ---- the job, as a view sees it (JobView) -------------------------------------------------
@@ -102,6 +104,10 @@ class WatchedRun:
     @property
     def lr_change_pending(self) -> bool:
         return self._pending_lr or bool(self.status.get("lr_pending", False))
+
+    @property
+    def forecasts(self) -> dict:
+        return self.forecast.latest
 
     @property
     def lr_probing(self) -> bool:
@@ -225,6 +231,7 @@ class WatchedRun:
         if up.reset:
             self.store = MetricStore()
             self.diagnoser = self._new_diagnoser()
+            self.forecast = LiveForecast(lambda: self.total_steps)
             self.generation += 1
             self.notices.append(("warning", up.reset))
         if up.points or up.events:
@@ -233,6 +240,7 @@ class WatchedRun:
             self.store.append_events(up.events)
             if self.diagnoser is not None:
                 self.diagnoser.feed(up.points, up.events)
+            self.forecast(up.points, up.events)
         if not up.more:
             self.loaded = True
         return up.more

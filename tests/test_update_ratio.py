@@ -329,7 +329,7 @@ def test_the_views_show_it():
     assert spark_value("upd/w", rows[-1][1]) == "10^-3.1"
 
     class R:
-        name, total_steps, lr_scale, lr_change_pending, paused = "r", None, 1.0, False, False
+        name, total_steps, lr_scale, lr_change_pending, paused, lr_probing, forecasts = "r", None, 1.0, False, False, False, {}
 
     R.store = store
     line = plain_status(Status.of(R()), [])

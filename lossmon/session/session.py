@@ -14,6 +14,7 @@ from pathlib import Path
 from lossmon import events
 from lossmon.control_socket import ControlServer
 from lossmon.diagnosis import Diagnoser, DiagnosisConfig
+from lossmon.diagnosis.forecast_live import LiveForecast
 from lossmon.diagnosis.live import TickBuffer
 from lossmon.recording.pump import Pump
 from lossmon.rundir.columns import ColumnWriter
@@ -45,6 +46,8 @@ class Session:
         feed = TickBuffer(self.diagnoser)
         self.pump.subscribers.append(feed)
         self.pump.flushers.append(feed.flush)
+        self.run.forecast = LiveForecast(lambda: self.run.total_steps)  # refits every few seconds, here on the pump
+        self.pump.subscribers.append(self.run.forecast)
         self.started = time.monotonic()
         self.pump.start()
         self._closed = False

@@ -46,6 +46,7 @@ class Run:
         self._training_thread: int | None = None  # where checkpoint functions may run outside log()
         self.stop_polled = False  # the script asks lossmon.should_stop() (or an integration does): it stops itself
         self.capture: Any = None  # lossmon.capture.Capture under `lossmon run` (what the script does not log)
+        self.forecast: Any = None  # lossmon.diagnosis.forecast_live.LiveForecast, set by the session
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -277,6 +278,13 @@ class Run:
                 return lr_find(train_step, optimizer, **options)
         finally:
             lrc.pending_metrics, lrc.last_effective = kept
+
+    @property
+    def forecasts(self) -> dict:
+        """The stable forecasts of where the train and val loss end at `total_steps`, by role
+        (names.TRAIN_LOSS, names.VAL_LOSS -> lossmon.diagnosis.forecast.Forecast); empty until a
+        fit is stable, or when `total_steps` is not known."""
+        return self.forecast.latest if self.forecast is not None else {}
 
     def step_boundary(self) -> None:
         """Serve pause and checkpoint requests here without logging anything: for loops that do

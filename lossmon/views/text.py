@@ -143,6 +143,7 @@ class Status:
     paused: bool
     update_ratio: float | None = None  # log10(||dw||/||w||) of the last measured step
     lr_probing: bool = False  # an LR probe is under way: the multiplier is the probe's
+    forecast: str | None = None  # "val -> 1.48 ± 0.03 at step 20k, noise floor ~ 1.41"
 
     @classmethod
     def of(cls, run: RunView) -> "Status":
@@ -150,13 +151,24 @@ class Status:
         return cls(run.name, store.last_step, run.total_steps, _last(store.by_role(names.EPOCH)),
                    _last(store.by_role(names.TRAIN_LOSS)), _last(store.by_role(names.VAL_LOSS)),
                    _last(lr_series(store)), run.lr_scale, run.lr_change_pending, store.nonfinite, run.paused,
-                   _last(ratio_series(store)), run.lr_probing)
+                   _last(ratio_series(store)), run.lr_probing, forecast_text(run.forecasts))
 
     def eta_s(self, rate: float | None) -> float | None:
         """Seconds left at `rate` steps/s, when the run's length is known."""
         if rate and self.total_steps and self.total_steps > self.step and rate > 0:
             return (self.total_steps - self.step) / rate
         return None
+
+
+def forecast_text(forecasts: dict) -> str | None:
+    """The status line's forecast: the val loss's where there is one (that is the number that
+    matters), else the train loss's, with its noise floor when the fit found a credible one."""
+    for role, label in ((names.VAL_LOSS, "val"), (names.TRAIN_LOSS, "loss")):
+        fc = forecasts.get(role)
+        if fc is not None:
+            floor = fc.describe_floor()
+            return fc.describe(label) + (f", {floor}" if floor else "")
+    return None
 
 
 def _last(s: Series | None) -> float | None:
@@ -187,6 +199,8 @@ def plain_status(st: Status, rates: list[str]) -> str:
                                               if st.lr_scale != 1.0 else ""))
     if st.update_ratio is not None:
         parts.append(f"upd/w {fmt_ratio(st.update_ratio)}")
+    if st.forecast:
+        parts.append(st.forecast)
     parts += rates
     if st.nonfinite:
         parts.append(f"{st.nonfinite} non-finite")
@@ -228,6 +242,8 @@ def tui_status(st: Status, *, state: str, rate: float | None, elapsed_s: float |
     for label, v in (("loss", st.train), ("val", st.val)):
         if v is not None:
             line2.append((f"  {label} {fmt_value(v)}", None, 1))
+    if st.forecast:
+        line2.append((f"  {st.forecast}", "forecast", 2))
     bad = st.nonfinite
     line2.append((f"  non-finite {bad}", "error" if bad else "muted", 1 if bad else 3))
     if new_alerts:

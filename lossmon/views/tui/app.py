@@ -102,6 +102,7 @@ class LossmonApp(App[int]):
         self.window_i = 0
         self.acked = 0  # alerts acknowledged (the first `acked` alert events)
         self.lr_note = ""  # an LR request waiting for the next optimizer step
+        self.show_forecast = True  # the dashed continuation to total_steps (key f)
         self._smoothed: Smoothed | None = None
         self._drawn_key: tuple | None = None
         self._events_seen = 0
@@ -239,8 +240,9 @@ class LossmonApp(App[int]):
                 self._smoothed = Smoothed(train, SMOOTHING[self.smoothing_i])
             self._smoothed.update()
         plot = self.query_one("#plot", LossPlot)
+        forecasts = self.shown_forecasts()
         key = (store.version, plot.size, self.log_y, self.smoothing_i, self.window_i, len(self.marks),
-               self._smoothed.behind if self._smoothed else False, self.theme)
+               self._smoothed.behind if self._smoothed else False, self.theme, tuple(map(id, forecasts.values())))
         if key == self._drawn_key and not (self._smoothed and self._smoothed.behind):
             return
         self._drawn_key = key
@@ -249,7 +251,7 @@ class LossmonApp(App[int]):
         smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
         plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
-                              marks=self.marks, legend=self.legend()), styles)
+                              marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts), styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
 
     # ---- what the widgets show ----------------------------------------------------------------
@@ -290,14 +292,24 @@ class LossmonApp(App[int]):
         first = min(int(s.steps()[0]) for s in present) if present else 0
         return last - 0.1 * (last - first), None
 
-    def legend(self) -> str:
+    def shown_forecasts(self) -> dict:
+        """The forecasts to draw ({"train"/"val": Forecast}): with the whole run in view, and not
+        turned off with the forecast key."""
+        if not self.show_forecast or WINDOWS[self.window_i] != "all":
+            return {}
+        got = self.run_.forecasts
+        return {key: got[role] for key, role in (("train", names.TRAIN_LOSS), ("val", names.VAL_LOSS)) if role in got}
+
+    def legend(self, forecast: bool = False) -> str:
         beta = SMOOTHING[self.smoothing_i]
         y, window = f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"
+        ahead = ["┄ forecast"] if forecast else []
         parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
-                 "━• val", "▲ LR change", "! alert", "× NaN/inf", y, window]
+                 "━• val", *ahead, "▲ LR change", "! alert", "× NaN/inf", y, window]
         legend = "  ".join(parts)
         if len(legend) > self.query_one("#plot").size.width:
-            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", "▲ LR", "! alert", y, window])
+            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", *ahead, "▲ LR", "! alert",
+                                y, window])
         return legend
 
     def display_state(self) -> str:
@@ -556,6 +568,11 @@ class LossmonApp(App[int]):
         self.run_.stop(source="key")
         self.notify("waiting for training to return at its next step; q again forces", timeout=30)
         self._refresh_status()
+
+    def action_toggle_forecast(self) -> None:
+        self.show_forecast = not self.show_forecast
+        self.notify("forecast " + ("shown (with the whole run in view: w)" if self.show_forecast else "hidden"))
+        self._plot_tick()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y

@@ -18,7 +18,7 @@ from lossmon.views.tui.axes import Scale, fit_scale, fmt_tick, linear_ticks, y_t
 from lossmon.views.tui.braille import Canvas
 
 # Layers, in paint order (a cell takes the colour of the last layer that drew in it).
-LAYERS = ("train_raw", "train", "val", "val_marker", "nonfinite")
+LAYERS = ("train_raw", "train", "val", "train_forecast", "val_forecast", "val_marker", "nonfinite")
 _L = {name: i for i, name in enumerate(LAYERS)}
 LABEL_W = 8  # y labels are right-aligned in 7 columns, then the axis line
 MIN_W, MIN_H = 24, 6
@@ -75,14 +75,31 @@ def _visible_range(envs: list[Envelope]) -> tuple[float, float]:
 
 def render_plot(width: int, height: int, *, train: Series | None = None, smooth: Series | None = None,
                 val: Series | None = None, start: float | None = None, end: float | None = None,
-                log: bool = True, marks: list[Mark] | None = None, legend: str = "") -> PlotImage:
-    """Draw the loss plot into `width` x `height` cells."""
+                log: bool = True, marks: list[Mark] | None = None, legend: str = "",
+                forecasts: dict | None = None) -> PlotImage:
+    """Draw the loss plot into `width` x `height` cells. `forecasts` ({"train"/"val": Forecast})
+    continue their curve dashed from its last step to the forecast's target, with the interval as
+    a bar there; with `end` None the x axis then reaches the target."""
     # NaN/inf are data here, not mistakes: numpy's warnings would only reach the training output pane
     with np.errstate(all="ignore"):
-        return _render(width, height, train, smooth, val, start, end, log, marks, legend)
+        return _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts or {})
 
 
-def _render(width, height, train, smooth, val, start, end, log, marks, legend) -> PlotImage:
+def _forecast_dots(fc, first: float, start: float, end: float, cols: int):
+    """(dot columns, values, the target's column or None) of a forecast's curve from `first` to
+    its target: every other pair of dot columns, a dash."""
+    span = end + 1.0 - start
+    c0 = max(0, int((first - start) / span * cols) + 1)
+    target = int((fc.target_step - start) / span * cols)
+    c1 = min(cols - 1, target)
+    if c1 < c0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), None
+    c = np.arange(c0, c1 + 1)
+    c = c[((c - c0) % 4 < 2) | (c == c1)]
+    return c, fc.predict(start + (c + 0.5) * span / cols), (c1 if target < cols else None)
+
+
+def _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts) -> PlotImage:
     if width < MIN_W or height < MIN_H:
         return PlotImage([[("plot: enlarge the terminal", "label")]] + [[("", "label")]] * (max(0, height - 1)))
     present = [s for s in (train, val) if s is not None and len(s)]
@@ -95,6 +112,8 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend) -
     first = min(float(s.steps()[0]) for s in present)
     last = max(float(s.steps()[-1]) for s in present)
     start = first if start is None else max(float(start), first)
+    if end is None and forecasts:
+        end = max([last] + [float(fc.target_step) for fc in forecasts.values()])
     end = last if end is None else float(end)
     end = max(end, start)
     canvas = Canvas(pw, ph)
@@ -102,6 +121,18 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend) -
     envs = {key: s.envelope(cols, start, end) for key, s in (("train", train), ("smooth", smooth), ("val", val))
             if s is not None and len(s)}
     lo, hi = _visible_range(list(envs.values()))
+    dashes = {}
+    for key, fc in forecasts.items():
+        series = val if key == "val" else train
+        if series is None or not len(series):
+            continue
+        c, v, at = _forecast_dots(fc, float(series.steps()[-1]), start, end, cols)
+        if len(c):
+            dashes[key] = (fc, c, v, at)
+            band = np.array([fc.low, fc.high, *v])
+            band = band[np.isfinite(band) & ((band > 0) | (not log))]
+            if len(band) and np.isfinite(lo):
+                lo, hi = min(lo, float(band.min())), max(hi, float(band.max()))
     notes: list[str] = []
     scale = fit_scale(lo, hi, log)
     if scale is None:
@@ -119,6 +150,13 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend) -
         canvas.spans(*_spans(envs["val"], scale, rows_px), _L["val"])
         nonfinite |= envs["val"].nonfinite > 0
         _val_markers(canvas, val, start, end, scale)
+    for key, (fc, c, v, at) in dashes.items():
+        top = np.full(cols, np.nan)
+        top[c] = scale.to_rows(v, rows_px)
+        bottom = top.copy()
+        if at is not None:  # the interval, as a bar on the target's column
+            top[at], bottom[at] = scale.to_rows(np.array([fc.high, fc.low]), rows_px)
+        canvas.spans(top, bottom, _L[f"{key}_forecast"])
     bad_cells = np.flatnonzero(nonfinite.reshape(-1, 2).any(axis=1))
     canvas.put(np.zeros_like(bad_cells), bad_cells, "×", _L["nonfinite"])
 
