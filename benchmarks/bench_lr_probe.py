@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                     tally["opposite"] += 1
                 elif verdict in ("faster", "slower"):
                     tally["verdict where there is no difference"] += 1
+                elif verdict == "unknown":
+                    tally["no verdict (forecast too wide)"] += 1
                 else:
                     tally["no clear difference"] += 1
                 tally["runs"] += 1
@@ -118,10 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind:15s} {opt_name:5s} {lr:7g} {seed:4d}  {ratio:7.3f}  {truth:7s} {verdict:7s} {nv}", flush=True)
     runs = tally["runs"]
     n_null = sum(null.values())
-    false_null = null["faster"] + null["slower"]
+    false_null = null["faster"] + null["slower"]  # "same" and "unknown" are both right for a probe that changes nothing
     print(f"\nprobe x2 on {runs} runs with finite losses: agrees {tally['agrees']}, opposite {tally['opposite']},"
           f" a verdict where keeping x2 made no difference {tally['verdict where there is no difference']},"
-          f" no clear difference where there was one {tally['no clear difference']}")
+          f" no clear difference where there was one {tally['no clear difference']},"
+          f" no verdict (the forecast before it too wide) {tally['no verdict (forecast too wide)']}")
     print(f"null probe (x1) on {n_null} runs: a verdict {false_null} times ({dict(null)})")
     fig = Figures()
     fig.add("probe x2: verdict agrees with keeping x2", tally["agrees"], f"of {runs}", fmt="{:.0f}")

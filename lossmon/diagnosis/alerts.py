@@ -30,10 +30,12 @@ SEVERITIES = ("info", "warning", "critical")
 ADVICE: dict[str, tuple[str, str | None]] = {
     "cut_lr": ("cut the LR", "lr_half"),
     "raise_lr": ("try the LR x2", "lr_double"),
-    "probe_lr": ("probe it: the LR x2 for 200 steps, then back, and the slopes compared", "lr_probe"),
+    "probe_lr": ("probe it: the LR x2 for 200 steps, then back, and a verdict", "lr_probe"),
     "keep_probe": ("keep the probed LR", "lr_double"),
     "keep_probe_any": ("keep the probed LR (scale it by the same factor)", None),
     "keep_lr": ("keep the current LR", None),
+    "probe_later": ("probe again later in the run", None),
+    "longer_probe": ("keep the current LR, or probe longer (lossmon ctl probe x2 2000)", None),
     "rollback": ("cut the LR or restart from a checkpoint taken before it", "lr_half"),
     "check_data": ("check that labels match inputs and weights get gradients, then try the LR x2 or /2", None),
     "none": ("", None),

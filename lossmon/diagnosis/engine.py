@@ -59,13 +59,13 @@ class _Train:
         self._level_values = np.empty(0)
         self._level_before = np.nan  # ... and just before it
 
-    def rebase(self, step: int) -> None:
+    def rebase(self, step: int, how: str = "by hand") -> None:
         self.spike.rebase(step)
         self.divergence.rebase()
         self.oscillation.rebase()
         self.blocks.clear()
         self._next_look = 0
-        self.trend.rebase(step)
+        self.trend.rebase(step, how)
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         cfg = self.cfg
@@ -185,9 +185,9 @@ class Diagnoser:
         self._manual_steps.extend(int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
                                   and isinstance(ev.get("step"), int))
         self.probe.events(events)
-        cuts = sorted({int(ev["step"]) for ev in events
-                       if ev.get("event") == LR_CHANGE and ev.get("applied", True)
-                       and isinstance(ev.get("step"), int)})
+        how = {int(ev["step"]): "by an LR probe" if ev.get("probe") else "by hand" for ev in events
+               if ev.get("event") == LR_CHANGE and ev.get("applied", True) and isinstance(ev.get("step"), int)}
+        cuts = sorted(how)
         arrays = {}
         monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None
         for name, (steps, values) in points.items():
@@ -211,13 +211,14 @@ class Diagnoser:
                     seg[name] = (st[a:b], va[a:b])
             self._segment(seg)
             if cut is not None:
-                self.rebase(cut)
+                self.rebase(cut, how[cut])
             lo = cut
 
-    def rebase(self, step: int) -> None:
-        """A manual LR change at `step`: detectors that compare with the past start over."""
+    def rebase(self, step: int, how: str = "by hand") -> None:
+        """A manual LR change at `step` (`how`: "by hand", "by an LR probe"): detectors that
+        compare with the past start over."""
         if self.train is not None:
-            self.train.rebase(step)
+            self.train.rebase(step, how)
         if self.val is not None:
             self.val.rebase()
         for sp in (self.val_spike, self.grad_spike):

@@ -30,6 +30,7 @@ from lossmon.formatting import fmt_value as fmt
 
 HISTORY = 32768  # train-loss points kept for the curve before a probe (the fit thins them)
 MIN_POINTS = 16  # before the probe; and 4 in the window's last quarter
+WIDE = 0.5  # a forecast interval wider than +-50 % of the level: the curve does not say where it was heading
 
 
 def judge(before: tuple[np.ndarray, np.ndarray], during: tuple[np.ndarray, np.ndarray]) -> dict | None:
@@ -38,7 +39,9 @@ def judge(before: tuple[np.ndarray, np.ndarray], during: tuple[np.ndarray, np.nd
     are too few points or no forecast can be trusted.
 
     verdict: "faster" (below the interval: the LR was too small), "slower" (above it: the LR is
-    at or past its best), "same" (inside: no difference the curve lets us see)."""
+    at or past its best), "same" (inside: no difference the curve lets us see), "unknown" (the
+    interval is too wide to compare with: the curve before the probe does not say where it was
+    heading yet)."""
     bs, bv = before
     ds, dv = during
     ok = np.isfinite(bv)
@@ -55,7 +58,10 @@ def judge(before: tuple[np.ndarray, np.ndarray], during: tuple[np.ndarray, np.nd
     if fc is None:
         return None
     expected, level = float(fc.predict(np.array([at]))[0]), float(dv[last].mean())
-    verdict = "faster" if level < fc.low else "slower" if level > fc.high else "same"
+    if fc.high - fc.low > 2 * WIDE * max(abs(expected), abs(level)):
+        verdict = "unknown"
+    else:
+        verdict = "faster" if level < fc.low else "slower" if level > fc.high else "same"
     return {"level": level, "expected": expected, "low": fc.low, "high": fc.high, "verdict": verdict,
             "start": float(np.median(bv[-MIN_POINTS:])),
             "gain": (expected - level) / abs(expected) if expected else 0.0}
@@ -133,6 +139,11 @@ class ProbeJudge:
         elif verdict == "slower":
             note.start(s1, "info", f"LR probe {name} at {where}{cut}: the {self.metric} got to {versus},"
                        " higher: the LR is at or above its best", "keep_lr", **data)
+        elif verdict == "unknown":
+            note.start(s1, "info", f"LR probe {name} at {where}{cut}: no verdict: the curve before it does not"
+                       f" say yet where it was heading (the forecast spans {fmt(result['low'])}-{fmt(result['high'])});"
+                       f" the {self.metric} got to {fmt(level)}", "probe_later", **data)
         else:
             note.start(s1, "info", f"LR probe {name} at {where}{cut}: no clear difference (the"
-                       f" {self.metric} got to {versus})", "keep_lr", **data)
+                       f" {self.metric} got to {versus}); a small one hides in the noise over {ran} steps",
+                       "longer_probe", **data)
