@@ -203,5 +203,5 @@ def test_on_small_real_models_the_verdict_matches_what_keeping_x2_would_have_don
         assert notes[0]["action"] == "lr_double" and "too small" in notes[0]["message"]
     else:
         assert "action" not in notes[0] and "at or above its best" in notes[0]["message"]
-    null = _probe_run(kind, opt_name, lr, seed, factor=1.0)  # a probe that changes nothing
-    assert [n["verdict"] for n in null] == ["same"], null
+    null = _probe_run(kind, opt_name, lr, seed, factor=1.0)  # a probe that changes nothing: no direction
+    assert [n["verdict"] for n in null] in (["same"], ["unknown"]), null
