@@ -205,3 +205,25 @@ def test_on_small_real_models_the_verdict_matches_what_keeping_x2_would_have_don
         assert "action" not in notes[0] and "at or above its best" in notes[0]["message"]
     null = _probe_run(kind, opt_name, lr, seed, factor=1.0)  # a probe that changes nothing: no direction
     assert [n["verdict"] for n in null] in (["same"], ["unknown"]), null
+
+
+def test_a_probe_is_no_new_curve_for_the_detectors_and_its_lr_is_no_peak():
+    """Its two LR changes do not re-base the trend detectors ("LR changed by hand ... starts over"),
+    and the x2 LR logged in the window is not taken for the schedule's peak."""
+    steps = np.arange(1, 3001)
+    loss = 0.5 + 0.3 * steps ** -0.3 + 0.002 * np.random.default_rng(0).standard_normal(len(steps))
+    lr = np.where((steps > 1000) & (steps <= 1200), 2e-5, 1e-5)
+    ratio = np.full(len(steps), -5.5)
+    evs = [{"event": "lr_change", "step": 1000, "applied": True, "probe": "start", "probe_factor": 2.0,
+            "probe_steps": 200, "source": "key"},
+           {"event": "lr_change", "step": 1200, "applied": True, "probe": "end", "probe_factor": 2.0,
+            "probe_steps": 200, "source": "probe"}]
+    d = Diagnoser()
+    for lo in range(0, 3000, 250):
+        sl = slice(lo, lo + 250)
+        d.feed({"loss": (steps[sl], loss[sl]), "lr": (steps[sl], lr[sl]), "update_ratio": (steps[sl], ratio[sl])},
+               [e for e in evs if lo < e["step"] <= lo + 250])
+    words = [a["message"] for a in d.alerts]
+    assert not [w for w in words if "changed by hand" in w], words
+    assert not [w for w in words if "peak 2e-05" in w or "2e-05 (its peak)" in w], words
+    assert [a["kind"] for a in d.alerts if a["kind"] == "lr_probe"] == ["lr_probe"]

@@ -59,13 +59,13 @@ class _Train:
         self._level_values = np.empty(0)
         self._level_before = np.nan  # ... and just before it
 
-    def rebase(self, step: int, how: str = "by hand") -> None:
+    def rebase(self, step: int) -> None:
         self.spike.rebase(step)
         self.divergence.rebase()
         self.oscillation.rebase()
         self.blocks.clear()
         self._next_look = 0
-        self.trend.rebase(step, how)
+        self.trend.rebase(step)
 
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         cfg = self.cfg
@@ -145,6 +145,7 @@ class Diagnoser:
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
         self.probe = ProbeJudge(self._emit)  # what an LR probe showed (run.probe_lr)
+        self._probes: deque[list] = deque(maxlen=16)  # [start, end or None] of the latest LR probes
         self._manual_steps: deque[int] = deque(maxlen=64)  # steps of the latest manual LR changes
         self._grad_spikes: deque[int] = deque(maxlen=64)  # steps where grad-norm spike episodes began
 
@@ -185,9 +186,15 @@ class Diagnoser:
         self._manual_steps.extend(int(ev["step"]) for ev in events if ev.get("event") == LR_CHANGE
                                   and isinstance(ev.get("step"), int))
         self.probe.events(events)
-        how = {int(ev["step"]): "by an LR probe" if ev.get("probe") else "by hand" for ev in events
-               if ev.get("event") == LR_CHANGE and ev.get("applied", True) and isinstance(ev.get("step"), int)}
-        cuts = sorted(how)
+        for ev in events:  # an LR probe is a window of x2, not a new curve: no re-base, and its LR is no peak
+            if ev.get("event") == LR_CHANGE and ev.get("applied", True) and isinstance(ev.get("step"), int):
+                if ev.get("probe") == "start":
+                    self._probes.append([int(ev["step"]), None])
+                elif ev.get("probe") in ("end", "cancelled") and self._probes and self._probes[-1][1] is None:
+                    self._probes[-1][1] = int(ev["step"])
+        cuts = sorted({int(ev["step"]) for ev in events
+                       if ev.get("event") == LR_CHANGE and ev.get("applied", True) and not ev.get("probe")
+                       and isinstance(ev.get("step"), int)})
         arrays = {}
         monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None
         for name, (steps, values) in points.items():
@@ -211,14 +218,13 @@ class Diagnoser:
                     seg[name] = (st[a:b], va[a:b])
             self._segment(seg)
             if cut is not None:
-                self.rebase(cut, how[cut])
+                self.rebase(cut)
             lo = cut
 
-    def rebase(self, step: int, how: str = "by hand") -> None:
-        """A manual LR change at `step` (`how`: "by hand", "by an LR probe"): detectors that
-        compare with the past start over."""
+    def rebase(self, step: int) -> None:
+        """A manual LR change at `step`: detectors that compare with the past start over."""
         if self.train is not None:
-            self.train.rebase(step, how)
+            self.train.rebase(step)
         if self.val is not None:
             self.val.rebase()
         for sp in (self.val_spike, self.grad_spike):
@@ -231,6 +237,8 @@ class Diagnoser:
         cfg = self.cfg
         if names.LR in by_role:
             name, st, va = by_role[names.LR]
+            if self._probes:
+                st, va = self._outside_probes(st, va)
             seen = len(self.lr.drops)
             self.lr.feed(st, va)
             self._lr_drops(name, self.lr.drops[seen:] if seen < len(self.lr.drops) else [])
@@ -261,6 +269,14 @@ class Diagnoser:
             self._val(name, st, va)
         if cfg.early_stopping.enabled:
             self._early(arrays)
+
+    def _outside_probes(self, st: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The LR points outside LR probe windows (a probe logs its x2 LR from the step after its
+        start event to the one its end event carries)."""
+        inside = np.zeros(len(st), dtype=bool)
+        for a, b in self._probes:
+            inside |= (st > a) & (st <= (b if b is not None else np.iinfo(np.int64).max))
+        return st[~inside], va[~inside]
 
     def _evidence(self, step: int) -> str:
         """What else was seen near `step`, for the words of an LR-too-high alert: a grad-norm spike

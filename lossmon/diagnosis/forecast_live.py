@@ -4,8 +4,8 @@ seconds off the training thread.
 A pump subscriber (or a watcher's reader) hands each tick's points here; they go into a
 BlockHistory per series (block means, O(1) memory, O(new points) per tick), and at most every
 `interval` seconds each series' Forecaster is updated from those means (at most a few hundred:
-a fit costs a few ms, see benchmarks/bench_forecast.py). An applied LR change (by hand or by a
-probe) starts each series over: the curve after it is another curve. `latest` is replaced whole,
+a fit costs a few ms, see benchmarks/bench_forecast.py). An LR change by hand starts each series
+over: the curve after it is another curve (an LR probe's short x2 window does not). `latest` is replaced whole,
 so a view reads it from any thread without a lock.
 """
 
@@ -82,7 +82,7 @@ class LiveForecast:
 
     def _feed(self, points: dict, events: list) -> None:
         cuts = [ev["step"] for ev in events if ev.get("event") == LR_CHANGE and ev.get("applied", True)
-                and isinstance(ev.get("step"), int)]
+                and not ev.get("probe") and isinstance(ev.get("step"), int)]  # a probe's x2 window is no new curve
         cut = max(cuts) if cuts else None
         after: list[tuple[_Track, np.ndarray, np.ndarray]] = []
         for name, (steps, values) in points.items():
