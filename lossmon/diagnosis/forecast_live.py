@@ -18,7 +18,7 @@ import numpy as np
 
 from lossmon import names
 from lossmon.diagnosis.blocks import BlockHistory
-from lossmon.diagnosis.forecast import Forecast, Forecaster
+from lossmon.diagnosis.forecast import WIDE, Forecast, Forecaster
 from lossmon.events import LR_CHANGE
 
 ROLES = (names.TRAIN_LOSS, names.VAL_LOSS)
@@ -130,7 +130,7 @@ class LiveForecast:
             track.changed = False
             steps, values = track.means()
             fc = track.forecaster.update(steps, values, target) if len(values) else None
-            if fc is None:
+            if fc is None or fc.half_width > WIDE * abs(fc.value):  # stable but too wide to be of use
                 latest.pop(role, None)
             else:
                 latest[role] = fc

@@ -30,7 +30,6 @@ from lossmon.formatting import fmt_value as fmt
 
 HISTORY = 32768  # train-loss points kept for the curve before a probe (the fit thins them)
 MIN_POINTS = 16  # before the probe; and 4 in the window's last quarter
-WIDE = 0.5  # a forecast interval wider than +-50 % of the level: the curve does not say where it was heading
 
 
 def judge(before: tuple[np.ndarray, np.ndarray], during: tuple[np.ndarray, np.ndarray]) -> dict | None:
@@ -58,7 +57,7 @@ def judge(before: tuple[np.ndarray, np.ndarray], during: tuple[np.ndarray, np.nd
     if fc is None:
         return None
     expected, level = float(fc.predict(np.array([at]))[0]), float(dv[last].mean())
-    if fc.high - fc.low > 2 * WIDE * max(abs(expected), abs(level)):
+    if fc.high - fc.low > 2 * forecast.WIDE * max(abs(expected), abs(level)):  # it does not say yet
         verdict = "unknown"
     else:
         verdict = "faster" if level < fc.low else "slower" if level > fc.high else "same"
