@@ -102,6 +102,9 @@ def _run_parser(sub=None) -> argparse.ArgumentParser:
     run.add_argument("--name", default=None, help="run name (default: the script's name)")
     run.add_argument("--no-capture", action="store_true",
                      help="no zero-code capture: only what the script logs with lossmon.log() is recorded")
+    run.add_argument("--total-steps", type=_positive_int, default=None, metavar="N",
+                     help="the steps the script will run (its max_iters, epochs x batches): shows the ETA and"
+                          " the forecast of where the loss ends")
     _session_options(run)
     run.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module as a script, as python -m does")
     return run
@@ -118,7 +121,7 @@ def _session_options(p: argparse.ArgumentParser) -> None:
                    help="do not log the update-to-weight ratio (log10 ||dw||/||w|| per param group, every few steps)")
 
 
-_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz"}  # _run_parser's options with a value
+_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz", "--total-steps"}  # _run_parser's options with a value
 
 LR_FIND_USAGE = "lossmon lr-find [OPTIONS] SCRIPT.py [ARGS...] | lossmon lr-find [OPTIONS] -m MODULE [ARGS...]"
 LR_FIND_HELP = "LR range test on an unmodified training script: plot loss against LR, suggest one"
@@ -279,7 +282,7 @@ def _run(argv: list[str]) -> int:
         return 2
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
-                      update_ratio=not args.no_update_ratio)
+                      update_ratio=not args.no_update_ratio, total_steps=args.total_steps)
 
 
 def _lr_find(argv: list[str]) -> int:

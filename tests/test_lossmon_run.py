@@ -181,3 +181,17 @@ def test_lossmon_run_help_is_lossmons_own(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: lossmon run") and "--no-capture" in out
+
+
+def test_total_steps_tells_the_run_its_length(tmp_path, monkeypatch):
+    """`--total-steps N`: a script cannot tell lossmon how long it runs; the run knows it from here
+    on (the ETA and the forecast need it)."""
+    script = tmp_path / "t.py"
+    script.write_text("import json, os, lossmon\n"
+                      "json.dump(lossmon.current().total_steps, open(os.environ['LOSSMON_TEST_OUT'], 'w'))\n")
+    monkeypatch.setenv("LOSSMON_TEST_OUT", str(tmp_path / "out.json"))
+    assert lossmon_run("--total-steps", "5000", "--run-dir", str(tmp_path / "r"), str(script)) == 0
+    assert json.loads((tmp_path / "out.json").read_text()) == 5000
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--total-steps", "0", str(script)])
+    assert e.value.code == 2

@@ -115,9 +115,9 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
 
 def run_script(script: Script, *, name: str | None = None, run_dir: str | os.PathLike | None = None,
                ui: str = "auto", fps: float = 10.0, plot_hz: float = 4.0, config: Any = None,
-               capture: bool = True, update_ratio: bool = True) -> int:
+               capture: bool = True, update_ratio: bool = True, total_steps: int | None = None) -> int:
     """`lossmon run SCRIPT.py`: the script as the training function; returns the exit status."""
-    train_fn = script_training(script, capture=capture)
+    train_fn = script_training(script, capture=capture, total_steps=total_steps)
     return _launch(train_fn, name=name or script.name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz,
                    config=config, script=True, update_ratio=update_ratio)[0]
 

@@ -66,11 +66,14 @@ class Script:
 
 
 def script_training(script: Script, *, capture: bool = True,
-                    on_step: Callable[[Any, Any], None] | None = None) -> Callable[[Run], Any]:
+                    on_step: Callable[[Any, Any], None] | None = None,
+                    total_steps: int | None = None) -> Callable[[Run], Any]:
     """The training function that runs `script` as __main__ on the training thread (`on_step`:
-    see Capture)."""
+    see Capture; `total_steps`: the run's length, which a script cannot tell lossmon)."""
 
     def train(run: Run) -> Any:
+        if total_steps is not None:
+            run.total_steps = total_steps
         cap = None
         if capture:
             from lossmon.capture import Capture
