@@ -104,6 +104,19 @@ def test_state_dict_during_a_probe_keeps_the_multiplier_it_will_restore():
     assert run.lr_scale == 2.0 and run.state_dict()["lr_scale"] == 1.0
 
 
+def test_the_upcoming_scale_resolves_a_queued_probe_and_a_change_queued_after_it():
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = Run()
+    run.watch(opt)
+    run.probe_lr(2.0, 50)
+    run.scale_lr(0.5)  # queued after the probe: it ends the probe and applies to the LR before it
+    assert run.upcoming_lr_scale == 0.5
+    model(torch.randn(3, 2)).sum().backward()
+    opt.step()
+    assert run.lr_scale == 0.5 and not run.lr_probing
+
+
 def test_a_probe_counts_the_steps_of_a_hand_written_update():
     run = Run()
     lrs = []

@@ -325,15 +325,16 @@ class LRControl:
         except (RuntimeError, IndexError):  # the deque changed under us: the next call sees it
             return self.scale
         baked, s = 1.0, self.scale
-        probing = self.probe is not None
+        before = self.probe.before if self.probe is not None else None  # the multiplier a probe restores
         for kind, value, _ in queued:
             if kind == "probe":
-                if not probing:
+                if before is None:
                     new_scale, _, rejected = self._resolve("scale", value[0], s, u0)
-                    s, probing = (s, probing) if rejected else (new_scale, True)
+                    if rejected is None:
+                        before, s = s, new_scale
                 continue
-            if probing and self.probe is not None:  # ends the probe under way first
-                s, probing = self.probe.before, False
+            if before is not None:  # a change by hand ends the probe first
+                s, before = before, None
             if kind == "commit":  # the multiplier goes into the LR the optimizers hold
                 baked, u0, s = baked * s, u0 * s, 1.0
             else:
