@@ -92,3 +92,18 @@ def test_the_plot_reaches_total_steps_and_draws_the_forecast_dashed_beyond_the_d
     assert ahead[:, cols_ahead.max()].sum() >= 1  # the interval bar on the target's column
     plain = render_plot(100, 30, train=train)
     assert plain.end == 1499 and not dots(plain, "train_forecast").any()
+
+
+def test_no_forecast_once_the_run_reaches_its_target_or_while_the_interval_is_too_wide():
+    clock = Clock()
+    live = LiveForecast(lambda: 1400, interval=3.0, clock=clock)
+    feed(live, clock, 1, 1300)
+    assert names.TRAIN_LOSS in live.latest
+    feed(live, clock, 1300, 1450)
+    assert live.latest == {}  # nothing ahead to forecast
+    rng = np.random.default_rng(3)
+    noisy = LiveForecast(lambda: 100_000, interval=0.0, clock=clock)
+    for a in range(1, 3000, 50):
+        st = np.arange(a, a + 50)
+        noisy({"loss": (st.tolist(), (1.0 + 0.8 * rng.standard_normal(50)).tolist())}, [])
+    assert all(fc.half_width <= 0.25 * abs(fc.value) for fc in noisy.latest.values())

@@ -48,8 +48,8 @@ PLAUSIBLE = 1.5  # a family whose held-out error is within 1.5x the best one's c
 # logpower (4 parameters) contains pow3 as a limit and wins held-out ties by its extra freedom: it is
 # picked only when its held-out error is below PARSIMONY x the best 3-parameter family's.
 PARSIMONY = 0.8
-# An interval wider than +-WIDE of the value (or of the level it is compared with) says nothing a
-# person can use: the live view shows no such forecast, and an LR probe gives no verdict on it.
+# An interval wider than +-WIDE of the value (or of the level it is compared with) is too wide to
+# judge an LR probe by (diagnosis/probe.py); the live view is stricter (forecast_live.SHOWN).
 WIDE = 0.5
 
 _POW_C = np.geomspace(0.02, 2.0, 32)
