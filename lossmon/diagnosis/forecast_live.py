@@ -31,6 +31,7 @@ class _Track:
         self.blocks = BlockHistory(BLOCKS)
         self.forecaster = Forecaster()
         self.first_step: int | None = None  # of the stretch since the last reset
+        self.last_step: int | None = None  # the latest point seen
         self.changed = False
 
     def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
@@ -39,13 +40,14 @@ class _Track:
         if len(values):
             if self.first_step is None:
                 self.first_step = int(steps[0])
+            self.last_step = int(steps[-1])
             self.blocks.extend(steps, values)
             self.changed = True
 
     def reset(self, step: int) -> None:
         self.blocks.clear()
         self.forecaster.reset(step)
-        self.first_step = None
+        self.first_step = self.last_step = None
         self.changed = False
 
     def means(self) -> tuple[np.ndarray, np.ndarray]:
