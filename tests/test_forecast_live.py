@@ -99,7 +99,7 @@ def test_no_forecast_once_the_run_reaches_its_target_or_while_the_interval_is_to
     live = LiveForecast(lambda: 1400, interval=3.0, clock=clock)
     feed(live, clock, 1, 1300)
     assert names.TRAIN_LOSS in live.latest
-    feed(live, clock, 1300, 1450)
+    feed(live, clock, 1300, 1600)  # past the target for more than one refit interval
     assert live.latest == {}  # nothing ahead to forecast
     rng = np.random.default_rng(3)
     noisy = LiveForecast(lambda: 100_000, interval=0.0, clock=clock)
