@@ -18,11 +18,14 @@ import numpy as np
 
 from lossmon import names
 from lossmon.diagnosis.blocks import BlockHistory
-from lossmon.diagnosis.forecast import WIDE, Forecast, Forecaster
+from lossmon.diagnosis.forecast import Forecast, Forecaster
 from lossmon.events import LR_CHANGE
 
 ROLES = (names.TRAIN_LOSS, names.VAL_LOSS)
 BLOCKS = 512
+# A stable forecast is shown only while its interval is within +-SHOWN of its value: "1.6 ± 0.7"
+# (seen on an overfitting val curve, which no saturating family fits) tells a person nothing.
+SHOWN = 0.25
 
 
 class _Track:
@@ -122,7 +125,7 @@ class LiveForecast:
     def refit(self) -> None:
         """Update every series' forecast now (the subscriber calls this every `interval`)."""
         target = self.total_steps()
-        if not isinstance(target, int) or target <= 0:
+        if not isinstance(target, int) or target <= 0:  # unknown: nothing to forecast to
             self.latest = {}
             return
         latest = dict(self.latest)
@@ -132,7 +135,7 @@ class LiveForecast:
             track.changed = False
             steps, values = track.means()
             fc = track.forecaster.update(steps, values, target) if len(values) else None
-            if fc is None or fc.half_width > WIDE * abs(fc.value):  # stable but too wide to be of use
+            if fc is None or fc.half_width > SHOWN * abs(fc.value) or (track.last_step or 0) >= target:
                 latest.pop(role, None)
             else:
                 latest[role] = fc
