@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import selectors
 import socket
@@ -93,8 +92,9 @@ def parse_request(line: bytes) -> dict:
         if kind is None:
             raise RequestError(f"{cmd} takes no field {key[:40]!r}" + (f"; fields: {', '.join(fields)}" if fields else ""))
         kind = kind.rstrip("?")
+        # compared, never converted: float(10**400) raises, and NaN fails both comparisons
         if kind == "lr" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                             or not math.isfinite(value) or value <= 0 or value > 1e6):
+                             or not 0 < value <= 1e6):
             raise RequestError(f"{cmd}: {key} must be a number > 0, got {json.dumps(value)[:40]}")
         if kind == "steps" and (isinstance(value, bool) or not isinstance(value, int)
                                 or not 1 <= value <= MAX_PROBE_STEPS):
@@ -445,7 +445,14 @@ class ControlServer:
     # ---- requests -----------------------------------------------------------------------------
 
     def handle(self, line: bytes, peer_pid: int | None = None) -> dict:
-        """Validate and apply one request line; the reply (never raises)."""
+        """Validate and apply one request line; the reply (never raises: a request that trips
+        something unforeseen still gets an answer, and the connection stays)."""
+        try:
+            return self._handle(line, peer_pid)
+        except Exception as e:  # noqa: BLE001
+            return {"ok": False, "error": f"request failed: {type(e).__name__}: {str(e)[:200]}"}
+
+    def _handle(self, line: bytes, peer_pid: int | None) -> dict:
         try:
             req = parse_request(line)
         except RequestError as e:
