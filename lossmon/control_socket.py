@@ -234,7 +234,9 @@ class ControlServer:
         self._wake_w: socket.socket | None = None
         self._thread = threading.Thread(target=self._serve, name="lossmon-control", daemon=True)
         self._last_refusal_event = 0.0
-        self._refusals_unlogged = 0
+        self._refusals_unlogged = 0  # refused since the last control_refused event
+        self._refusals_total = 0
+        self._last_refused: tuple[int | None, int | None] = (None, None)  # (uid, pid)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -299,7 +301,11 @@ class ControlServer:
                     except Exception:  # noqa: BLE001 - one client's trouble ends that client only
                         if isinstance(key.data, _Client):
                             self._drop(key.data)
+                if self._refusals_unlogged and time.monotonic() - self._last_refusal_event >= 1.0:
+                    self._log_refusals()
         finally:
+            if self._refusals_unlogged:
+                self._log_refusals()  # the refusals of a burst's last second are counted too
             for c in list(self._clients.values()):
                 self._drop(c)
             for s in (self._listener, self._wake_r, self._wake_w):
@@ -345,14 +351,20 @@ class ControlServer:
 
     def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
         self._send_and_close(sock, {"ok": False, "error": "refused: this run belongs to another user"})
-        now = time.monotonic()
-        if now - self._last_refusal_event >= 1.0:  # a hostile loop cannot flood the run log
-            self._last_refusal_event = now
-            extra = {"unlogged": self._refusals_unlogged} if self._refusals_unlogged else {}
-            self._refusals_unlogged = 0
-            self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, **extra)
-        else:
-            self._refusals_unlogged += 1
+        self._refusals_total += 1
+        self._refusals_unlogged += 1
+        self._last_refused = (uid, pid)
+        if time.monotonic() - self._last_refusal_event >= 1.0:  # a hostile loop cannot flood the run log
+            self._log_refusals()
+
+    def _log_refusals(self) -> None:
+        """One control_refused event for the refusals not yet recorded (at most one a second, and
+        a last one when the server stops): `unlogged` + 1 of them, `total` so far."""
+        self._last_refusal_event = time.monotonic()
+        uid, pid = self._last_refused
+        extra = {"unlogged": self._refusals_unlogged - 1} if self._refusals_unlogged > 1 else {}
+        self._refusals_unlogged = 0
+        self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, total=self._refusals_total, **extra)
 
     @staticmethod
     def _send_and_close(sock: socket.socket, reply: dict) -> None:

@@ -66,7 +66,8 @@ FIELDS: dict[str, dict[str, str]] = {
     CONTROL_REFUSED: {
         "uid": "the refused peer's user id",
         "pid": "its process id",
-        "unlogged": "refusals since the last one recorded (optional)",
+        "unlogged": "refusals since the last one recorded, not counting this one (optional)",
+        "total": "refusals so far in this run, this one included",
     },
     ERROR: {
         "message": '"ValueError: ..." (the exception, one line)',
