@@ -37,7 +37,8 @@ from lossmon.rundir.runlog import strict
 from lossmon.training.lr import MAX_PROBE_STEPS
 
 MAX_LINE = 4096
-MAX_CLIENTS = 32
+MAX_CLIENTS = 32  # past this, a new connection takes the place of the longest idle one
+IDLE_TIMEOUT_S = 10.0  # a connection that sends no complete request for this long is closed
 MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is dropped past this
 REQUESTS_PER_S = 200  # per client; a flood is cut off, not queued
 _AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
@@ -206,7 +207,7 @@ class ControlClient:
 
 
 class _Client:
-    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing")
+    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing", "last_active")
 
     def __init__(self, sock: socket.socket, pid: int | None) -> None:
         self.sock = sock
@@ -216,6 +217,7 @@ class _Client:
         self.window_start = time.monotonic()
         self.count = 0
         self.closing = False
+        self.last_active = self.window_start  # when it connected or last sent a complete request
 
 
 class ControlServer:
@@ -295,7 +297,7 @@ class ControlServer:
     def _serve(self) -> None:
         try:
             while not self._halt:
-                for key, mask in self._sel.select(timeout=1.0):
+                for key, mask in self._sel.select(timeout=min(1.0, IDLE_TIMEOUT_S)):
                     try:
                         self._on_ready(key, mask)
                     except Exception:  # noqa: BLE001 - one client's trouble ends that client only
@@ -303,6 +305,7 @@ class ControlServer:
                             self._drop(key.data)
                 if self._refusals_unlogged and time.monotonic() - self._last_refusal_event >= 1.0:
                     self._log_refusals()
+                self._close_idle()
         finally:
             if self._refusals_unlogged:
                 self._log_refusals()  # the refusals of a burst's last second are counted too
@@ -342,12 +345,39 @@ class ControlServer:
             if not peer_allowed(uid, self.own_uid):
                 self._refuse(sock, pid, uid)
                 continue
-            if len(self._clients) >= MAX_CLIENTS:
+            if len(self._clients) >= MAX_CLIENTS and not self._evict_idlest():
                 self._send_and_close(sock, {"ok": False, "error": f"too many clients (at most {MAX_CLIENTS})"})
                 continue
             c = _Client(sock, pid)
             self._clients[sock.fileno()] = c
             self._sel.register(sock, selectors.EVENT_READ, c)
+
+    def _close_idle(self) -> None:
+        cutoff = time.monotonic() - IDLE_TIMEOUT_S
+        for c in [c for c in self._clients.values() if c.last_active < cutoff]:
+            self._hang_up(c, f"closed: idle (no complete request for {IDLE_TIMEOUT_S:g}s)")
+
+    def _evict_idlest(self) -> bool:
+        """Make room for a new connection: close the one idle the longest, so connections held
+        open and silent can never lock steering out. What it already sent is served first."""
+        if not self._clients:
+            return True
+        c = min(self._clients.values(), key=lambda c: c.last_active)
+        self._read(c)  # a request waiting in its buffer is answered, not lost
+        if c.sock.fileno() >= 0 and not c.closing:
+            self._hang_up(c, f"closed: too many clients (at most {MAX_CLIENTS}); this one was the longest idle")
+        return len(self._clients) < MAX_CLIENTS
+
+    def _hang_up(self, c: _Client, why: str) -> None:
+        """Close a client with a last error line (best effort: it is not waited for)."""
+        c.outbuf += json.dumps({"ok": False, "error": why}).encode() + b"\n"
+        try:
+            sent = c.sock.send(c.outbuf)
+            del c.outbuf[:sent]
+            c.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._drop(c)
 
     def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
         self._send_and_close(sock, {"ok": False, "error": "refused: this run belongs to another user"})
@@ -407,6 +437,7 @@ class ControlServer:
                 c.closing = True
                 break
             if line.strip():
+                c.last_active = time.monotonic()
                 self._reply(c, self.handle(line, c.pid))
         if c.closing and not c.outbuf:
             self._drop(c)

@@ -3,13 +3,24 @@ connections cannot lock steering out."""
 
 from __future__ import annotations
 
+import socket
+import time
 
 import pytest
 
 from lossmon import control_socket
-from lossmon.control_socket import ControlClient, ControlServer, RequestError, parse_request
+from lossmon.control_socket import MAX_CLIENTS, ControlClient, ControlServer, parse_request, RequestError, socket_address
 from lossmon.rundir.layout import SOCKET
 from test_control import FakeRun, raw_exchange
+
+
+def wait_until(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.fixture
@@ -48,3 +59,39 @@ def test_every_refused_connection_is_counted(tmp_path):
     assert sum(1 + e.get("unlogged", 0) for e in refused) == n  # ... but every one counted
     assert refused[-1]["total"] == n
     assert run.calls == []
+
+
+def _idle_connections(path, n):
+    addr, fd = socket_address(path)
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(addr)
+        socks.append(s)
+    return socks
+
+
+def test_idle_connections_do_not_lock_steering_out(served):
+    run, server, client = served
+    idle = _idle_connections(server.path, MAX_CLIENTS + 4)
+    try:
+        for s in idle[:3]:
+            s.sendall(b'{"cmd": "sto')  # half a request: still idle
+        assert wait_until(lambda: len(server._clients) >= MAX_CLIENTS)
+        assert client.request("pause")["ok"] and run.calls[-1][0] == "pause"
+        assert client.request("ping")["ok"]
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_an_idle_connection_times_out(served, monkeypatch):
+    run, server, client = served
+    monkeypatch.setattr(control_socket, "IDLE_TIMEOUT_S", 0.3)
+    (s,) = _idle_connections(server.path, 1)
+    s.settimeout(5)
+    t0 = time.monotonic()
+    data = s.recv(4096)  # the server hangs up on it
+    s.close()
+    assert time.monotonic() - t0 < 4 and (data == b"" or b"idle" in data)
+    assert client.request("ping")["ok"]
