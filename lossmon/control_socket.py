@@ -84,8 +84,9 @@ def parse_request(line: bytes) -> dict:
     fields = COMMANDS[cmd]
     rid = req.get("id")
     if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int))
-                            or (isinstance(rid, str) and len(rid) > 64)):
-        raise RequestError('"id" must be a short string or an integer')
+                            or (isinstance(rid, str) and len(rid) > 64)
+                            or (isinstance(rid, int) and not -2**63 <= rid < 2**63)):  # echoed: keep it sane
+        raise RequestError('"id" must be a short string or a 64-bit integer')
     for key, value in req.items():
         if key in ("cmd", "id"):
             continue
@@ -134,6 +135,22 @@ def socket_address(path: Path) -> tuple[str, int | None]:
     return f"/proc/self/fd/{fd}/{path.name}", fd
 
 
+def connect(s: socket.socket, addr: str, timeout: float) -> None:
+    """Connect, retrying while the server's listen queue is full: a Unix socket with a timeout
+    fails at once with EAGAIN then, where a moment later it would be accepted."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            s.connect(addr)
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise socket.timeout("the run's control socket is too busy to accept") from None
+            time.sleep(pause)  # a backoff between tries, bounded by the timeout
+            pause = min(pause * 2, 0.05)
+
+
 def probe(path: Path, timeout: float = 0.5) -> str:
     """'live' if a server answers at `path`, 'stale' if a socket file is there but nobody serves
     it (a killed run), 'missing' if there is none."""
@@ -147,7 +164,7 @@ def probe(path: Path, timeout: float = 0.5) -> str:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        s.connect(addr)
+        connect(s, addr, timeout)
         return "live"
     except OSError:
         return "stale"
@@ -174,7 +191,7 @@ class ControlClient:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(self.timeout)
         try:
-            s.connect(addr)
+            connect(s, addr, self.timeout)
             try:
                 s.sendall(line)
             except (BrokenPipeError, ConnectionResetError):
@@ -207,7 +224,7 @@ class ControlClient:
 
 
 class _Client:
-    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing", "last_active")
+    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing", "last_active", "last_data")
 
     def __init__(self, sock: socket.socket, pid: int | None) -> None:
         self.sock = sock
@@ -218,6 +235,7 @@ class _Client:
         self.count = 0
         self.closing = False
         self.last_active = self.window_start  # when it connected or last sent a complete request
+        self.last_data: float | None = None  # when it last sent any bytes (None: never)
 
 
 class ControlServer:
@@ -266,7 +284,7 @@ class ControlServer:
         try:
             s.bind(addr)
             os.chmod(self.path, 0o600)  # before listen(): nobody can connect until it is 0600
-            s.listen(16)
+            s.listen(128)  # bursts of connections wait here instead of failing with EAGAIN
         except OSError:
             s.close()
             raise
@@ -345,9 +363,8 @@ class ControlServer:
             if not peer_allowed(uid, self.own_uid):
                 self._refuse(sock, pid, uid)
                 continue
-            if len(self._clients) >= MAX_CLIENTS and not self._evict_idlest():
-                self._send_and_close(sock, {"ok": False, "error": f"too many clients (at most {MAX_CLIENTS})"})
-                continue
+            if len(self._clients) >= MAX_CLIENTS:
+                self._evict_idlest()
             c = _Client(sock, pid)
             self._clients[sock.fileno()] = c
             self._sel.register(sock, selectors.EVENT_READ, c)
@@ -357,16 +374,15 @@ class ControlServer:
         for c in [c for c in self._clients.values() if c.last_active < cutoff]:
             self._hang_up(c, f"closed: idle (no complete request for {IDLE_TIMEOUT_S:g}s)")
 
-    def _evict_idlest(self) -> bool:
-        """Make room for a new connection: close the one idle the longest, so connections held
-        open and silent can never lock steering out. What it already sent is served first."""
-        if not self._clients:
-            return True
-        c = min(self._clients.values(), key=lambda c: c.last_active)
+    def _evict_idlest(self) -> None:
+        """Make room for a new connection by closing the idlest one, so connections held open can
+        never lock steering out: one that never sent a byte goes first (the oldest of them), then
+        the one whose last bytes are oldest. What it already sent is answered first."""
+        c = min(self._clients.values(),
+                key=lambda c: (c.last_data is not None, c.last_data or c.last_active))
         self._read(c)  # a request waiting in its buffer is answered, not lost
-        if c.sock.fileno() >= 0 and not c.closing:
-            self._hang_up(c, f"closed: too many clients (at most {MAX_CLIENTS}); this one was the longest idle")
-        return len(self._clients) < MAX_CLIENTS
+        if c.sock.fileno() >= 0:
+            self._hang_up(c, f"closed: too many clients (at most {MAX_CLIENTS}); this one was the idlest")
 
     def _hang_up(self, c: _Client, why: str) -> None:
         """Close a client with a last error line (best effort: it is not waited for)."""
@@ -423,6 +439,7 @@ class ControlServer:
             self._drop(c)
             return
         c.inbuf += data
+        c.last_data = time.monotonic()
         while not c.closing:
             nl = c.inbuf.find(b"\n")
             if nl < 0:

@@ -3,13 +3,15 @@ connections cannot lock steering out."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
 import pytest
 
 from lossmon import control_socket
-from lossmon.control_socket import MAX_CLIENTS, ControlClient, ControlServer, parse_request, RequestError, socket_address
+from lossmon.control_socket import (MAX_CLIENTS, ControlClient, ControlError, ControlServer, RequestError,
+                                    parse_request, socket_address)
 from lossmon.rundir.layout import SOCKET
 from test_control import FakeRun, raw_exchange
 
@@ -95,3 +97,55 @@ def test_an_idle_connection_times_out(served, monkeypatch):
     s.close()
     assert time.monotonic() - t0 < 4 and (data == b"" or b"idle" in data)
     assert client.request("ping")["ok"]
+
+
+def test_a_huge_integer_id_is_refused(served):
+    run, server, _ = served
+    replies = raw_exchange(server.path, b'{"cmd": "ping", "id": 1' + b"0" * 30 + b"}\n")
+    assert len(replies) == 1 and not replies[0]["ok"] and '"id"' in replies[0]["error"]
+
+
+def test_a_client_mid_request_outlives_silent_connections(served):
+    """Crowding evicts connections that never sent a byte before one that is sending (the fuzz
+    found requests split across sends cut off when the oldest connection went first)."""
+    run, server, client = served
+    (busy,) = _idle_connections(server.path, 1)
+    busy.sendall(b'{"cmd": "pi')
+    assert wait_until(lambda: any(c.inbuf for c in server._clients.values()))
+    silent = _idle_connections(server.path, MAX_CLIENTS + 4)
+    try:
+        assert wait_until(lambda: len(server._clients) == MAX_CLIENTS and
+                          sum(c.last_data is None for c in server._clients.values()) == MAX_CLIENTS - 1)
+        busy.sendall(b'ng", "id": 1}\n')
+        busy.settimeout(5)
+        reply = json.loads(busy.recv(4096).split(b"\n")[0])
+        assert reply["ok"] and reply["id"] == 1
+    finally:
+        busy.close()
+        for s in silent:
+            s.close()
+
+
+def test_a_full_listen_queue_is_waited_on_not_an_instant_failure(tmp_path):
+    path = tmp_path / "busy.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(0)  # nobody accepts: the queue fills at once
+    fill = []
+    try:
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            fill.append(s)
+            try:
+                s.connect(str(path))
+            except BlockingIOError:
+                break
+        t0 = time.monotonic()
+        with pytest.raises(ControlError, match="no answer") as e:
+            ControlClient(path, timeout=0.3).request("ping")
+        assert time.monotonic() - t0 >= 0.25 and "\n" not in str(e.value)
+    finally:
+        for s in fill:
+            s.close()
+        listener.close()
