@@ -58,6 +58,18 @@ def test_a_file_planted_by_another_user_is_refused(tmp_path, victim):
         create_run_dir("x", tmp_path / "team2")
 
 
+def test_a_run_dir_in_a_world_writable_folder_without_sticky_bit_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(RunDirError, match="every user can write it"):
+        create_run_dir("x", shared / "mine")
+    with pytest.raises(RunDirError, match="every user can write it"):
+        create_run_dir("x", root=shared)
+    os.chmod(shared, 0o1777)  # like /tmp: others cannot rename what is ours
+    assert create_run_dir("x", shared / "mine").is_dir() and create_run_dir("x", root=shared).is_dir()
+
+
 def test_a_new_run_dir_is_not_writable_by_others(tmp_path):
     old = os.umask(0)
     try:

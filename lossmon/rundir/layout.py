@@ -60,9 +60,20 @@ def _unsafe(st: os.stat_result) -> str | None:
     return None
 
 
+def check_parent(folder: Path) -> None:
+    """RunDirError if every user may write `folder` without the sticky bit: any of them could then
+    rename a run directory made in it away and put a link in its place."""
+    mode = os.stat(folder).st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise RunDirError(f"refusing to make a run directory in {folder}: every user can write it"
+                          f" (mode {stat.S_IMODE(mode):o}; chmod o-w or +t it)")
+
+
 def check_private(path: Path) -> None:
     """RunDirError unless `path` (a run directory) and every file in it, and in its columns/, are
     this user's and writable by nobody else: anything else lets another user plant links."""
+    if not hasattr(os, "geteuid"):  # no Unix owners here (Windows): nothing to check
+        return
     why = _unsafe(os.stat(path))
     if why:
         raise RunDirError(f"refusing run directory {path}: {why}")
@@ -124,7 +135,8 @@ def create_run_dir(name: str, run_dir: str | os.PathLike | None = None, root: st
         if run_dir is not None:
             path = Path(run_dir)
             if path.parent != path:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(0o755, parents=True, exist_ok=True)
+                check_parent(path.parent)
             try:
                 path.mkdir(0o755)
             except FileExistsError:
@@ -134,7 +146,8 @@ def create_run_dir(name: str, run_dir: str | os.PathLike | None = None, root: st
                 raise RunDirError(f"run directory {path} already holds a run log; choose another --run-dir")
             return path
         base = Path(root if root is not None else DEFAULT_ROOT)
-        base.mkdir(parents=True, exist_ok=True)
+        base.mkdir(0o755, parents=True, exist_ok=True)
+        check_parent(base)
         stem = time.strftime("%Y%m%d-%H%M%S") + "-" + safe_name(name)
         for i in range(1, 1000):
             path = base / (stem if i == 1 else f"{stem}-{i}")
