@@ -34,3 +34,11 @@ def test_a_run_merges_checkpoint_requests_between_steps():
     run.log(loss=1.0)
     run.log(loss=1.0)
     assert len(calls) == 1
+
+
+def test_a_merged_checkpoint_says_how_many_requests_it_served():
+    from lossmon.views.text import describe
+
+    assert describe({"event": "checkpoint", "ok": True, "result": "c.pt", "requests": 50}) == \
+        "checkpoint saved: c.pt (50 requests)"
+    assert describe({"event": "checkpoint", "ok": True, "requests": 1}) == "checkpoint saved"
