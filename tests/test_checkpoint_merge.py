@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from lossmon import events
+from lossmon.recording.pump import Pump
 from lossmon.training.run import Run
 from lossmon.training.steering import Steering
 
@@ -42,3 +43,25 @@ def test_a_merged_checkpoint_says_how_many_requests_it_served():
     assert describe({"event": "checkpoint", "ok": True, "result": "c.pt", "requests": 50}) == \
         "checkpoint saved: c.pt (50 requests)"
     assert describe({"event": "checkpoint", "ok": True, "requests": 1}) == "checkpoint saved"
+
+
+def test_fifty_socket_requests_between_two_steps_are_one_checkpoint(tmp_path):
+    """The issue's case end to end: 50 `checkpoint` requests over the control socket."""
+    from lossmon.control_socket import ControlClient, ControlServer
+
+    run = Run()
+    calls = []
+    run.on_checkpoint(lambda: calls.append(run.step) or "c.pt")
+    server = ControlServer(run, tmp_path / "control.sock")
+    assert server.start(), server.error
+    try:
+        run.log(loss=1.0)
+        client = ControlClient(tmp_path / "control.sock")
+        assert all(client.request("checkpoint")["ok"] for _ in range(50))
+        run.log(loss=1.0)
+    finally:
+        server.close()
+    assert len(calls) == 1
+    Pump(run).tick()  # what the pump thread does: the queued events into the store
+    (ev,) = [e for e in run.store.events if e["event"] == events.CHECKPOINT]
+    assert ev["ok"] and ev["requests"] == 50 and ev["source"] == "control"
