@@ -16,7 +16,9 @@ type, an oversize line -- gets an error reply and changes nothing. Accepted comm
 same Run calls as the keys (source "control") and are recorded as `control` events.
 
 One thread serves every client with non-blocking sockets: a slow, dead or hostile client can cost
-it a little time but can never block it, and the training thread never waits on it.
+it a little time but can never block it, and the training thread never waits on it. Connections
+held open cannot lock steering out either: one silent for IDLE_TIMEOUT_S is closed, and past
+MAX_CLIENTS a new one takes the place of the idlest (tests/test_control_fuzz.py).
 """
 
 from __future__ import annotations
