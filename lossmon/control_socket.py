@@ -43,6 +43,8 @@ MAX_CLIENTS = 32  # past this, a new connection takes the place of the longest i
 IDLE_TIMEOUT_S = 10.0  # a connection that sends no complete request for this long is closed
 MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is dropped past this
 REQUESTS_PER_S = 200  # per client; a flood is cut off, not queued
+LINGER_S = 1.0  # a peer the server hangs up on is read (and ignored) this long, so it gets its last line
+MAX_LINGERING = 64
 _AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
 # command -> {field: kind}; kind "lr" is a finite number > 0, "steps" a whole number from 1 to
@@ -251,6 +253,7 @@ class ControlServer:
         self._listener: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
         self._clients: dict[int, _Client] = {}
+        self._lingering: dict[socket.socket, float] = {}  # hung-up peers still read until EOF: deadline
         self._halt = False
         self._wake_r: socket.socket | None = None  # made in start(): a server never started holds no sockets
         self._wake_w: socket.socket | None = None
@@ -326,11 +329,16 @@ class ControlServer:
                 if self._refusals_unlogged and time.monotonic() - self._last_refusal_event >= 1.0:
                     self._log_refusals()
                 self._close_idle()
+                now = time.monotonic()
+                for sock in [s for s, deadline in self._lingering.items() if deadline < now]:
+                    self._unlinger(sock)
         finally:
             if self._refusals_unlogged:
                 self._log_refusals()  # the refusals of a burst's last second are counted too
             for c in list(self._clients.values()):
                 self._drop(c)
+            for sock in list(self._lingering):
+                self._unlinger(sock)
             for s in (self._listener, self._wake_r, self._wake_w):
                 try:
                     s.close()
@@ -343,6 +351,8 @@ class ControlServer:
             self._accept()
         elif key.data == "wake":
             self._wake_r.recv(64)
+        elif key.data == "linger":
+            self._drain(key.fileobj)
         else:
             c = key.data
             if mask & selectors.EVENT_READ:
@@ -383,22 +393,71 @@ class ControlServer:
         c = min(self._clients.values(),
                 key=lambda c: (c.last_data is not None, c.last_data or c.last_active))
         self._read(c)  # a request waiting in its buffer is answered, not lost
-        if c.sock.fileno() >= 0:
+        if c.sock.fileno() >= 0 and self._clients.get(c.sock.fileno()) is c:  # not already let go
             self._hang_up(c, f"closed: too many clients (at most {MAX_CLIENTS}); this one was the idlest")
 
     def _hang_up(self, c: _Client, why: str) -> None:
-        """Close a client with a last error line (best effort: it is not waited for)."""
+        """Stop serving a client with a last error line saying why."""
         c.outbuf += json.dumps({"ok": False, "error": why}).encode() + b"\n"
+        self._finish(c)
+
+    def _finish(self, c: _Client) -> None:
+        """Stop serving a client the server is done with: what is left of its replies goes out,
+        then it lingers (below)."""
+        if c.sock.fileno() < 0:
+            return
+        self._clients.pop(c.sock.fileno(), None)
         try:
-            sent = c.sock.send(c.outbuf)
-            del c.outbuf[:sent]
-            c.sock.shutdown(socket.SHUT_WR)
-        except OSError:
+            self._sel.unregister(c.sock)
+        except (KeyError, ValueError, OSError):
             pass
-        self._drop(c)
+        c.closing = True
+        self._linger(c.sock, bytes(c.outbuf))
+        c.outbuf.clear()
+
+    def _linger(self, sock: socket.socket, last: bytes) -> None:
+        """Send `last` (best effort), shut the write side, and read and ignore what the peer still
+        sends until it hangs up (at most LINGER_S): a socket closed with bytes unread resets the
+        connection, and the peer would lose the answer (seen as ECONNRESET by refused peers)."""
+        try:
+            if last:
+                sock.send(last)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            sock.close()
+            return
+        if len(self._lingering) >= MAX_LINGERING:
+            self._unlinger(min(self._lingering, key=self._lingering.get))
+        try:
+            self._sel.register(sock, selectors.EVENT_READ, "linger")
+        except (KeyError, ValueError, OSError):
+            sock.close()
+            return
+        self._lingering[sock] = time.monotonic() + LINGER_S
+        self._drain(sock)
+
+    def _drain(self, sock: socket.socket) -> None:
+        for _ in range(4):  # a bounded share of the thread per wake-up
+            try:
+                if sock.recv(65536):
+                    continue
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                pass
+            self._unlinger(sock)  # EOF or an error: the peer is gone
+            return
+
+    def _unlinger(self, sock: socket.socket) -> None:
+        self._lingering.pop(sock, None)
+        try:
+            self._sel.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        sock.close()
 
     def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
-        self._send_and_close(sock, {"ok": False, "error": "refused: this run belongs to another user"})
+        self._linger(sock, json.dumps({"ok": False, "error": "refused: this run belongs to another user"}).encode() + b"\n")
         self._refusals_total += 1
         self._refusals_unlogged += 1
         self._last_refused = (uid, pid)
@@ -413,21 +472,6 @@ class ControlServer:
         extra = {"unlogged": self._refusals_unlogged - 1} if self._refusals_unlogged > 1 else {}
         self._refusals_unlogged = 0
         self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, total=self._refusals_total, **extra)
-
-    @staticmethod
-    def _send_and_close(sock: socket.socket, reply: dict) -> None:
-        """Answer once and hang up. What the peer already sent is read first: closing a socket
-        with unread data resets the connection, and the peer would lose the answer."""
-        try:
-            sock.recv(MAX_LINE)
-        except OSError:
-            pass
-        try:
-            sock.send(json.dumps(reply).encode() + b"\n")
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        sock.close()
 
     def _read(self, c: _Client) -> None:
         try:
@@ -459,7 +503,7 @@ class ControlServer:
                 c.last_active = time.monotonic()
                 self._reply(c, self.handle(line, c.pid))
         if c.closing and not c.outbuf:
-            self._drop(c)
+            self._finish(c)
 
     def _within_rate(self, c: _Client) -> bool:
         now = time.monotonic()
@@ -491,7 +535,7 @@ class ControlServer:
         except (KeyError, ValueError, OSError):
             return
         if c.closing and not c.outbuf:
-            self._drop(c)
+            self._finish(c)
 
     def _drop(self, c: _Client) -> None:
         c.closing = True

@@ -10,6 +10,7 @@ The test runs a small budget; the big run, from the repository root:
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import sys
@@ -134,9 +135,28 @@ def _read_replies(s: socket.socket, want: int, tally: Tally, what: str) -> list[
     return replies
 
 
+def _refused(path: Path, rng: random.Random, tally: Tally) -> None:
+    """A connection to a run of another user: one refusal line, whatever it sends."""
+    s = _connect(path)
+    try:
+        try:
+            s.sendall(b"".join(_line(rng)[0] + b"\n" for _ in range(rng.randint(0, 3))))
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before it finished sending: the answer is still there to read
+        replies = _read_replies(s, 1, tally, "refused")
+    finally:
+        s.close()
+    tally.add("refused_connections")
+    if len(replies) != 1 or "another user" not in str(replies[0].get("error")):
+        tally.problem(f"refused peer got {replies}")
+
+
 def _conversation(path: Path, seed: int, tally: Tally) -> None:
     """One connection: a few request lines, sent whole or in pieces, maybe ending in a half line."""
     rng = random.Random(seed)
+    if rng.random() < 0.1:
+        return _refused(path.with_name("foreign.sock"), rng, tally)
     lines = [_line(rng) for _ in range(rng.randint(1, 6))]
     payload = b"".join(line + b"\n" for line, _ in lines)
     ending = rng.random()
@@ -244,6 +264,9 @@ def fuzz(tmp: Path, requests: int, seed: int = 0, workers: int = 6, idle: int = 
             raise
     server._on_ready = watched
     assert server.start(), server.error
+    foreign_run = FakeRun()
+    foreign = ControlServer(foreign_run, tmp / "foreign.sock", own_uid=os.getuid() + 1)  # we are the stranger
+    assert foreign.start(), foreign.error
     tally = Tally()
     stop = threading.Event()
     holder = threading.Thread(target=_idle_holder, args=(tmp / SOCKET, stop, idle, tally), daemon=True)
@@ -262,12 +285,18 @@ def fuzz(tmp: Path, requests: int, seed: int = 0, workers: int = 6, idle: int = 
         stop.set()
         holder.join(5)
         server.close()
+        foreign.close()
     tally.add("seconds", round(time.monotonic() - t0))
     if not alive:
         tally.problem("the server thread died")
     for e in errors:
         tally.problem(f"server exception: {type(e).__name__}: {e}")
     tally.add("tracebacks", len(errors))
+    refused = [e for e in foreign_run.events if e["event"] == "control_refused"]
+    counted = sum(1 + e.get("unlogged", 0) for e in refused)
+    tally.add("refusal_events", len(refused))
+    if counted != tally.c["refused_connections"] or foreign_run.calls:
+        tally.problem(f"{tally.c['refused_connections']} refused connections, {counted} counted in the run log")
     if len(run.calls) != tally.c["steering_ok"]:
         tally.problem(f"{len(run.calls)} run calls for {tally.c['steering_ok']} accepted steering requests")
     return tally
