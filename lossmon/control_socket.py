@@ -16,14 +16,15 @@ type, an oversize line -- gets an error reply and changes nothing. Accepted comm
 same Run calls as the keys (source "control") and are recorded as `control` events.
 
 One thread serves every client with non-blocking sockets: a slow, dead or hostile client can cost
-it a little time but can never block it, and the training thread never waits on it.
+it a little time but can never block it, and the training thread never waits on it. Connections
+held open cannot lock steering out either: one silent for IDLE_TIMEOUT_S is closed, and past
+MAX_CLIENTS a new one takes the place of the idlest (tests/test_control_fuzz.py).
 """
 
 from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import selectors
 import socket
@@ -38,9 +39,12 @@ from lossmon.rundir.runlog import strict
 from lossmon.training.lr import MAX_PROBE_STEPS
 
 MAX_LINE = 4096
-MAX_CLIENTS = 32
+MAX_CLIENTS = 32  # past this, a new connection takes the place of the longest idle one
+IDLE_TIMEOUT_S = 10.0  # a connection that sends no complete request for this long is closed
 MAX_PENDING_REPLY = 64 * 1024  # a client that does not read its replies is dropped past this
 REQUESTS_PER_S = 200  # per client; a flood is cut off, not queued
+LINGER_S = 1.0  # a peer the server hangs up on is read (and ignored) this long, so it gets its last line
+MAX_LINGERING = 64
 _AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
 # command -> {field: kind}; kind "lr" is a finite number > 0, "steps" a whole number from 1 to
@@ -84,8 +88,9 @@ def parse_request(line: bytes) -> dict:
     fields = COMMANDS[cmd]
     rid = req.get("id")
     if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int))
-                            or (isinstance(rid, str) and len(rid) > 64)):
-        raise RequestError('"id" must be a short string or an integer')
+                            or (isinstance(rid, str) and len(rid) > 64)
+                            or (isinstance(rid, int) and not -2**63 <= rid < 2**63)):  # echoed: keep it sane
+        raise RequestError('"id" must be a short string or a 64-bit integer')
     for key, value in req.items():
         if key in ("cmd", "id"):
             continue
@@ -93,8 +98,9 @@ def parse_request(line: bytes) -> dict:
         if kind is None:
             raise RequestError(f"{cmd} takes no field {key[:40]!r}" + (f"; fields: {', '.join(fields)}" if fields else ""))
         kind = kind.rstrip("?")
+        # compared, never converted: float(10**400) raises, and NaN fails both comparisons
         if kind == "lr" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                             or not math.isfinite(value) or value <= 0 or value > 1e6):
+                             or not 0 < value <= 1e6):
             raise RequestError(f"{cmd}: {key} must be a number > 0, got {json.dumps(value)[:40]}")
         if kind == "steps" and (isinstance(value, bool) or not isinstance(value, int)
                                 or not 1 <= value <= MAX_PROBE_STEPS):
@@ -133,6 +139,22 @@ def socket_address(path: Path) -> tuple[str, int | None]:
     return f"/proc/self/fd/{fd}/{path.name}", fd
 
 
+def connect(s: socket.socket, addr: str, timeout: float) -> None:
+    """Connect, retrying while the server's listen queue is full: a Unix socket with a timeout
+    fails at once with EAGAIN then, where a moment later it would be accepted."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            s.connect(addr)
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise socket.timeout("the run's control socket is too busy to accept") from None
+            time.sleep(pause)  # a backoff between tries, bounded by the timeout
+            pause = min(pause * 2, 0.05)
+
+
 def probe(path: Path, timeout: float = 0.5) -> str:
     """'live' if a server answers at `path`, 'stale' if a socket file is there but nobody serves
     it (a killed run), 'missing' if there is none."""
@@ -146,7 +168,7 @@ def probe(path: Path, timeout: float = 0.5) -> str:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        s.connect(addr)
+        connect(s, addr, timeout)
         return "live"
     except OSError:
         return "stale"
@@ -173,7 +195,7 @@ class ControlClient:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(self.timeout)
         try:
-            s.connect(addr)
+            connect(s, addr, self.timeout)
             try:
                 s.sendall(line)
             except (BrokenPipeError, ConnectionResetError):
@@ -206,7 +228,7 @@ class ControlClient:
 
 
 class _Client:
-    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing")
+    __slots__ = ("sock", "inbuf", "outbuf", "pid", "window_start", "count", "closing", "last_active", "last_data")
 
     def __init__(self, sock: socket.socket, pid: int | None) -> None:
         self.sock = sock
@@ -216,6 +238,8 @@ class _Client:
         self.window_start = time.monotonic()
         self.count = 0
         self.closing = False
+        self.last_active = self.window_start  # when it connected or last sent a complete request
+        self.last_data: float | None = None  # when it last sent any bytes (None: never)
 
 
 class ControlServer:
@@ -229,12 +253,15 @@ class ControlServer:
         self._listener: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
         self._clients: dict[int, _Client] = {}
+        self._lingering: dict[socket.socket, float] = {}  # hung-up peers still read until EOF: deadline
         self._halt = False
         self._wake_r: socket.socket | None = None  # made in start(): a server never started holds no sockets
         self._wake_w: socket.socket | None = None
         self._thread = threading.Thread(target=self._serve, name="lossmon-control", daemon=True)
         self._last_refusal_event = 0.0
-        self._refusals_unlogged = 0
+        self._refusals_unlogged = 0  # refused since the last control_refused event
+        self._refusals_total = 0
+        self._last_refused: tuple[int | None, int | None] = (None, None)  # (uid, pid)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -262,7 +289,7 @@ class ControlServer:
         try:
             s.bind(addr)
             os.chmod(self.path, 0o600)  # before listen(): nobody can connect until it is 0600
-            s.listen(16)
+            s.listen(128)  # bursts of connections wait here instead of failing with EAGAIN
         except OSError:
             s.close()
             raise
@@ -293,15 +320,25 @@ class ControlServer:
     def _serve(self) -> None:
         try:
             while not self._halt:
-                for key, mask in self._sel.select(timeout=1.0):
+                for key, mask in self._sel.select(timeout=min(1.0, IDLE_TIMEOUT_S)):
                     try:
                         self._on_ready(key, mask)
                     except Exception:  # noqa: BLE001 - one client's trouble ends that client only
                         if isinstance(key.data, _Client):
                             self._drop(key.data)
+                if self._refusals_unlogged and time.monotonic() - self._last_refusal_event >= 1.0:
+                    self._log_refusals()
+                self._close_idle()
+                now = time.monotonic()
+                for sock in [s for s, deadline in self._lingering.items() if deadline < now]:
+                    self._unlinger(sock)
         finally:
+            if self._refusals_unlogged:
+                self._log_refusals()  # the refusals of a burst's last second are counted too
             for c in list(self._clients.values()):
                 self._drop(c)
+            for sock in list(self._lingering):
+                self._unlinger(sock)
             for s in (self._listener, self._wake_r, self._wake_w):
                 try:
                     s.close()
@@ -314,6 +351,8 @@ class ControlServer:
             self._accept()
         elif key.data == "wake":
             self._wake_r.recv(64)
+        elif key.data == "linger":
+            self._drain(key.fileobj)
         else:
             c = key.data
             if mask & selectors.EVENT_READ:
@@ -337,37 +376,102 @@ class ControlServer:
                 self._refuse(sock, pid, uid)
                 continue
             if len(self._clients) >= MAX_CLIENTS:
-                self._send_and_close(sock, {"ok": False, "error": f"too many clients (at most {MAX_CLIENTS})"})
-                continue
+                self._evict_idlest()
             c = _Client(sock, pid)
             self._clients[sock.fileno()] = c
             self._sel.register(sock, selectors.EVENT_READ, c)
 
-    def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
-        self._send_and_close(sock, {"ok": False, "error": "refused: this run belongs to another user"})
-        now = time.monotonic()
-        if now - self._last_refusal_event >= 1.0:  # a hostile loop cannot flood the run log
-            self._last_refusal_event = now
-            extra = {"unlogged": self._refusals_unlogged} if self._refusals_unlogged else {}
-            self._refusals_unlogged = 0
-            self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, **extra)
-        else:
-            self._refusals_unlogged += 1
+    def _close_idle(self) -> None:
+        cutoff = time.monotonic() - IDLE_TIMEOUT_S
+        for c in [c for c in self._clients.values() if c.last_active < cutoff]:
+            self._hang_up(c, f"closed: idle (no complete request for {IDLE_TIMEOUT_S:g}s)")
 
-    @staticmethod
-    def _send_and_close(sock: socket.socket, reply: dict) -> None:
-        """Answer once and hang up. What the peer already sent is read first: closing a socket
-        with unread data resets the connection, and the peer would lose the answer."""
+    def _evict_idlest(self) -> None:
+        """Make room for a new connection by closing the idlest one, so connections held open can
+        never lock steering out: one that never sent a byte goes first (the oldest of them), then
+        the one whose last bytes are oldest. What it already sent is answered first."""
+        c = min(self._clients.values(),
+                key=lambda c: (c.last_data is not None, c.last_data or c.last_active))
+        self._read(c)  # a request waiting in its buffer is answered, not lost
+        if c.sock.fileno() >= 0 and self._clients.get(c.sock.fileno()) is c:  # not already let go
+            self._hang_up(c, f"closed: too many clients (at most {MAX_CLIENTS}); this one was the idlest")
+
+    def _hang_up(self, c: _Client, why: str) -> None:
+        """Stop serving a client with a last error line saying why."""
+        c.outbuf += json.dumps({"ok": False, "error": why}).encode() + b"\n"
+        self._finish(c)
+
+    def _finish(self, c: _Client) -> None:
+        """Stop serving a client the server is done with: what is left of its replies goes out,
+        then it lingers (below)."""
+        if c.sock.fileno() < 0:
+            return
+        self._clients.pop(c.sock.fileno(), None)
         try:
-            sock.recv(MAX_LINE)
-        except OSError:
+            self._sel.unregister(c.sock)
+        except (KeyError, ValueError, OSError):
             pass
+        c.closing = True
+        self._linger(c.sock, bytes(c.outbuf))
+        c.outbuf.clear()
+
+    def _linger(self, sock: socket.socket, last: bytes) -> None:
+        """Send `last` (best effort), shut the write side, and read and ignore what the peer still
+        sends until it hangs up (at most LINGER_S): a socket closed with bytes unread resets the
+        connection, and the peer would lose the answer (seen as ECONNRESET by refused peers)."""
         try:
-            sock.send(json.dumps(reply).encode() + b"\n")
+            if last:
+                sock.send(last)
             sock.shutdown(socket.SHUT_WR)
         except OSError:
+            sock.close()
+            return
+        if len(self._lingering) >= MAX_LINGERING:
+            self._unlinger(min(self._lingering, key=self._lingering.get))
+        try:
+            self._sel.register(sock, selectors.EVENT_READ, "linger")
+        except (KeyError, ValueError, OSError):
+            sock.close()
+            return
+        self._lingering[sock] = time.monotonic() + LINGER_S
+        self._drain(sock)
+
+    def _drain(self, sock: socket.socket) -> None:
+        for _ in range(4):  # a bounded share of the thread per wake-up
+            try:
+                if sock.recv(65536):
+                    continue
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                pass
+            self._unlinger(sock)  # EOF or an error: the peer is gone
+            return
+
+    def _unlinger(self, sock: socket.socket) -> None:
+        self._lingering.pop(sock, None)
+        try:
+            self._sel.unregister(sock)
+        except (KeyError, ValueError, OSError):
             pass
         sock.close()
+
+    def _refuse(self, sock: socket.socket, pid: int | None, uid: int | None) -> None:
+        self._linger(sock, json.dumps({"ok": False, "error": "refused: this run belongs to another user"}).encode() + b"\n")
+        self._refusals_total += 1
+        self._refusals_unlogged += 1
+        self._last_refused = (uid, pid)
+        if time.monotonic() - self._last_refusal_event >= 1.0:  # a hostile loop cannot flood the run log
+            self._log_refusals()
+
+    def _log_refusals(self) -> None:
+        """One control_refused event for the refusals not yet recorded (at most one a second, and
+        a last one when the server stops): `unlogged` + 1 of them, `total` so far."""
+        self._last_refusal_event = time.monotonic()
+        uid, pid = self._last_refused
+        extra = {"unlogged": self._refusals_unlogged - 1} if self._refusals_unlogged > 1 else {}
+        self._refusals_unlogged = 0
+        self.run.record(events.CONTROL_REFUSED, uid=uid, pid=pid, total=self._refusals_total, **extra)
 
     def _read(self, c: _Client) -> None:
         try:
@@ -381,6 +485,7 @@ class ControlServer:
             self._drop(c)
             return
         c.inbuf += data
+        c.last_data = time.monotonic()
         while not c.closing:
             nl = c.inbuf.find(b"\n")
             if nl < 0:
@@ -395,9 +500,10 @@ class ControlServer:
                 c.closing = True
                 break
             if line.strip():
+                c.last_active = time.monotonic()
                 self._reply(c, self.handle(line, c.pid))
         if c.closing and not c.outbuf:
-            self._drop(c)
+            self._finish(c)
 
     def _within_rate(self, c: _Client) -> bool:
         now = time.monotonic()
@@ -429,7 +535,7 @@ class ControlServer:
         except (KeyError, ValueError, OSError):
             return
         if c.closing and not c.outbuf:
-            self._drop(c)
+            self._finish(c)
 
     def _drop(self, c: _Client) -> None:
         c.closing = True
@@ -445,7 +551,14 @@ class ControlServer:
     # ---- requests -----------------------------------------------------------------------------
 
     def handle(self, line: bytes, peer_pid: int | None = None) -> dict:
-        """Validate and apply one request line; the reply (never raises)."""
+        """Validate and apply one request line; the reply (never raises: a request that trips
+        something unforeseen still gets an answer, and the connection stays)."""
+        try:
+            return self._handle(line, peer_pid)
+        except Exception as e:  # noqa: BLE001
+            return {"ok": False, "error": f"request failed: {type(e).__name__}: {str(e)[:200]}"}
+
+    def _handle(self, line: bytes, peer_pid: int | None) -> dict:
         try:
             req = parse_request(line)
         except RequestError as e:

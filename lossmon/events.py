@@ -51,7 +51,8 @@ FIELDS: dict[str, dict[str, str]] = {
     RESUME: {"source": 'who asked ("stop" when a stop released the pause)'},
     STOP: {"source": "who asked"},
     CHECKPOINT: {
-        "source": "who asked",
+        "source": "who asked (the first of them, when requests > 1)",
+        "requests": "how many requests this one checkpoint served (those pending at one step)",
         "ok": "whether the checkpoint function returned",
         "result": "what it returned, as text (optional)",
         "error": "what went wrong (ok false)",
@@ -66,7 +67,8 @@ FIELDS: dict[str, dict[str, str]] = {
     CONTROL_REFUSED: {
         "uid": "the refused peer's user id",
         "pid": "its process id",
-        "unlogged": "refusals since the last one recorded (optional)",
+        "unlogged": "refusals since the last one recorded, not counting this one (optional)",
+        "total": "refusals so far in this run, this one included",
     },
     ERROR: {
         "message": '"ValueError: ..." (the exception, one line)',

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lossmon import jsontext
-from lossmon.rundir.layout import COLUMNS, COLUMNS_INDEX
+from lossmon.rundir.layout import COLUMNS, COLUMNS_INDEX, NOFOLLOW, private_subdir, write_atomic
 
 DIR, INDEX = COLUMNS, COLUMNS_INDEX
 RECORD = np.dtype([("step", "<i8"), ("value", "<f8")])
@@ -35,7 +35,7 @@ class ColumnWriter:
         self._names: list[str] = []
         self.broken: str | None = None
         try:
-            self.dir.mkdir(exist_ok=True)
+            private_subdir(self.dir)
         except OSError as e:
             self.broken = str(e)
 
@@ -58,12 +58,10 @@ class ColumnWriter:
 
     def _open(self, name: str) -> int:
         i = len(self._names)
-        fd = os.open(self.dir / f"{i}.bin", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(self.dir / f"{i}.bin", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | NOFOLLOW, 0o644)
         self._fds[name] = fd
         self._names.append(name)
-        tmp = self.dir / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(self._names), encoding="utf-8")
-        os.replace(tmp, self.dir / INDEX)
+        write_atomic(self.dir / INDEX, json.dumps(self._names))
         return fd
 
     def _give_up(self, why: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lossmon import jsontext, states
-from lossmon.rundir.layout import META
+from lossmon.rundir.layout import META, write_atomic
 
 
 def initial_meta(name: str) -> dict:
@@ -48,10 +48,7 @@ def initial_meta(name: str) -> dict:
 
 
 def write_meta(run_dir: Path, meta: dict) -> None:
-    path = Path(run_dir) / META
-    tmp = path.with_name(META + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(Path(run_dir) / META, json.dumps(meta, indent=2, default=str) + "\n")
 
 
 def read_meta(run_dir: Path) -> dict:

@@ -110,7 +110,9 @@ class RunLogWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a link planted at run.jsonl is refused, never written through
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                                       | getattr(os, "O_NOFOLLOW", 0), 0o644)
         self._backlog = b""
         self.error: str | None = None
 

@@ -76,9 +76,10 @@ class ControlSync:
         b[_STOP] = float(steering.stop_requested)
         if not self.leader:
             return
-        for source in steering.take_checkpoint_requests():
-            self._ckpt_source = source
-            self._ckpt_issued += 1
+        sources = steering.take_checkpoint_requests()
+        if sources and self._ckpt_issued == self._ckpt_done:
+            self._ckpt_source = sources[0]  # the first request of those the next checkpoint serves
+        self._ckpt_issued += len(sources)
         lr = self.lr
         b[_SCALE] = lr.scale
         b[_PAUSE] = float(steering.pause_requested)
@@ -154,9 +155,9 @@ class ControlSync:
         self._checkpoint_if_due()
 
     def _checkpoint_if_due(self) -> None:
-        if self._ckpt_due > self._ckpt_done:
-            self._ckpt_done = self._ckpt_due
-            self.steering.run_checkpoint(self._ckpt_source)
+        if self._ckpt_due > self._ckpt_done:  # one checkpoint for every request since the last
+            n, self._ckpt_done = self._ckpt_due - self._ckpt_done, self._ckpt_due
+            self.steering.run_checkpoint(self._ckpt_source, requests=n)
 
 
 def follower_log(step: Any = None, **metrics: Any) -> None:

@@ -128,18 +128,22 @@ class Steering:
         self._emit(events.RESUME, source="stop" if self.stopped else self.resume_source)
 
     def run_checkpoints(self) -> None:
-        for source in self.take_checkpoint_requests():
-            self.run_checkpoint(source)
+        """Every request pending now is served by one checkpoint: fifty requests between two
+        steps must not hold training for fifty saves of the same weights."""
+        sources = self.take_checkpoint_requests()
+        if sources:
+            self.run_checkpoint(sources[0], requests=len(sources))
 
-    def run_checkpoint(self, source: str) -> None:
-        """Call the checkpoint function and record how it went; a failure is an event, never
-        fatal to training."""
+    def run_checkpoint(self, source: str, requests: int = 1) -> None:
+        """Call the checkpoint function once for `requests` requests (the first from `source`)
+        and record how it went; a failure is an event, never fatal to training."""
         if self.checkpoint_fn is None:
             return
         try:
             result = self.checkpoint_fn()
         except Exception as e:  # noqa: BLE001
-            self._emit(events.CHECKPOINT, source=source, ok=False, error=f"{type(e).__name__}: {e}")
+            self._emit(events.CHECKPOINT, source=source, ok=False, error=f"{type(e).__name__}: {e}",
+                       requests=requests)
         else:
-            self._emit(events.CHECKPOINT, source=source, ok=True,
+            self._emit(events.CHECKPOINT, source=source, ok=True, requests=requests,
                        **({"result": str(result)} if result is not None else {}))

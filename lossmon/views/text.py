@@ -62,10 +62,12 @@ def describe(ev: dict, key_of: KeyOf | None = None) -> str:
     if kind == events.STOP:
         return f"stop requested{by}; training finishes at the next step"
     if kind == events.CHECKPOINT:
+        n = ev.get("requests")
+        served = f" ({n} requests)" if isinstance(n, int) and n > 1 else ""  # merged at one step
         if ev.get("ok"):
             res = ev.get("result")
-            return f"checkpoint saved{by}" + (f": {res}" if res else "")
-        return f"checkpoint failed{by}: {ev.get('error', 'unknown error')}"
+            return f"checkpoint saved{by}" + (f": {res}" if res else "") + served
+        return f"checkpoint failed{by}: {ev.get('error', 'unknown error')}{served}"
     if kind == events.CONTROL:
         args = " ".join(f"{k}={ev[k]}" for k in ("factor", "value") if k in ev)
         who = f" from pid {ev['peer_pid']}" if ev.get("peer_pid") else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import threading
 from collections import deque
@@ -80,7 +81,8 @@ class OutputCapture:
         self.total_lines += len(done)
         if self._file is None and self.path is not None:
             try:
-                self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+                self._file = os.fdopen(fd, "a", encoding="utf-8", errors="replace")  # never through a link
             except OSError:
                 self.path = None
         if self._file is not None:
