@@ -149,9 +149,11 @@ class TensorBoardSource(Source):
                 break
             end = pos + _HEADER.size + length + 4
             if end > len(data):
-                if end - pos > budget:  # one record larger than a poll's budget: take it next time whole
-                    more = False
-                break
+                if pos == 0 and more:  # one record larger than a poll's budget: read it whole now
+                    data = _read_at(ef.path, ef.offset, end)
+                    more = len(data) == end  # anything after it is the next poll's
+                if end > len(data):
+                    break
             try:
                 ev = parse(data[pos + _HEADER.size:end - 4])
             except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
@@ -174,6 +176,15 @@ class TensorBoardSource(Source):
         ef.offset += pos
         ef.bytes_read += pos
         return pos, more
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def _scalar(v) -> float | None:
