@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -192,12 +193,19 @@ def _tag_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The `lossmon` command. Ctrl+C before a command has its own handlers in place (while torch
-    imports, say) ends it with one line and status 130, not a traceback."""
+    imports, say) ends it with one line and status 130, not a traceback; a reader that went away
+    (`lossmon check ... | head`) ends it quietly with 141, as SIGPIPE ends other tools."""
     try:
         return _main(argv)
     except KeyboardInterrupt:
         print("lossmon: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        try:  # the interpreter's own flush at exit would complain about the closed pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
 
 
 def _main(argv: list[str] | None) -> int:

@@ -21,3 +21,128 @@ def test_a_tensorboard_record_larger_than_a_poll_does_not_hide_the_rest(tmp_path
     w.close()
     rec = load(tmp_path)
     assert len(rec.points["loss"][0]) == 1000
+
+
+# ---- lossmon check: out-of-range values, odd names, special files, closed pipes ------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def lossmon(*args, timeout=20, **kw):
+    """`python -m lossmon ARGS` from this tree (a hang is a failure, not a stuck test run)."""
+    return subprocess.run([sys.executable, "-m", "lossmon", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def one_line_exit_2(code, err):
+    assert code == 2 and err.startswith("lossmon ") and err.count("\n") == 1 and "Traceback" not in err, (code, err)
+
+
+def two_points(extra=""):
+    return ('{"step": 1, "loss": 1.0%s}\n{"step": 2, "loss": 0.5%s}\n' % (extra, extra))
+
+
+def test_an_event_step_beyond_int64_is_ignored_not_a_crash(tmp_path, capsys):
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points() + '{"event": "pause", "step": %d}\n' % 2**63)
+    assert cli_main(["check", str(p)]) == 0
+    assert "2 points" in capsys.readouterr().out
+
+
+def test_a_metric_named_with_a_lone_surrogate_prints(tmp_path, capsys):
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points(', "\\ud800": 2'))
+    assert cli_main(["check", str(p)]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # nothing unprintable reaches the terminal
+    assert "4 points" in out
+
+
+def special_files(tmp_path):
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "trainer_state.json").symlink_to("/dev/zero")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    (tmp_path / "events.out.tfevents.1.host").symlink_to("/dev/zero")
+    return [fifo, hf / "trainer_state.json", tmp_path / "zero.csv", tmp_path / "events.out.tfevents.1.host"]
+
+
+def test_what_is_not_a_regular_file_or_directory_is_refused(tmp_path):
+    for p in special_files(tmp_path):
+        for cmd in (["check", str(p)], ["watch", "--plain", str(p)]):
+            r = lossmon(*cmd)
+            one_line_exit_2(r.returncode, r.stderr)
+            assert "not a regular file" in r.stderr
+
+
+def test_a_trainer_state_too_large_to_hold_is_refused(tmp_path, monkeypatch):
+    from lossmon.sources import hf
+
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": [{"step": 1, "loss": 1.0}] * 100}))
+    monkeypatch.setattr(hf, "MAX_BYTES", 100)
+    with pytest.raises(Exception) as e:
+        load(p)
+    assert "too large" in str(e.value)
+
+
+def test_a_line_that_never_ends_is_not_held_in_memory(tmp_path):
+    from lossmon.rundir.runlog import RunLogReader
+
+    p = tmp_path / "log.jsonl"
+    p.write_bytes(b"x" * (3 << 20) + b"\n" + two_points().encode())
+    reader = RunLogReader(p)
+    reader.MAX_LINE = 1 << 20
+    seen = []
+    for _ in range(5):  # polls of 1 MB, as a watcher tails it
+        for batch in reader.read_chunks(limit=1 << 20):
+            seen += batch.points.get("loss", ([], []))[0]
+        assert len(reader.torn_tail) <= reader.MAX_LINE
+    assert seen == [1, 2] and reader.malformed == 1
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv to drop root")
+def test_a_directory_without_search_permission(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.jsonl").write_text(two_points())
+    d.chmod(0o600)
+    os.chmod(tmp_path, 0o755)
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.getuid() == 0 else []
+    for cmd in (["check", str(d)], ["watch", "--plain", str(d)]):
+        r = subprocess.run([*user, sys.executable, "-m", "lossmon", *cmd], cwd=ROOT, capture_output=True,
+                           text=True, timeout=20)
+        one_line_exit_2(r.returncode, r.stderr)
+        assert "ermission denied" in r.stderr
+
+
+def test_check_into_a_pipe_closed_early(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points())
+    proc = subprocess.Popen([sys.executable, "-m", "lossmon", "check", str(p)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # `| head` gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=20) == 141 and err == "", err
+
+
+def test_a_csv_row_that_never_ends_is_not_held_in_memory(tmp_path, monkeypatch):
+    from lossmon.sources import csvfile
+
+    monkeypatch.setattr(csvfile, "MAX_LINE", 1 << 20)
+    p = tmp_path / "log.csv"
+    p.write_bytes(b"step,loss\n1,1.0\n" + b"x" * (3 << 20) + b"\n2,0.5\n")
+    src = csvfile.CsvSource(p)
+    steps = []
+    for _ in range(5):
+        steps += list(src.poll(max_bytes=1 << 20).points.get("loss", ([], []))[0])
+        assert len(src._partial) <= csvfile.MAX_LINE
+    assert steps == [1, 2] and src.malformed == 1

@@ -21,6 +21,7 @@ import numpy as np
 
 from lossmon import names
 from lossmon.rundir.layout import META, RUN_LOG
+from lossmon.rundir.runlog import parse_step
 from lossmon.sources.base import Renamer, Source, SourceError, Update
 from lossmon.sources.csvfile import CsvSource
 from lossmon.sources.hf import STATE, TrainerStateSource, candidates, newest
@@ -37,7 +38,10 @@ FORMATS = ("a lossmon run directory or run.jsonl, TensorBoard event files or a l
 def open_source(path: str | os.PathLike, *, train: str | None = None, val: str | None = None) -> Source:
     """The reader for `path`; SourceError (one line naming the accepted formats) if there is none."""
     given = Path(path)
-    src = _pick(given)
+    try:
+        src = _pick(given)
+    except OSError as e:  # a directory without search permission, say
+        raise SourceError(f"cannot read {e.filename or given}: {e.strerror or e}") from None
     src.rename = Renamer(train, val)
     src.title = given.resolve().name or str(given)
     return src
@@ -60,6 +64,8 @@ def _pick(p: Path) -> Source:
         if runs_in(p):
             return TensorBoardSource(p)
         raise SourceError(f"{p} holds no run lossmon can read; lossmon reads {FORMATS}")
+    if not p.is_file():  # a FIFO or a device would block or never end
+        raise SourceError(f"{p} is not a regular file or directory; lossmon reads {FORMATS}")
     if is_event_file(p):
         return TensorBoardSource(p)
     try:
@@ -157,7 +163,8 @@ def chunks(rec: Recorded, size: int = 16384):
     """The run in step order as the pump would hand it over: ({name: (steps, values)}, events),
     about `size` distinct steps per chunk."""
     all_steps = np.unique(np.concatenate([st for st, _ in rec.points.values()]))
-    events = sorted((e for e in rec.events if isinstance(e.get("step"), int)), key=lambda e: e["step"])
+    events = sorted((e for e in rec.events if isinstance(e.get("step"), int) and parse_step(e["step"]) is not None),
+                    key=lambda e: e["step"])  # a step beyond int64 places no event
     ev_steps = np.array([e["step"] for e in events], dtype=np.int64)
     starts = list(range(0, len(all_steps), size))
     for k, a in enumerate(starts):

@@ -65,6 +65,16 @@ class Source:
         return f"{self.format}: {self.path}" + (f" ({self.note})" if self.note else "")
 
 
+def printable(text: str) -> str:
+    """`text` with lone surrogates (JSON's "\\ud800", a non-UTF-8 file name) as \\udXXX escapes: they
+    cannot be encoded for a terminal or a pipe."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Renamer:
     """Maps a source's tags to the names the views and detectors use. With --train TAG (or --val
     TAG) that tag plays the role, and any other tag that would by convention is renamed out of it."""
@@ -78,7 +88,7 @@ class Renamer:
         out = self._cache.get(tag)
         if out is None:
             self.seen.add(tag)
-            out = self._cache[tag] = self._map(tag)
+            out = self._cache[tag] = self._map(printable(tag))
         return out
 
     def _map(self, tag: str) -> str:

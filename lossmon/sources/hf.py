@@ -15,11 +15,12 @@ from pathlib import Path
 
 from lossmon import jsontext
 from lossmon.rundir.runlog import parse_step, parse_value
-from lossmon.sources.base import CHUNK, FileState, Source, Update
+from lossmon.sources.base import CHUNK, FileState, Source, SourceError, Update
 
 STATE = "trainer_state.json"
 _SUMMARY_KEYS = {"train_runtime", "total_flos"}
 _SKIP_SUFFIXES = ("_runtime", "_per_second", "total_flos")
+MAX_BYTES = 512 << 20  # read whole at every change: a bigger file is not a Trainer's state
 
 
 def candidates(root: Path) -> list[Path]:
@@ -69,6 +70,9 @@ class TrainerStateSource(Source):
         stamp = (self.state.size, self.state.mtime)
         if stamp == self._stamp:
             return up
+        if self.state.size > MAX_BYTES:
+            raise SourceError(f"{self.path} is too large for a trainer_state.json ({self.state.size >> 20} MB;"
+                              f" at most {MAX_BYTES >> 20} MB are read)")
         try:
             doc = jsontext.loads(self.path.read_bytes())
         except (OSError, ValueError):

@@ -44,7 +44,7 @@ def runs_in(logdir: Path, depth: int = 4) -> dict[Path, list[Path]]:
         if Path(root).relative_to(logdir).parts.__len__() >= depth:
             dirs[:] = []
         for f in files:
-            if f.startswith("events.out.tfevents."):
+            if f.startswith("events.out.tfevents.") and os.path.isfile(os.path.join(root, f)):  # no FIFOs
                 runs.setdefault(Path(root), []).append(Path(root) / f)
     return runs
 
@@ -122,7 +122,7 @@ class TensorBoardSource(Source):
     def _find_new_files(self) -> None:
         known = {ef.path for ef in self.files}
         try:
-            found = sorted(p for p in self.run_path.glob(PATTERN) if p not in known)
+            found = sorted(p for p in self.run_path.glob(PATTERN) if p not in known and p.is_file())
         except OSError:
             return
         self.files.extend(_EventFile(p) for p in found)
