@@ -146,3 +146,18 @@ def test_a_csv_row_that_never_ends_is_not_held_in_memory(tmp_path, monkeypatch):
         steps += list(src.poll(max_bytes=1 << 20).points.get("loss", ([], []))[0])
         assert len(src._partial) <= csvfile.MAX_LINE
     assert steps == [1, 2] and src.malformed == 1
+
+
+# ---- lossmon ls ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [1e300, float("nan"), -1e18, 2**80, "soon"])
+def test_ls_with_a_start_time_out_of_range(tmp_path, capsys, start):
+    for name, t in (("a", start), ("b", 1764240000.0)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "meta.json").write_text(json.dumps({"name": name, "start_time": t, "state": "finished"}))
+        (d / "run.jsonl").write_text(two_points())
+    assert cli_main(["ls", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\na " in out and "\nb " in out
