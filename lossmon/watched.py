@@ -48,6 +48,7 @@ class WatchedRun:
         self.status: dict = {}
         self.loaded = False  # the source has been read to its end once
         self.error: str | None = None  # the source stopped being readable
+        self.unreadable = False  # ... because it is not what it claimed (SourceError): exit 2, as check
         self.notices: deque[tuple[str, str]] = deque()  # (severity, text) for the view to show
         self.last_data = time.monotonic()
         self._halt = threading.Event()
@@ -219,6 +220,7 @@ class WatchedRun:
                 more = self.poll()
             except Exception as e:  # noqa: BLE001 - a watcher reports; it never takes the view down
                 self.error = f"{type(e).__name__}: {e}" if not isinstance(e, SourceError) else str(e)
+                self.unreadable = isinstance(e, SourceError)
                 self.notices.append(("error", f"stopped reading: {self.error}"))
                 return
             if not more:

@@ -161,3 +161,80 @@ def test_ls_with_a_start_time_out_of_range(tmp_path, capsys, start):
     assert cli_main(["ls", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "\na " in out and "\nb " in out
+
+
+# ---- lossmon watch --plain -----------------------------------------------------------------------
+
+from lossmon.views.text import alert_summary, describe, feed_entry  # noqa: E402
+
+ODD = [5, "x", None, [], ["a"], [None], {"a": 1}, True, 2**70, float("nan")]
+
+
+@pytest.mark.parametrize("kind", ["lr_change", "lr_commit", "alert", "checkpoint", "control", "error"])
+def test_events_with_fields_of_any_shape_describe_in_one_line(kind):
+    for odd in ODD:
+        for field in ("old", "new", "scale", "baked", "notes", "request", "applied", "step", "severity",
+                      "state", "message", "ok", "result", "peer_pid"):
+            ev = {"event": kind, "step": 5, "old": [1e-3], "new": [2e-3], field: odd}
+            line = describe(ev)
+            assert isinstance(line, str) and "\n" not in line
+            entry = feed_entry(ev, None)
+            assert entry is None or isinstance(entry[0], int)
+            assert isinstance(alert_summary([{**ev, "event": "alert", "severity": "warning", "state": "open"}]), str)
+
+
+def test_a_malformed_lr_change_is_shown_not_a_crash(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points() + '{"event":"lr_change","step":5,"old":5,"new":7}\n')
+    r = lossmon("watch", "--plain", "--once", str(p))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "step 5: LR" in r.stdout
+
+
+def test_watch_exits_2_where_check_does(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text("a,loss\n1,2\n")
+    for cmd in (["check", str(p)], ["watch", "--plain", str(p)]):
+        r = lossmon(*cmd)
+        one_line_exit_2(r.returncode, r.stderr)
+        assert "no step column" in r.stderr
+
+
+def test_watch_on_a_file_with_no_metric_record_says_so(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"nostep": 1}\n{"also": "none"}\n')
+    r = lossmon("watch", "--plain", str(p))
+    one_line_exit_2(r.returncode, r.stderr)
+    assert "none of its 2 lines is a metric record" in r.stderr
+
+
+def test_watch_once_reads_a_finished_tensorboard_run_and_exits(tmp_path):
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    w = tb.SummaryWriter(str(tmp_path))
+    for i in range(50):
+        w.add_scalar("loss", 1.0 / (i + 1), i)
+    w.close()
+    r = lossmon("watch", "--plain", "--once", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "step 49" in r.stdout or "49" in r.stdout.splitlines()[-1]
+
+
+async def test_the_full_screen_watch_view_shows_a_malformed_lr_change(tmp_path):
+    from lossmon.sources import open_source
+    from lossmon.views.tui.app import LossmonApp
+    from lossmon.watched import WatchedRun
+    from tui_helpers import until
+
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points() + '{"event":"lr_change","step":"x","old":5,"new":[],"scale":"big"}\n'
+                 '{"event":"alert","step":[2],"severity":["critical"],"state":"open","message":{"a":1}}\n')
+    watched = WatchedRun(open_source(p), interval=0.02).start()
+    app = LossmonApp(watched, watched, capture_output=False)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: len(app.feed) >= 2, what=lambda: app.feed)
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, what="quit")
+        assert app.return_code in (0, None)
+    finally:
+        watched.close()

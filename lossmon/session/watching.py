@@ -7,10 +7,12 @@ until Ctrl+C or SIGTERM, like `tail -f`.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import IO
 
 from lossmon import states
+from lossmon.sources import no_records
 from lossmon.training.signals import SignalStop
 from lossmon.views.plain import PlainPrinter
 from lossmon.watched import WatchedRun
@@ -18,10 +20,14 @@ from lossmon.watched import WatchedRun
 WATCH_UI_BUDGET = 0.1  # the view has its own process here, not the trainer's: a bigger share of a core
 
 
-def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
+def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool = False,
+                err: IO[str] | None = None) -> int:
     """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
-    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
-    A signal ends the watching, never the job: exit 128+signal, as the live view."""
+    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`;
+    with `once`, until what the files hold now is read. A signal ends the watching, never the
+    job: exit 128+signal, as the live view. Input `lossmon check` calls unreadable (SourceError,
+    or a file read to its end with no metric record in it) ends it with one line and exit 2."""
+    err = err or sys.stderr
     printer = PlainPrinter(watched, out)
     printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
     signals = SignalStop(None).install()
@@ -36,6 +42,17 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
                 printer.emit(f"lossmon: {watched.notices.popleft()[1]}")
             if watched.error:
                 code = 1
+                if watched.unreadable:
+                    print(f"lossmon watch: {watched.error}", file=err)
+                    code = 2
+                break
+            if watched.loaded and watched.run_dir is None and not watched.store.names() and watched.source.malformed:
+                print(f"lossmon watch: {no_records(watched.source)}", file=err)  # as check says it
+                code = 2
+                break
+            if once and watched.loaded:
+                printer.rates = False
+                printer.poll(final=True)
                 break
             if watched.loaded and watched.job in states.ENDED:
                 printer.rates = False
@@ -71,4 +88,4 @@ def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -
         app.run()
     finally:
         watched.close()
-    return 128 + app.signum if app.signum else 0
+    return 128 + app.signum if app.signum else (app.return_code or 0)  # Textual's 1 after a crash

@@ -144,11 +144,7 @@ def load(path: str | os.PathLike, *, train: str | None = None, val: str | None =
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror or e}") from None
     if not rec.points:
-        if src.malformed:
-            n = src.malformed
-            raise SourceError(f"{src.path}: none of its {n} line{'s' if n != 1 else ''} is a metric record"
-                              f" ({rec.format} with a step field)")
-        raise SourceError(f"{src.path} holds no metric values")
+        raise SourceError(no_records(src))
     missing = src.rename.missing()
     if missing:
         raise SourceError(f"{src.path} has no metric {missing[0]!r} (found {', '.join(sorted(rec.points))})")
@@ -157,6 +153,15 @@ def load(path: str | os.PathLike, *, train: str | None = None, val: str | None =
         raise SourceError(f"{src.path} has no loss metric (found {', '.join(sorted(rec.points))[:300]}; expected loss,"
                           " train_loss, val_loss, eval_loss or another name from the conventions, or pass --train TAG)")
     return rec
+
+
+def no_records(src: Source) -> str:
+    """Why a source read to its end gave no point (load's and watch's words)."""
+    if src.malformed:
+        n = src.malformed
+        return (f"{src.path}: none of its {n} line{'s' if n != 1 else ''} is a metric record"
+                f" ({src.format} with a step field)")
+    return f"{src.path} holds no metric values"
 
 
 def chunks(rec: Recorded, size: int = 16384):
