@@ -238,3 +238,58 @@ async def test_the_full_screen_watch_view_shows_a_malformed_lr_change(tmp_path):
         assert app.return_code in (0, None)
     finally:
         watched.close()
+
+
+# ---- BOMs, corrupt JSON, TensorBoard's words, reused PIDs ------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("name,body", [
+    ("log.csv", b"step,loss\n1,1.0\n2,0.5\n"),
+    ("log.jsonl", two_points().encode()),
+    ("metrics.csv", b"step,loss\n1,1.0\n2,0.5\n"),
+])
+def test_a_byte_order_mark_is_not_part_of_the_first_field(tmp_path, capsys, name, body):
+    p = tmp_path / name
+    p.write_bytes(BOM + body)
+    assert cli_main(["check", str(p)]) == 0, capsys.readouterr().err
+    assert "2 points" in capsys.readouterr().out
+
+
+def test_a_meta_json_with_a_byte_order_mark_is_read(tmp_path):
+    from lossmon.rundir.meta import read_meta
+
+    (tmp_path / "meta.json").write_bytes(BOM + b'{"name": "x", "start_time": 1764240000}')
+    assert read_meta(tmp_path)["name"] == "x"
+
+
+@pytest.mark.parametrize("body,needle", [
+    (b'{"log_history": [{"step": 1, "loss": 1.0}', "not valid JSON"),
+    (b'{"log_history": 5}', "no log_history list"),
+])
+def test_a_corrupt_trainer_state_says_what_is_wrong(tmp_path, capsys, body, needle):
+    p = tmp_path / "trainer_state.json"
+    p.write_bytes(body)
+    assert cli_main(["check", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "holds no metric values" not in err and err.count("\n") == 1, err
+
+
+def test_tensorboard_problems_speak_of_records(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    p = tmp_path / "events.out.tfevents.1.host"
+    p.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00" + b"\x00" * 4 + b"\xff" * 5 + b"\x00" * 4)
+    assert cli_main(["check", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "1 record " in err and "line" not in err, err
+
+
+def test_a_reused_pid_does_not_make_a_killed_run_look_running(tmp_path):
+    from lossmon.rundir.meta import initial_meta, killed, process_start
+
+    meta = initial_meta("x")
+    assert meta["pid_start"] == process_start(os.getpid()) is not None
+    assert not killed(meta)  # this process: alive, and started when the meta says
+    assert killed({**meta, "pid_start": meta["pid_start"] + 1})  # the pid now names another process
+    assert not killed({k: v for k, v in meta.items() if k != "pid_start"})  # older runs: the pid alone

@@ -93,7 +93,7 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
         return 2
     alerts = sorted(diag.alerts, key=lambda a: a["step"])  # stable: detector order within a step
     if rec.malformed:
-        print(f"lossmon check: {rec.malformed} malformed line{'s' if rec.malformed != 1 else ''} skipped", file=err)
+        print(f"lossmon check: {rec.malformed} malformed {rec.unit}{'s' if rec.malformed != 1 else ''} skipped", file=err)
     if as_json:
         for a in alerts:
             out.write(json.dumps(strict(a), ensure_ascii=False, allow_nan=False) + "\n")

@@ -195,6 +195,8 @@ class Batch:
         """One line as bytes: blank lines are skipped, bytes that are not UTF-8 are malformed."""
         if not raw.strip():
             return
+        if raw.startswith(b"\xef\xbb\xbf"):  # a byte order mark before the first line
+            raw = raw[3:]
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -22,7 +22,7 @@ import numpy as np
 from lossmon import names
 from lossmon.rundir.layout import META, RUN_LOG
 from lossmon.rundir.runlog import parse_step
-from lossmon.sources.base import Renamer, Source, SourceError, Update
+from lossmon.sources.base import BOM, Renamer, Source, SourceError, Update
 from lossmon.sources.csvfile import CsvSource
 from lossmon.sources.hf import STATE, TrainerStateSource, candidates, newest
 from lossmon.sources.runlog import RunLogSource, looks_like_jsonl
@@ -73,6 +73,7 @@ def _pick(p: Path) -> Source:
             head = f.read(4096)
     except OSError as e:
         raise SourceError(f"cannot read {p}: {e.strerror or e}") from None
+    head = head.removeprefix(BOM)
     if not head.strip():
         raise SourceError(f"{p} is empty; lossmon reads {FORMATS}")
     if p.name == STATE or (p.suffix == ".json" and b'"log_history"' in head):
@@ -102,6 +103,7 @@ class Recorded:
     events: list[dict] = field(default_factory=list)
     malformed: int = 0
     format: str = ""
+    unit: str = "line"  # what `malformed` counts: lines, or a TensorBoard file's records
 
     @property
     def count(self) -> int:
@@ -133,7 +135,7 @@ def read_all(src: Source) -> Recorded:
             order = np.argsort(st, kind="stable")
             st, va = st[order], va[order]
         points[name] = (st, va)
-    return Recorded(points, events, src.malformed, src.format)
+    return Recorded(points, events, src.malformed, src.format, src.unit)
 
 
 def load(path: str | os.PathLike, *, train: str | None = None, val: str | None = None) -> Recorded:
@@ -157,10 +159,12 @@ def load(path: str | os.PathLike, *, train: str | None = None, val: str | None =
 
 def no_records(src: Source) -> str:
     """Why a source read to its end gave no point (load's and watch's words)."""
+    if src.problem:
+        return f"{src.path} {src.problem}"
     if src.malformed:
-        n = src.malformed
-        return (f"{src.path}: none of its {n} line{'s' if n != 1 else ''} is a metric record"
-                f" ({src.format} with a step field)")
+        n, unit = src.malformed, src.unit
+        what = "a TensorBoard event" if src.format == "TensorBoard" else f"a metric record ({src.format} with a step field)"
+        return f"{src.path}: none of its {n} {unit}{'s' if n != 1 else ''} is {what}"
     return f"{src.path} holds no metric values"
 
 

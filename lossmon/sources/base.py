@@ -11,6 +11,7 @@ import numpy as np
 
 from lossmon import names
 
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors and Windows tools put first
 CHUNK = 4 << 20  # bytes parsed per poll at most, so a long file shows while it loads
 
 
@@ -46,6 +47,8 @@ class Source:
     format = "?"
     run_dir: Path | None = None  # a lossmon run directory: metadata, control socket
     alerts_recorded = False  # True where the writer ran the detectors (lossmon's own run logs)
+    unit = "line"  # what `malformed` counts
+    problem = ""  # why the last read of a whole-file format failed ("is not valid JSON: ..."), if it did
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

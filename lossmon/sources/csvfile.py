@@ -94,7 +94,7 @@ class CsvSource(Source):
         up = Update()
         lines = complete.decode("utf-8", errors="replace").split("\n")
         if self.header is None:
-            first = _row(lines.pop(0)) if lines else None
+            first = _row(lines.pop(0).removeprefix("\ufeff")) if lines else None  # a BOM before the header
             if not first or not any(c.strip() for c in first):
                 return up
             self.header_bytes = complete.split(b"\n", 1)[0]

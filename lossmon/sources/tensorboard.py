@@ -74,6 +74,7 @@ class _EventFile:
 
 class TensorBoardSource(Source):
     format = "TensorBoard"
+    unit = "record"
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
