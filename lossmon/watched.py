@@ -247,6 +247,16 @@ class WatchedRun:
             self.loaded = True
         return up.more
 
+    def finish(self) -> None:
+        """Take the source as finished: a last line without its newline counts (as `check` reads
+        it). After the poll thread has stopped."""
+        up = self.source.final()
+        if up.points or up.events:
+            self.store.append_points(up.points)
+            self.store.append_events(up.events)
+            if self.diagnoser is not None:
+                self.diagnoser.feed(up.points, up.events)
+
     def refresh_job(self) -> None:
         """Read the job's metadata and, while it runs, its status over the socket: a status
         reply is the proof it runs, so a live job costs one connection per refresh."""

@@ -293,3 +293,25 @@ def test_a_reused_pid_does_not_make_a_killed_run_look_running(tmp_path):
     assert not killed(meta)  # this process: alive, and started when the meta says
     assert killed({**meta, "pid_start": meta["pid_start"] + 1})  # the pid now names another process
     assert not killed({k: v for k, v in meta.items() if k != "pid_start"})  # older runs: the pid alone
+
+
+def test_steps_spanning_all_of_int64_do_not_stop_the_detectors(tmp_path, capsys):
+    p = tmp_path / "log.jsonl"
+    p.write_text("".join('{"step": %d, "loss": %g}\n' % (s, v) for s, v in
+                         ((-(2**63), 1.0), (0, 0.9), (1, 0.8), (2**63 - 1, 0.7))))
+    assert cli_main(["check", str(p)]) in (0, 1)
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_watch_once_reads_a_last_line_without_its_newline_as_check_does(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"nostep": 1}\n{"step": 3, "loss": 0.5}')
+    r = lossmon("watch", "--plain", "--once", str(p))
+    assert r.returncode == 0 and "step 3" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_watch_plain_prints_a_lone_surrogate_as_an_escape(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text(two_points() + '{"event": "pause", "step": 2, "source": "\\ud800"}\n')
+    r = lossmon("watch", "--plain", "--once", str(p))
+    assert r.returncode == 0 and "paused (\\ud800)" in r.stdout, (r.stdout, r.stderr)

@@ -12,7 +12,7 @@ import time
 from typing import IO
 
 from lossmon import states
-from lossmon.sources import no_records
+from lossmon.sources import SourceError, no_records
 from lossmon.training.signals import SignalStop
 from lossmon.views.plain import PlainPrinter
 from lossmon.watched import WatchedRun
@@ -33,6 +33,7 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool =
     signals = SignalStop(None).install()
     watched.start()
     code = 0
+    finishing = False
     try:
         while signals.signum is None:
             time.sleep(0.2)
@@ -46,13 +47,12 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool =
                     print(f"lossmon watch: {watched.error}", file=err)
                     code = 2
                 break
-            if watched.loaded and watched.run_dir is None and not watched.store.names() and watched.source.malformed:
+            if once and watched.loaded:
+                finishing = True
+                break
+            if _nothing_readable(watched) and not watched.source.torn:  # a torn last line may be a record yet
                 print(f"lossmon watch: {no_records(watched.source)}", file=err)  # as check says it
                 code = 2
-                break
-            if once and watched.loaded:
-                printer.rates = False
-                printer.poll(final=True)
                 break
             if watched.loaded and watched.job in states.ENDED:
                 printer.rates = False
@@ -63,6 +63,17 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool =
     finally:
         watched.close()
         signals.restore()
+    if finishing:  # the file is taken as finished: its last line counts without its newline, as in check
+        try:
+            watched.finish()
+        except SourceError as e:  # a CSV whose only line, its header, names no step column
+            print(f"lossmon watch: {e}", file=err)
+            return 2
+        if _nothing_readable(watched):
+            print(f"lossmon watch: {no_records(watched.source)}", file=err)
+            return 2
+        printer.rates = False
+        printer.poll(final=True)
     if signals.signum is not None and not code:  # one last read and status line, as things are now
         try:
             watched.poll()
@@ -72,6 +83,11 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool =
         printer.poll(final=True)
         code = signals.exit_code
     return code
+
+
+def _nothing_readable(watched: WatchedRun) -> bool:
+    """A file with no job, read to its end, in which no line was a metric record (check's exit 2)."""
+    return watched.loaded and watched.run_dir is None and not watched.store.names() and bool(watched.source.malformed)
 
 
 def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:

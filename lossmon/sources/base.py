@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lossmon import names
+from lossmon.formatting import printable  # noqa: F401 - check.py's, from here
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors and Windows tools put first
 CHUNK = 4 << 20  # bytes parsed per poll at most, so a long file shows while it loads
@@ -64,18 +65,13 @@ class Source:
         """Reading a finished file whole: a last line without its newline counts too."""
         return Update()
 
+    @property
+    def torn(self) -> bool:
+        """The file ends in a line without its newline (a writer may be mid-line): `final` reads it."""
+        return False
+
     def describe(self) -> str:
         return f"{self.format}: {self.path}" + (f" ({self.note})" if self.note else "")
-
-
-def printable(text: str) -> str:
-    """`text` with lone surrogates (JSON's "\\ud800", a non-UTF-8 file name) as \\udXXX escapes: they
-    cannot be encoded for a terminal or a pipe."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Renamer:

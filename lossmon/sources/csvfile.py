@@ -53,6 +53,10 @@ class CsvSource(Source):
         self._skipping = False  # inside a line longer than MAX_LINE: drop bytes through its newline
         self.malformed = 0
 
+    @property
+    def torn(self) -> bool:
+        return bool(self._partial.strip())
+
     def final(self) -> Update:
         rest, self._partial = self._partial, b""
         return self._parse(rest) if rest.strip() else Update()
