@@ -315,3 +315,11 @@ def test_watch_plain_prints_a_lone_surrogate_as_an_escape(tmp_path):
     p.write_text(two_points() + '{"event": "pause", "step": 2, "source": "\\ud800"}\n')
     r = lossmon("watch", "--plain", "--once", str(p))
     assert r.returncode == 0 and "paused (\\ud800)" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_a_tag_with_a_newline_keeps_messages_on_one_line(tmp_path, capsys):
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"step": 1, "a\\nb": 1.0}\n{"step": 2, "a\\nb": 0.5}\n')
+    assert cli_main(["check", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a\\nb" in err, err

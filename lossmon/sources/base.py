@@ -17,7 +17,11 @@ CHUNK = 4 << 20  # bytes parsed per poll at most, so a long file shows while it 
 
 
 class SourceError(ValueError):
-    """A path lossmon cannot read as a run; the message is one line for the user."""
+    """A path lossmon cannot read as a run; the message is one line for the user (a newline from a
+    file -- a tag, a header -- is written as \\n)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass
@@ -74,6 +78,13 @@ class Source:
         return f"{self.format}: {self.path}" + (f" ({self.note})" if self.note else "")
 
 
+def _one_line(tag: str) -> str:
+    """A tag with its control characters (a newline, a NUL) escaped: it is shown on one line."""
+    if tag.isprintable():
+        return tag
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in tag)
+
+
 class Renamer:
     """Maps a source's tags to the names the views and detectors use. With --train TAG (or --val
     TAG) that tag plays the role, and any other tag that would by convention is renamed out of it."""
@@ -87,7 +98,7 @@ class Renamer:
         out = self._cache.get(tag)
         if out is None:
             self.seen.add(tag)
-            out = self._cache[tag] = self._map(printable(tag))
+            out = self._cache[tag] = self._map(_one_line(printable(tag)))
         return out
 
     def _map(self, tag: str) -> str:
