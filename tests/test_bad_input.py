@@ -323,3 +323,24 @@ def test_a_tag_with_a_newline_keeps_messages_on_one_line(tmp_path, capsys):
     assert cli_main(["check", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a\\nb" in err, err
+
+
+def test_a_meta_json_that_is_a_fifo_is_not_waited_on(tmp_path):
+    d = tmp_path / "runs" / "a"
+    d.mkdir(parents=True)
+    (d / "run.jsonl").write_text(two_points())
+    os.mkfifo(d / "meta.json")
+    r = lossmon("ls", str(tmp_path / "runs"))
+    assert r.returncode == 0 and "a " in r.stdout, r.stderr
+    r = lossmon("check", str(d))
+    assert r.returncode == 0, r.stderr
+
+
+def test_ls_does_not_wait_on_a_run_log_that_is_a_fifo(tmp_path):
+    d = tmp_path / "runs" / "a"
+    (d / "columns").mkdir(parents=True)
+    (d / "meta.json").write_text(json.dumps({"name": "a", "state": "finished"}))
+    os.mkfifo(d / "run.jsonl")
+    os.mkfifo(d / "columns" / "index.json")
+    r = lossmon("ls", str(tmp_path / "runs"))
+    assert r.returncode == 0 and "a " in r.stdout, r.stderr

@@ -92,6 +92,8 @@ def _last_from_columns(run_dir: Path) -> tuple[int | None, float | None, float |
 def _last_from_log(log: Path) -> tuple[int | None, float | None, float | None]:
     """The last step and losses from the end of run.jsonl, without reading the whole file."""
     try:
+        if not log.is_file():  # a FIFO would block the reader
+            return None, None, None
         with open(log, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(max(0, size - _TAIL_BYTES))

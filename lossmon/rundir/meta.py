@@ -56,9 +56,13 @@ def write_meta(run_dir: Path, meta: dict) -> None:
 
 
 def read_meta(run_dir: Path) -> dict:
-    """meta.json as a dict ({} when missing or unreadable: a run directory is still usable)."""
+    """meta.json as a dict ({} when missing or unreadable: a run directory is still usable; also
+    when it is not a regular file, as a FIFO would block the reader)."""
+    path = Path(run_dir) / META
     try:
-        meta = jsontext.loads((Path(run_dir) / META).read_text(encoding="utf-8-sig"))  # a BOM from an editor
+        if not path.is_file():
+            return {}
+        meta = jsontext.loads(path.read_text(encoding="utf-8-sig"))  # a BOM from an editor
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
