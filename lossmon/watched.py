@@ -130,6 +130,11 @@ class WatchedRun:
     def malformed(self) -> int:
         return self.source.malformed
 
+    @property
+    def malformed_unit(self) -> str:
+        """What `malformed` counts: "line", or "record" for TensorBoard."""
+        return self.source.unit
+
     # ---- control (sent over the socket, off the caller's thread) ------------------------------
 
     def scale_lr(self, factor: float, *, source: str = "key") -> None:

@@ -344,3 +344,17 @@ def test_ls_does_not_wait_on_a_run_log_that_is_a_fifo(tmp_path):
     os.mkfifo(d / "columns" / "index.json")
     r = lossmon("ls", str(tmp_path / "runs"))
     assert r.returncode == 0 and "a " in r.stdout, r.stderr
+
+
+def test_the_watch_status_counts_a_tensorboard_file_in_records(tmp_path):
+    pytest.importorskip("tensorboard")
+    from lossmon.sources import open_source
+    from lossmon.views.text import job_notes
+    from lossmon.watched import WatchedRun
+
+    p = tmp_path / "events.out.tfevents.1.host"
+    p.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00" + b"\x00" * 4 + b"\xff" * 5 + b"\x00" * 4)
+    watched = WatchedRun(open_source(p))
+    watched.poll()
+    notes = " ".join(text for text, _, _ in job_notes(watched, watched.state, watched.store))
+    assert "1 malformed record skipped" in notes, notes

@@ -305,8 +305,8 @@ def job_notes(job: JobView, state: str, store: MetricStore, now: float | None = 
     if job.read_only and job.loaded and quiet >= 10:  # is the other tool still writing?
         parts.append((f"  no new data for {fmt_duration(quiet)}", "muted", 2))
     if job.malformed:
-        n = job.malformed
-        parts.append((f"  {n} malformed line{'s' if n != 1 else ''} skipped", "warning", 2))
+        n, unit = job.malformed, getattr(job, "malformed_unit", "line")  # a TensorBoard file has records
+        parts.append((f"  {n} malformed {unit}{'s' if n != 1 else ''} skipped", "warning", 2))
     if job.error:
         parts.append((f"  {job.error}", "error", 0))
     return parts
