@@ -14,6 +14,7 @@ without its one line on stderr, watch refusing what check reads). Exit status 1 
 
     python benchmarks/fuzz_readers.py --files 10000 --seed 1         # the issue's budget
     python benchmarks/fuzz_readers.py --files 20 --subprocess 5      # and the real CLI on a few
+    python benchmarks/fuzz_readers.py --files 0 --specials           # FIFOs, /dev/zero, huge files
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import signal
 import struct
@@ -233,6 +235,32 @@ def make(fmt: str, seed: int, i: int) -> bytes:
     return damage(r, body) if r.random() < 0.33 else body
 
 
+def specials(d: Path) -> list[Path]:
+    """What is not a plain log, under each format's name: a FIFO, /dev/zero, a directory holding
+    such files, sparse files of zeros bigger than any line or trainer_state.json lossmon holds."""
+    out = []
+    for fmt, name in NAME.items():
+        base = d / fmt
+        base.mkdir()
+        fifo = base / name
+        os.mkfifo(fifo)
+        zero = base / "zero"
+        zero.mkdir()
+        (zero / name).symlink_to("/dev/zero")
+        out += [fifo, zero / name, zero, base]  # the directories: a run's files as FIFOs and devices
+        big = base / "big"
+        big.mkdir()
+        with open(big / name, "wb") as f:
+            f.truncate(600 << 20)  # sparse: 600 MB of NULs with no newline
+        out.append(big / name)
+    run = d / "run"
+    run.mkdir()
+    for n in ("run.jsonl", "meta.json"):
+        os.mkfifo(run / n)
+    out.append(run)
+    return out
+
+
 def watch_once(path: Path) -> tuple[int, str]:
     """What `lossmon watch --plain --once PATH` does, without its 0.2 s loop: (exit code, stderr)."""
     from lossmon.sources import no_records
@@ -311,7 +339,9 @@ def subprocess_check(path: Path, hang_s: float) -> str | None:
                                text=True, timeout=hang_s)
         except subprocess.TimeoutExpired:
             return f"{cmd[0]}: hang"
-        if "Traceback" in p.stderr or p.returncode not in (0, 1, 2):
+        ok = (0, 1, 2) if cmd[0] == "check" else (0, 2)  # watch --once: read, or refused with one line
+        one_line = p.returncode != 2 or (p.stderr.startswith(f"lossmon {cmd[0]}: ") and p.stderr.count("\n") == 1)
+        if "Traceback" in p.stderr or p.returncode not in ok or not one_line:
             return f"{cmd[0]}: exit {p.returncode}: {p.stderr[-300:]}"
     return None
 
@@ -324,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hang-s", type=float, default=20.0)
     ap.add_argument("--subprocess", type=int, default=0, help="also run the CLI on the first N files per format")
     ap.add_argument("--show", type=int, default=3, help="failures shown per format")
+    ap.add_argument("--specials", action="store_true", help="also FIFOs, /dev/zero and huge sparse files")
     args = ap.parse_args(argv)
 
     def alarm(*_):
@@ -366,6 +397,27 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             for line in shown:
                 print(line, flush=True)
+        if args.specials:
+            d = Path(tmp) / "specials"
+            d.mkdir()
+            counts = {"files": 0, "tracebacks": 0, "internal_errors": 0, "hangs": 0, "wrong_exit": 0}
+            exits: dict = {}
+            for path in specials(d):
+                signal.setitimer(signal.ITIMER_REAL, args.hang_s)
+                try:
+                    res = one(path, as_json=False)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                counts["files"] += 1
+                exits[res["code"]] = exits.get(res["code"], 0) + 1
+                for key, name in (("traceback", "tracebacks"), ("internal", "internal_errors"), ("hang", "hangs"),
+                                  ("wrong", "wrong_exit")):
+                    if res[key]:
+                        counts[name] += 1
+                        print(f"  {path.relative_to(d)}: {res[key] if key != 'hang' else 'hang'}", flush=True)
+            bad += counts["tracebacks"] + counts["internal_errors"] + counts["hangs"] + counts["wrong_exit"]
+            print("specials " + " ".join(f"{k}={v}" for k, v in counts.items())
+                  + f" check_exits={dict(sorted(exits.items(), key=str))}", flush=True)
     return 1 if bad else 0
 
 

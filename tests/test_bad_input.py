@@ -358,3 +358,14 @@ def test_the_watch_status_counts_a_tensorboard_file_in_records(tmp_path):
     watched.poll()
     notes = " ".join(text for text, _, _ in job_notes(watched, watched.state, watched.store))
     assert "1 malformed record skipped" in notes, notes
+
+
+def test_an_event_file_of_zeros_is_not_read_as_millions_of_empty_records(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    p = tmp_path / "events.out.tfevents.1.host"
+    with open(p, "wb") as f:
+        f.truncate(64 << 20)  # sparse zeros: as 4M records of length 0, each a protobuf parse
+    from lossmon.sources import SourceError
+
+    with pytest.raises(SourceError, match="1 record"):
+        load(p)

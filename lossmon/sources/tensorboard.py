@@ -144,7 +144,7 @@ class TensorBoardSource(Source):
         rename = self.rename
         while pos + _HEADER.size <= len(data):
             length, _ = _HEADER.unpack_from(data, pos)
-            if length > _MAX_RECORD:
+            if length > _MAX_RECORD or length == 0:  # a writer's Event always holds its wall_time
                 ef.broken = True  # not a record boundary: the rest of this file cannot be trusted
                 self.malformed += 1
                 break
