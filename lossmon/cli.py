@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"what to watch (default: the newest running run under ./{DEFAULT_ROOT}, else the newest)")
     _tag_options(watch)
     watch.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
+    watch.add_argument("--once", action="store_true", help="plain lines: read what the files hold now, print the"
+                       " last status line and exit (TensorBoard, CSV and other files have no job that ends)")
     watch.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")
     watch.add_argument("--plot-hz", type=_rate, default=4.0, help="plot frames per second (default: 4)")
     watch.add_argument("--config", default=None, metavar="FILE", help="detector settings for logs from other tools (TOML)")
@@ -192,12 +195,19 @@ def _tag_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The `lossmon` command. Ctrl+C before a command has its own handlers in place (while torch
-    imports, say) ends it with one line and status 130, not a traceback."""
+    imports, say) ends it with one line and status 130, not a traceback; a reader that went away
+    (`lossmon check ... | head`) ends it quietly with 141, as SIGPIPE ends other tools."""
     try:
         return _main(argv)
     except KeyboardInterrupt:
         print("lossmon: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        try:  # the interpreter's own flush at exit would complain about the closed pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
 
 
 def _main(argv: list[str] | None) -> int:
@@ -330,8 +340,13 @@ def _watch(args: argparse.Namespace) -> int:
         print(f"lossmon watch: {e}", file=sys.stderr)
         return 2
     watched = WatchedRun(source, config=config)
-    if choose_ui("plain" if args.plain else "auto") == "plain":
-        return watch_plain(watched)
+    try:
+        watched.poll()  # the first chunk here: a file that is not what it seems fails as `check` does
+    except SourceError as e:
+        print(f"lossmon watch: {e}", file=sys.stderr)
+        return 2
+    if args.once or choose_ui("plain" if args.plain else "auto") == "plain":
+        return watch_plain(watched, once=args.once)
     return watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
 
 

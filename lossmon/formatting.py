@@ -64,3 +64,13 @@ def fmt_duration(seconds: float) -> str:
 def pct(x: float) -> str:
     """A fraction as a percentage: '12 %', '0.5 %'."""
     return f"{x * 100:.0f} %" if abs(x) >= 0.095 else f"{x * 100:.2g} %"
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates (JSON's "\\ud800", a non-UTF-8 file name) as \\udXXX escapes: they
+    cannot be encoded for a terminal or a pipe."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

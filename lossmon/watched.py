@@ -48,6 +48,7 @@ class WatchedRun:
         self.status: dict = {}
         self.loaded = False  # the source has been read to its end once
         self.error: str | None = None  # the source stopped being readable
+        self.unreadable = False  # ... because it is not what it claimed (SourceError): exit 2, as check
         self.notices: deque[tuple[str, str]] = deque()  # (severity, text) for the view to show
         self.last_data = time.monotonic()
         self._halt = threading.Event()
@@ -128,6 +129,11 @@ class WatchedRun:
     @property
     def malformed(self) -> int:
         return self.source.malformed
+
+    @property
+    def malformed_unit(self) -> str:
+        """What `malformed` counts: "line", or "record" for TensorBoard."""
+        return self.source.unit
 
     # ---- control (sent over the socket, off the caller's thread) ------------------------------
 
@@ -219,6 +225,7 @@ class WatchedRun:
                 more = self.poll()
             except Exception as e:  # noqa: BLE001 - a watcher reports; it never takes the view down
                 self.error = f"{type(e).__name__}: {e}" if not isinstance(e, SourceError) else str(e)
+                self.unreadable = isinstance(e, SourceError)
                 self.notices.append(("error", f"stopped reading: {self.error}"))
                 return
             if not more:
@@ -244,6 +251,16 @@ class WatchedRun:
         if not up.more:
             self.loaded = True
         return up.more
+
+    def finish(self) -> None:
+        """Take the source as finished: a last line without its newline counts (as `check` reads
+        it). After the poll thread has stopped."""
+        up = self.source.final()
+        if up.points or up.events:
+            self.store.append_points(up.points)
+            self.store.append_events(up.events)
+            if self.diagnoser is not None:
+                self.diagnoser.feed(up.points, up.events)
 
     def refresh_job(self) -> None:
         """Read the job's metadata and, while it runs, its status over the socket: a status

@@ -18,6 +18,7 @@ from lossmon import names
 from lossmon.events import LR_CHANGE, LR_COMMIT
 from lossmon.rundir.runlog import strict
 from lossmon.sources import SourceError, chunks, companion, load, open_source, read_all
+from lossmon.sources.base import printable
 
 
 def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None = None,
@@ -63,11 +64,24 @@ def _human(alert: dict) -> str:
     return line
 
 
+class _Printable:
+    """A text stream that writes lone surrogates (from a file name or a log's keys) as escapes."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def run_check(path: str, *, as_json: bool = False, config_path: str | None = None,
               train: str | None = None, val: str | None = None,
               out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = _Printable(out or sys.stdout)
+    err = _Printable(err or sys.stderr)
     try:
         config = load_config(config_path) if config_path else DiagnosisConfig()
         diag, rec, lr_words = diagnose(path, config, train=train, val=val)
@@ -79,7 +93,7 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
         return 2
     alerts = sorted(diag.alerts, key=lambda a: a["step"])  # stable: detector order within a step
     if rec.malformed:
-        print(f"lossmon check: {rec.malformed} malformed line{'s' if rec.malformed != 1 else ''} skipped", file=err)
+        print(f"lossmon check: {rec.malformed} malformed {rec.unit}{'s' if rec.malformed != 1 else ''} skipped", file=err)
     if as_json:
         for a in alerts:
             out.write(json.dumps(strict(a), ensure_ascii=False, allow_nan=False) + "\n")

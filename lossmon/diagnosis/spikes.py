@@ -112,7 +112,7 @@ class SpikeDetector:
         if self.origin is None:
             gap = int(steps[1] - steps[0]) if len(steps) > 1 else 1
             self.origin = int(steps[0]) - max(1, gap)
-        x = np.log(np.maximum(steps - self.origin, 1).astype(np.float64))
+        x = np.log(np.maximum(steps.astype(np.float64) - float(self.origin), 1.0))  # floats: steps may span all of int64
         i, n = 0, len(y)
         cfg = self.cfg
         rel = np.log1p(cfg.rel)

@@ -84,8 +84,11 @@ class ColumnWriter:
 
 def read_index(run_dir: Path) -> list[str] | None:
     """The metric names by column number, or None when the run has no usable columns."""
+    path = Path(run_dir) / DIR / INDEX
     try:
-        names = jsontext.loads((Path(run_dir) / DIR / INDEX).read_text(encoding="utf-8"))
+        if not path.is_file():  # a FIFO would block the reader
+            return None
+        names = jsontext.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):

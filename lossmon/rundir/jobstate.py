@@ -32,4 +32,4 @@ def job_state(run_dir: Path, meta: dict | None = None) -> tuple[str, str]:
         return states.RUNNING, f"on {host}; cannot check its process from here"
     if killed(meta):
         return states.GONE, f"process {meta.get('pid')} no longer exists; it ended without closing its log"
-    return states.RUNNING, "no control channel" if pid_alive(meta.get("pid")) else ""
+    return states.RUNNING, "no control channel" if pid_alive(meta.get("pid"), meta.get("pid_start")) else ""

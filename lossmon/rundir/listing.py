@@ -14,6 +14,7 @@ from lossmon.rundir.layout import RUN_LOG, is_run_dir
 from lossmon.rundir.meta import read_meta
 from lossmon.rundir.runlog import parse_step, parse_value
 
+MAX_TIME = 32503680000.0  # 3000-01-01: a start_time past it (or before 1970, or NaN) is not one; mtime instead
 _TAIL_BYTES = 256 * 1024  # how far back from the end of run.jsonl to look for the last losses
 
 
@@ -40,7 +41,7 @@ def find_runs(root: Path) -> list[Path]:
 def _start_time(run_dir: Path) -> float:
     meta = read_meta(run_dir)
     t = meta.get("start_time")
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t < MAX_TIME:  # NaN fails this too
         return float(t)
     try:
         return run_dir.stat().st_mtime
@@ -91,6 +92,8 @@ def _last_from_columns(run_dir: Path) -> tuple[int | None, float | None, float |
 def _last_from_log(log: Path) -> tuple[int | None, float | None, float | None]:
     """The last step and losses from the end of run.jsonl, without reading the whole file."""
     try:
+        if not log.is_file():  # a FIFO would block the reader
+            return None, None, None
         with open(log, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(max(0, size - _TAIL_BYTES))

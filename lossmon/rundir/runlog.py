@@ -197,6 +197,8 @@ class Batch:
         """One line as bytes: blank lines are skipped, bytes that are not UTF-8 are malformed."""
         if not raw.strip():
             return
+        if raw.startswith(b"\xef\xbb\xbf"):  # a byte order mark before the first line
+            raw = raw[3:]
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -247,11 +249,13 @@ class RunLogReader:
     """
 
     CHUNK = 1 << 20
+    MAX_LINE = 64 << 20  # a longer line is malformed and dropped as it streams by, never held whole
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.offset = 0
         self._partial = b""
+        self._skipping = False  # inside a line longer than MAX_LINE: drop bytes through its newline
         self.malformed = 0
         self.lines = 0
         self.bytes_read = 0  # total bytes read from the file (tests check tailing reads only new bytes)
@@ -270,7 +274,15 @@ class RunLogReader:
                 self.offset += len(data)
                 self.bytes_read += len(data)
                 data = self._partial + data
+                if self._skipping:
+                    nl = data.find(b"\n")
+                    self._skipping = nl < 0
+                    data = b"" if nl < 0 else data[nl + 1:]
                 complete, sep, rest = data.rpartition(b"\n")
+                if len(rest) > self.MAX_LINE:
+                    self.malformed += 1
+                    self.lines += 1
+                    rest, self._skipping = b"", True
                 self._partial = rest
                 if not sep:
                     continue

@@ -7,10 +7,12 @@ until Ctrl+C or SIGTERM, like `tail -f`.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import IO
 
 from lossmon import states
+from lossmon.sources import SourceError, no_records
 from lossmon.training.signals import SignalStop
 from lossmon.views.plain import PlainPrinter
 from lossmon.watched import WatchedRun
@@ -18,15 +20,20 @@ from lossmon.watched import WatchedRun
 WATCH_UI_BUDGET = 0.1  # the view has its own process here, not the trainer's: a bigger share of a core
 
 
-def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
+def watch_plain(watched: WatchedRun, out: IO[str] | None = None, *, once: bool = False,
+                err: IO[str] | None = None) -> int:
     """Follow a watched run with plain status lines (no terminal): until its job ends, or -- for
-    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`.
-    A signal ends the watching, never the job: exit 128+signal, as the live view."""
+    files without a job to ask (TensorBoard, CSV...) -- until Ctrl+C or SIGTERM, like `tail -f`;
+    with `once`, until what the files hold now is read. A signal ends the watching, never the
+    job: exit 128+signal, as the live view. Input `lossmon check` calls unreadable (SourceError,
+    or a file read to its end with no metric record in it) ends it with one line and exit 2."""
+    err = err or sys.stderr
     printer = PlainPrinter(watched, out)
     printer.emit(f"lossmon: watching {watched.source.describe()} (Ctrl+C stops watching; the job goes on)")
     signals = SignalStop(None).install()
     watched.start()
     code = 0
+    finishing = False
     try:
         while signals.signum is None:
             time.sleep(0.2)
@@ -36,6 +43,16 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
                 printer.emit(f"lossmon: {watched.notices.popleft()[1]}")
             if watched.error:
                 code = 1
+                if watched.unreadable:
+                    print(f"lossmon watch: {watched.error}", file=err)
+                    code = 2
+                break
+            if once and watched.loaded:
+                finishing = True
+                break
+            if _nothing_readable(watched) and not watched.source.torn:  # a torn last line may be a record yet
+                print(f"lossmon watch: {no_records(watched.source)}", file=err)  # as check says it
+                code = 2
                 break
             if watched.loaded and watched.job in states.ENDED:
                 printer.rates = False
@@ -46,6 +63,17 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
     finally:
         watched.close()
         signals.restore()
+    if finishing:  # the file is taken as finished: its last line counts without its newline, as in check
+        try:
+            watched.finish()
+        except SourceError as e:  # a CSV whose only line, its header, names no step column
+            print(f"lossmon watch: {e}", file=err)
+            return 2
+        if _nothing_readable(watched):
+            print(f"lossmon watch: {no_records(watched.source)}", file=err)
+            return 2
+        printer.rates = False
+        printer.poll(final=True)
     if signals.signum is not None and not code:  # one last read and status line, as things are now
         try:
             watched.poll()
@@ -55,6 +83,11 @@ def watch_plain(watched: WatchedRun, out: IO[str] | None = None) -> int:
         printer.poll(final=True)
         code = signals.exit_code
     return code
+
+
+def _nothing_readable(watched: WatchedRun) -> bool:
+    """A file with no job, read to its end, in which no line was a metric record (check's exit 2)."""
+    return watched.loaded and watched.run_dir is None and not watched.store.names() and bool(watched.source.malformed)
 
 
 def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -> int:
@@ -71,4 +104,4 @@ def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -
         app.run()
     finally:
         watched.close()
-    return 128 + app.signum if app.signum else 0
+    return 128 + app.signum if app.signum else (app.return_code or 0)  # Textual's 1 after a crash

@@ -21,7 +21,8 @@ import numpy as np
 
 from lossmon import names
 from lossmon.rundir.layout import META, RUN_LOG
-from lossmon.sources.base import Renamer, Source, SourceError, Update
+from lossmon.rundir.runlog import parse_step
+from lossmon.sources.base import BOM, Renamer, Source, SourceError, Update
 from lossmon.sources.csvfile import CsvSource
 from lossmon.sources.hf import STATE, TrainerStateSource, candidates, newest
 from lossmon.sources.runlog import RunLogSource, looks_like_jsonl
@@ -37,7 +38,10 @@ FORMATS = ("a lossmon run directory or run.jsonl, TensorBoard event files or a l
 def open_source(path: str | os.PathLike, *, train: str | None = None, val: str | None = None) -> Source:
     """The reader for `path`; SourceError (one line naming the accepted formats) if there is none."""
     given = Path(path)
-    src = _pick(given)
+    try:
+        src = _pick(given)
+    except OSError as e:  # a directory without search permission, say
+        raise SourceError(f"cannot read {e.filename or given}: {e.strerror or e}") from None
     src.rename = Renamer(train, val)
     src.title = given.resolve().name or str(given)
     return src
@@ -60,6 +64,8 @@ def _pick(p: Path) -> Source:
         if runs_in(p):
             return TensorBoardSource(p)
         raise SourceError(f"{p} holds no run lossmon can read; lossmon reads {FORMATS}")
+    if not p.is_file():  # a FIFO or a device would block or never end
+        raise SourceError(f"{p} is not a regular file or directory; lossmon reads {FORMATS}")
     if is_event_file(p):
         return TensorBoardSource(p)
     try:
@@ -67,6 +73,7 @@ def _pick(p: Path) -> Source:
             head = f.read(4096)
     except OSError as e:
         raise SourceError(f"cannot read {p}: {e.strerror or e}") from None
+    head = head.removeprefix(BOM)
     if not head.strip():
         raise SourceError(f"{p} is empty; lossmon reads {FORMATS}")
     if p.name == STATE or (p.suffix == ".json" and b'"log_history"' in head):
@@ -96,6 +103,7 @@ class Recorded:
     events: list[dict] = field(default_factory=list)
     malformed: int = 0
     format: str = ""
+    unit: str = "line"  # what `malformed` counts: lines, or a TensorBoard file's records
 
     @property
     def count(self) -> int:
@@ -127,7 +135,7 @@ def read_all(src: Source) -> Recorded:
             order = np.argsort(st, kind="stable")
             st, va = st[order], va[order]
         points[name] = (st, va)
-    return Recorded(points, events, src.malformed, src.format)
+    return Recorded(points, events, src.malformed, src.format, src.unit)
 
 
 def load(path: str | os.PathLike, *, train: str | None = None, val: str | None = None) -> Recorded:
@@ -138,11 +146,7 @@ def load(path: str | os.PathLike, *, train: str | None = None, val: str | None =
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror or e}") from None
     if not rec.points:
-        if src.malformed:
-            n = src.malformed
-            raise SourceError(f"{src.path}: none of its {n} line{'s' if n != 1 else ''} is a metric record"
-                              f" ({rec.format} with a step field)")
-        raise SourceError(f"{src.path} holds no metric values")
+        raise SourceError(no_records(src))
     missing = src.rename.missing()
     if missing:
         raise SourceError(f"{src.path} has no metric {missing[0]!r} (found {', '.join(sorted(rec.points))})")
@@ -153,11 +157,23 @@ def load(path: str | os.PathLike, *, train: str | None = None, val: str | None =
     return rec
 
 
+def no_records(src: Source) -> str:
+    """Why a source read to its end gave no point (load's and watch's words)."""
+    if src.problem:
+        return f"{src.path} {src.problem}"
+    if src.malformed:
+        n, unit = src.malformed, src.unit
+        what = "a TensorBoard event" if src.format == "TensorBoard" else f"a metric record ({src.format} with a step field)"
+        return f"{src.path}: none of its {n} {unit}{'s' if n != 1 else ''} is {what}"
+    return f"{src.path} holds no metric values"
+
+
 def chunks(rec: Recorded, size: int = 16384):
     """The run in step order as the pump would hand it over: ({name: (steps, values)}, events),
     about `size` distinct steps per chunk."""
     all_steps = np.unique(np.concatenate([st for st, _ in rec.points.values()]))
-    events = sorted((e for e in rec.events if isinstance(e.get("step"), int)), key=lambda e: e["step"])
+    events = sorted((e for e in rec.events if isinstance(e.get("step"), int) and parse_step(e["step"]) is not None),
+                    key=lambda e: e["step"])  # a step beyond int64 places no event
     ev_steps = np.array([e["step"] for e in events], dtype=np.int64)
     starts = list(range(0, len(all_steps), size))
     for k, a in enumerate(starts):

@@ -10,12 +10,18 @@ from pathlib import Path
 import numpy as np
 
 from lossmon import names
+from lossmon.formatting import printable  # noqa: F401 - check.py's, from here
 
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors and Windows tools put first
 CHUNK = 4 << 20  # bytes parsed per poll at most, so a long file shows while it loads
 
 
 class SourceError(ValueError):
-    """A path lossmon cannot read as a run; the message is one line for the user."""
+    """A path lossmon cannot read as a run; the message is one line for the user (a newline from a
+    file -- a tag, a header -- is written as \\n)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Source:
     format = "?"
     run_dir: Path | None = None  # a lossmon run directory: metadata, control socket
     alerts_recorded = False  # True where the writer ran the detectors (lossmon's own run logs)
+    unit = "line"  # what `malformed` counts
+    problem = ""  # why the last read of a whole-file format failed ("is not valid JSON: ..."), if it did
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -61,8 +69,20 @@ class Source:
         """Reading a finished file whole: a last line without its newline counts too."""
         return Update()
 
+    @property
+    def torn(self) -> bool:
+        """The file ends in a line without its newline (a writer may be mid-line): `final` reads it."""
+        return False
+
     def describe(self) -> str:
         return f"{self.format}: {self.path}" + (f" ({self.note})" if self.note else "")
+
+
+def _one_line(tag: str) -> str:
+    """A tag with its control characters (a newline, a NUL) escaped: it is shown on one line."""
+    if tag.isprintable():
+        return tag
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in tag)
 
 
 class Renamer:
@@ -78,7 +98,7 @@ class Renamer:
         out = self._cache.get(tag)
         if out is None:
             self.seen.add(tag)
-            out = self._cache[tag] = self._map(tag)
+            out = self._cache[tag] = self._map(_one_line(printable(tag)))
         return out
 
     def _map(self, tag: str) -> str:

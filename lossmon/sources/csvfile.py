@@ -15,6 +15,7 @@ from lossmon import names
 from lossmon.rundir.runlog import parse_step
 from lossmon.sources.base import CHUNK, FileState, Source, SourceError, Update
 
+MAX_LINE = 64 << 20  # a longer row is malformed and dropped as it streams by, never held whole
 STEP_COLUMNS = ("step", "global_step", "Step", "iteration")
 _SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
 
@@ -49,7 +50,12 @@ class CsvSource(Source):
         self.header_bytes = b""
         self.step_col = -1
         self._partial = b""
+        self._skipping = False  # inside a line longer than MAX_LINE: drop bytes through its newline
         self.malformed = 0
+
+    @property
+    def torn(self) -> bool:
+        return bool(self._partial.strip())
 
     def final(self) -> Update:
         rest, self._partial = self._partial, b""
@@ -73,7 +79,14 @@ class CsvSource(Source):
         data = data[:max_bytes]
         self.offset += len(data)
         data = self._partial + data
+        if self._skipping:
+            nl = data.find(b"\n")
+            self._skipping = nl < 0
+            data = b"" if nl < 0 else data[nl + 1:]
         complete, sep, self._partial = data.rpartition(b"\n")
+        if len(self._partial) > MAX_LINE:
+            self.malformed += 1
+            self._partial, self._skipping = b"", True
         if sep:
             parsed = self._parse(complete)
             up.points = parsed.points
@@ -85,7 +98,7 @@ class CsvSource(Source):
         up = Update()
         lines = complete.decode("utf-8", errors="replace").split("\n")
         if self.header is None:
-            first = _row(lines.pop(0)) if lines else None
+            first = _row(lines.pop(0).removeprefix("\ufeff")) if lines else None  # a BOM before the header
             if not first or not any(c.strip() for c in first):
                 return up
             self.header_bytes = complete.split(b"\n", 1)[0]

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from lossmon import jsontext
 from lossmon.rundir.runlog import parse_step, parse_value
-from lossmon.sources.base import CHUNK, FileState, Source, Update
+from lossmon.sources.base import CHUNK, FileState, Source, SourceError, Update
 
 STATE = "trainer_state.json"
 _SUMMARY_KEYS = {"train_runtime", "total_flos"}
 _SKIP_SUFFIXES = ("_runtime", "_per_second", "total_flos")
+MAX_BYTES = 512 << 20  # read whole at every change: a bigger file is not a Trainer's state
 
 
 def candidates(root: Path) -> list[Path]:
@@ -69,14 +70,23 @@ class TrainerStateSource(Source):
         stamp = (self.state.size, self.state.mtime)
         if stamp == self._stamp:
             return up
+        if self.state.size > MAX_BYTES:
+            raise SourceError(f"{self.path} is too large for a trainer_state.json ({self.state.size >> 20} MB;"
+                              f" at most {MAX_BYTES >> 20} MB are read)")
         try:
-            doc = jsontext.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            return up  # being rewritten (the Trainer does not write atomically): next poll
+            doc = jsontext.loads(self.path.read_bytes())  # bytes: json skips a BOM itself
+        except OSError as e:
+            self.problem = f"cannot be read: {e.strerror or e}"
+            return up
+        except ValueError as e:  # being rewritten (the Trainer does not write atomically): next poll
+            self.problem = f"is not valid JSON ({str(e).splitlines()[0][:100]})"
+            return up
         self._stamp = stamp
         history = doc.get("log_history") if isinstance(doc, dict) else None
         if not isinstance(history, list):
+            self.problem = "has no log_history list (a Hugging Face trainer_state.json has one)"
             return up
+        self.problem = ""
         first = json.dumps(history[0], sort_keys=True) if history else None
         if len(history) < self.seen or (self.seen and first != self._first):
             self.seen = 0

@@ -107,6 +107,10 @@ class RunLogSource(Source):
         up.more = self.reader.offset < self.state.size
         return up
 
+    @property
+    def torn(self) -> bool:
+        return self.columns is None and self.reader.torn
+
     def final(self) -> Update:
         up = Update()
         if self.columns is None and self.reader.torn:

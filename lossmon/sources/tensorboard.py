@@ -44,7 +44,7 @@ def runs_in(logdir: Path, depth: int = 4) -> dict[Path, list[Path]]:
         if Path(root).relative_to(logdir).parts.__len__() >= depth:
             dirs[:] = []
         for f in files:
-            if f.startswith("events.out.tfevents."):
+            if f.startswith("events.out.tfevents.") and os.path.isfile(os.path.join(root, f)):  # no FIFOs
                 runs.setdefault(Path(root), []).append(Path(root) / f)
     return runs
 
@@ -74,6 +74,7 @@ class _EventFile:
 
 class TensorBoardSource(Source):
     format = "TensorBoard"
+    unit = "record"
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -122,7 +123,7 @@ class TensorBoardSource(Source):
     def _find_new_files(self) -> None:
         known = {ef.path for ef in self.files}
         try:
-            found = sorted(p for p in self.run_path.glob(PATTERN) if p not in known)
+            found = sorted(p for p in self.run_path.glob(PATTERN) if p not in known and p.is_file())
         except OSError:
             return
         self.files.extend(_EventFile(p) for p in found)
@@ -143,15 +144,17 @@ class TensorBoardSource(Source):
         rename = self.rename
         while pos + _HEADER.size <= len(data):
             length, _ = _HEADER.unpack_from(data, pos)
-            if length > _MAX_RECORD:
+            if length > _MAX_RECORD or length == 0:  # a writer's Event always holds its wall_time
                 ef.broken = True  # not a record boundary: the rest of this file cannot be trusted
                 self.malformed += 1
                 break
             end = pos + _HEADER.size + length + 4
             if end > len(data):
-                if end - pos > budget:  # one record larger than a poll's budget: take it next time whole
-                    more = False
-                break
+                if pos == 0 and more:  # one record larger than a poll's budget: read it whole now
+                    data = _read_at(ef.path, ef.offset, end)
+                    more = len(data) == end  # anything after it is the next poll's
+                if end > len(data):
+                    break
             try:
                 ev = parse(data[pos + _HEADER.size:end - 4])
             except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
@@ -174,6 +177,15 @@ class TensorBoardSource(Source):
         ef.offset += pos
         ef.bytes_read += pos
         return pos, more
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def _scalar(v) -> float | None:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO
 
-from lossmon.formatting import fmt_duration
+from lossmon.formatting import fmt_duration, printable
 from lossmon.views.protocol import RunView
 from lossmon.views.rate import RateMeter
 from lossmon.views.text import Status, describe, plain_status
@@ -43,7 +43,7 @@ class PlainPrinter:
         if self.header is not None:
             text, self.header = f"{self.header}\n{text}", None
         try:
-            print(text, file=self.out, flush=True)
+            print(printable(text), file=self.out, flush=True)  # a log's lone surrogates as escapes
         except (OSError, ValueError):  # a closed pipe must never stop training
             pass
 

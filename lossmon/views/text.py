@@ -9,6 +9,7 @@ long for the terminal (0: always shown).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +19,7 @@ from lossmon.diagnosis.alerts import is_raised
 from lossmon.formatting import fmt_duration, fmt_lr, fmt_ratio, fmt_step, fmt_value
 from lossmon.recording.store import MetricStore, Series
 from lossmon.rundir.listing import RunSummary
+from lossmon.rundir.runlog import parse_step
 from lossmon.views.protocol import JobView, RunView
 
 Segment = tuple[str, "str | None", int]
@@ -36,25 +38,62 @@ def alert_key(ev: dict, key_of: KeyOf | None) -> str | None:
     return key_of(action) if action else (ev.get("key") or None)
 
 
+def event_step(ev: dict) -> int:
+    """An event's step for the views: 0 where a log has no whole int64 there ("x", [1], 2**70)."""
+    step = parse_step(ev.get("step"))
+    return 0 if step is None else step
+
+
+def _number(v, default: float | None = None) -> float | None:
+    """A field as a float, `default` where a log has something else there (text, a list, null)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return default
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _first(v) -> float | None:
+    """The first param group's LR of an lr_change's `old`/`new` (a list; a bare number also counts)."""
+    return _number(v[0] if isinstance(v, list) and v else v)
+
+
 def describe(ev: dict, key_of: KeyOf | None = None) -> str:
     """One line saying what happened, with its numbers; with `key_of`, an alert names the key
-    that does what its advice says."""
+    that does what its advice says. Fields of the wrong type (a hand-edited or foreign log) read
+    as the generic line, never raise: a view must not die on a log line."""
+    try:
+        line = _describe(ev, key_of)
+    except Exception:  # noqa: BLE001 - the fields above are checked; this is the last resort
+        line = _generic(ev)
+    return line.replace("\n", " ").replace("\r", " ")
+
+
+def _generic(ev: dict) -> str:
+    extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
+    kind = ev.get("event", "?")
+    return f"{kind} {extra}" if extra else str(kind)
+
+
+def _describe(ev: dict, key_of: KeyOf | None) -> str:
     kind = ev.get("event", "?")
     source = ev.get("source")
     by = f" ({source})" if source else ""
     if kind == events.LR_CHANGE:
         if not ev.get("applied", True):
             return f"LR change {ev.get('request', '')} refused{by}: {ev.get('reason', '')}"
-        old, new = ev.get("old") or [], ev.get("new") or []
-        if old and new:
-            return (f"LR {ev.get('request', '')}{by}: {fmt_lr(old[0])} -> {fmt_lr(new[0])}"
-                    f" (multiplier {float(ev.get('scale', 1.0)):.3g})")
+        old, new = _first(ev.get("old")), _first(ev.get("new"))
+        if old is not None and new is not None:
+            return (f"LR {ev.get('request', '')}{by}: {fmt_lr(old)} -> {fmt_lr(new)}"
+                    f" (multiplier {_number(ev.get('scale'), 1.0):.3g})")
         return f"LR {ev.get('request', '')}{by}"
     if kind == events.LR_COMMIT:
         if not ev.get("applied", True):
             return f"LR commit skipped{by}: {ev.get('reason', '')}"
-        notes = "; ".join(ev.get("notes") or [])
-        return f"LR multiplier {float(ev.get('baked', 1.0)):.3g} baked into the schedule{by}" + (f" ({notes})" if notes else "")
+        notes = ev.get("notes") or []
+        notes = "; ".join(map(str, notes)) if isinstance(notes, list) else str(notes)
+        return f"LR multiplier {_number(ev.get('baked'), 1.0):.3g} baked into the schedule{by}" + (f" ({notes})" if notes else "")
     if kind == events.PAUSE:
         return f"paused{by}"
     if kind == events.RESUME:
@@ -87,8 +126,7 @@ def describe(ev: dict, key_of: KeyOf | None = None) -> str:
         if advice:
             return f"{line} -> {advice}" + (f" ({key})" if key and ev.get("action") else "")
         return line + (f"  [{key}]" if key else "")
-    extra = {k: v for k, v in ev.items() if k not in ("event", "step", "time")}
-    return f"{kind} {extra}" if extra else str(kind)
+    return _generic(ev)
 
 
 SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
@@ -100,11 +138,11 @@ def feed_entry(ev: dict, key_of: KeyOf | None) -> tuple[int, str, str] | None:
     """(step, style, text) of an event in the live view's alerts & events panel, or None for
     one it leaves out (the pause and resume a stop implies)."""
     kind = ev.get("event")
-    step = int(ev.get("step", 0) or 0)
+    step = event_step(ev)
     if kind == events.ALERT:
         if ev.get("state") == "resolved":
             return step, "muted", describe(ev)
-        return step, SEVERITY_STYLE.get(ev.get("severity", "warning"), "alert_warning"), describe(ev, key_of)
+        return step, SEVERITY_STYLE.get(str(ev.get("severity", "warning")), "alert_warning"), describe(ev, key_of)
     if kind in (events.RESUME, events.PAUSE) and ev.get("source") == "stop":
         return None
     return step, _EVENT_STYLE.get(kind, "muted"), describe(ev)
@@ -118,7 +156,7 @@ def alert_summary(evs: list[dict]) -> str:
         return ""
     first: dict[str, int] = {}
     for e in raised:
-        first.setdefault(str(e.get("kind")), int(e.get("step", 0) or 0))
+        first.setdefault(str(e.get("kind")), event_step(e))
     crit = sum(1 for e in raised if e["severity"] == "critical")
     head = f"{len(raised)} alert{'s' if len(raised) != 1 else ''}" + (f" ({crit} critical)" if crit else "")
     kinds = ", ".join(f"{k} (step {fmt_step(s)})" for k, s in first.items())
@@ -269,8 +307,8 @@ def job_notes(job: JobView, state: str, store: MetricStore, now: float | None = 
     if job.read_only and job.loaded and quiet >= 10:  # is the other tool still writing?
         parts.append((f"  no new data for {fmt_duration(quiet)}", "muted", 2))
     if job.malformed:
-        n = job.malformed
-        parts.append((f"  {n} malformed line{'s' if n != 1 else ''} skipped", "warning", 2))
+        n, unit = job.malformed, getattr(job, "malformed_unit", "line")  # a TensorBoard file has records
+        parts.append((f"  {n} malformed {unit}{'s' if n != 1 else ''} skipped", "warning", 2))
     if job.error:
         parts.append((f"  {job.error}", "error", 0))
     return parts

@@ -424,17 +424,17 @@ class LossmonApp(App[int]):
         if entry is not None:
             self.feed.append(entry)
         kind = ev.get("event")
-        step = int(ev.get("step", 0) or 0)
+        step = text.event_step(ev)
         if kind == events.ALERT:
             if ev.get("state") == "resolved":  # shown, but neither counted nor marked
                 return
-            sev = ev.get("severity", "warning")
+            sev = str(ev.get("severity", "warning"))  # a foreign log may hold anything there
             self._alerts += 1
             self.marks.append(Mark(step, sev if sev in text.SEVERITY_STYLE else "warning"))
             now = time.monotonic()
             if sev == "critical" and now - self._last_toast > 5.0:  # one toast for a burst of them
                 self._last_toast = now
-                self.notify(ev.get("message", "alert"), severity="error", timeout=10)
+                self.notify(str(ev.get("message", "alert")), severity="error", timeout=10)
             return
         if kind in (events.LR_CHANGE, events.LR_COMMIT):
             self.lr_note = ""
