@@ -130,7 +130,7 @@ class Pump:
         now = time.time()  # rows are stamped per batch: exact to within one pump interval
         rows = [it for it in items if "event" not in it]
         events = [it for it in items if "event" in it]
-        resolve_device_values(rows)
+        self._stage("copying device values", resolve_device_values, rows)
         points: dict[str, tuple[list[int], list[float]]] = {}
         for metrics in rows:
             step = metrics["step"]
@@ -143,11 +143,39 @@ class Pump:
                 p[0].append(step)
                 p[1].append(v)
         if self.writer is not None:  # the file first: it is the record that outlives the process
-            self.writer.write(self._encode(items, now))
+            self._stage("writing the run log", lambda: self.writer.write(self._encode_each(items, now)))
         if self.columns is not None and points:  # an index of the run log, for fast attaching
-            self.columns.write(points)
+            self._stage("writing the columns", self.columns.write, points)
         store = self.run.store
-        store.append_points(points)
-        store.append_events(events)
+        for name, (steps, values) in points.items():  # a name at a time: nothing half-appended to retry
+            if not self._stage(None, store.append_points, {name: (steps, values)}):
+                for s, v in zip(steps, values):  # one bad point costs only itself
+                    self._stage("storing metrics", store.append_points, {name: ([s], [v])})
+        self._stage("storing events", store.append_events, events)
         for sub in self.subscribers:
-            sub(points, events)
+            self._stage("feeding the detectors", sub, points, events)
+
+    def _stage(self, what: str | None, fn: Callable, *args: Any) -> bool:
+        """Run one stage of a tick; a failure is reported (once per kind) and costs only that stage,
+        so one bad item never keeps its batch out of the others. `what=None`: fail silently."""
+        try:
+            fn(*args)
+            return True
+        except Exception as e:  # noqa: BLE001 - the monitor must never take the run down
+            if what is not None:
+                self._report(f"internal error while {what}: {type(e).__name__}: {e}")
+            return False
+
+    def _encode_each(self, items: list, now: float) -> str:
+        """The batch's lines; if encoding the batch fails, item by item, so only the item that cannot
+        be encoded is left out of the file (and said)."""
+        try:
+            return self._encode(items, now)
+        except Exception:  # noqa: BLE001
+            parts = []
+            for it in items:
+                try:
+                    parts.append(self._encode([it], now))
+                except Exception as e:  # noqa: BLE001
+                    self._report(f"internal error while encoding a line of the run log: {type(e).__name__}: {e}")
+            return "".join(parts)

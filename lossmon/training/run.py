@@ -353,7 +353,10 @@ def _check_step(step: Any) -> int:
         if hasattr(step, "item") and getattr(step, "ndim", 1) == 0:
             return _check_step(step.item())
         raise TypeError(f"step must be an int, got {type(step).__name__}")
-    return int(step)
+    step = int(step)
+    if not -(2**63) <= step < 2**63:  # the store and the columns hold int64 steps: refuse here, not in the pump
+        raise ValueError(f"step {step} is outside the int64 range the run log stores")
+    return step
 
 
 def _coerce(name: str, v: Any) -> Any:
