@@ -98,6 +98,9 @@ class Pump:
                 self._move(items)
             except Exception as e:  # the monitor must never take the run down
                 self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
+            if self.writer is not None and self.writer.escaped:
+                self._report("text that is not valid Unicode (a lone surrogate, as from a non-UTF-8 file"
+                             " name) is written to run.jsonl as \\uXXXX escapes")
             if self.writer is not None and self.writer.error:
                 self._report(f"{self.writer.error}; {self.writer.unwritten_bytes} bytes kept to retry")
             return len(items)

@@ -21,6 +21,7 @@ import numpy as np
 
 from lossmon import jsontext
 from lossmon.rundir.layout import COLUMNS, COLUMNS_INDEX
+from lossmon.rundir.runlog import escaped
 
 DIR, INDEX = COLUMNS, COLUMNS_INDEX
 RECORD = np.dtype([("step", "<i8"), ("value", "<f8")])
@@ -60,7 +61,7 @@ class ColumnWriter:
         i = len(self._names)
         fd = os.open(self.dir / f"{i}.bin", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         self._fds[name] = fd
-        self._names.append(name)
+        self._names.append(escaped(name))  # the name run.jsonl holds
         tmp = self.dir / (INDEX + ".tmp")
         tmp.write_text(json.dumps(self._names), encoding="utf-8")
         os.replace(tmp, self.dir / INDEX)
