@@ -63,6 +63,7 @@ class Pump:
 
     def start(self) -> "Pump":
         self._thread.start()
+        self.run.consumer_started()
         return self
 
     def stop(self) -> None:
@@ -71,6 +72,8 @@ class Pump:
         self._halt.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._thread.ident is not None:  # this pump drained the run: nothing will from now on
+            self.run.consumer_gone("ended")
         self.tick()
         if self.flushers:
             for flush in self.flushers:

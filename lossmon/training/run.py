@@ -12,9 +12,11 @@ the hot path takes a lock.
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +27,20 @@ from lossmon.training.lr import LRControl
 from lossmon.training.steering import Steering
 
 _HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _wait_for_pump)
+
+
+_recorded_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()  # runs a pump drains now (see _forked)
+
+
+def _forked() -> None:
+    """In a forked child (a DataLoader worker) no pump thread exists: what it logs would queue
+    for nobody (and log() waited for it), so those runs record nothing there, and say so."""
+    for run in list(_recorded_runs):
+        run.consumer_gone("fork")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Run:
@@ -47,6 +63,9 @@ class Run:
         self.stop_polled = False  # the script asks lossmon.should_stop() (or an integration does): it stops itself
         self.capture: Any = None  # lossmon.capture.Capture under `lossmon run` (what the script does not log)
         self.forecast: Any = None  # lossmon.diagnosis.forecast_live.LiveForecast, set by the session
+        self._consumed = False  # a pump drains the queue now (log() may wait for it)
+        self._nowhere: str | None = None  # why nothing records here any more: "ended" or "fork"
+        self._nowhere_said = False
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -81,10 +100,42 @@ class Run:
         if not self._step & 1023 and len(self._pending) > _HIGH_WATER:
             self._wait_for_pump()
 
+    def consumer_started(self) -> None:
+        """The pump drains this run from now on (Pump.start)."""
+        self._consumed = True
+        _recorded_runs.add(self)
+
+    def consumer_gone(self, why: str) -> None:
+        """Nothing will drain this run again ("ended": its pump stopped; "fork": this is a forked
+        child): log() becomes a no-op that says so once, instead of queueing for nobody and
+        waiting for a pump that will not come. The pump still moves what was queued before."""
+        self._consumed = False
+        _recorded_runs.discard(self)
+        if self._nowhere is not None:
+            return
+        self._nowhere = why
+        self.log = self._log_nowhere  # type: ignore[method-assign]
+        if why == "fork":
+            self._pending = deque()  # the parent records those; nothing here would
+
+    def _log_nowhere(self, step: int | None = None, **metrics: Any) -> None:
+        """log() where nothing records: costs nothing, says so once."""
+        if self._nowhere_said:
+            return
+        self._nowhere_said = True
+        if self._nowhere == "fork":
+            msg = (f"lossmon: log() in a forked process (pid {os.getpid()}, a DataLoader worker?) records nothing;"
+                   f" only the process running '{self.name}' records: log there")
+        else:
+            msg = f"lossmon: run '{self.name}' has ended: log() records nothing now"
+        print(msg, file=sys.stderr, flush=True)
+
     def _wait_for_pump(self) -> None:
         """Backpressure for a loop that logs faster than the pump can record (over ~1M rows/s of
         pure Python): yield the GIL until the pump has drained the queue, so the backlog, memory and
         the data at risk in a crash stay bounded. Real training loops never get here."""
+        if not self._consumed:
+            return  # no pump drains this run (yet, or any more): nothing to wait for
         deadline = time.monotonic() + 1.0  # never hold training up for long, even if the pump died
         while len(self._pending) > _HIGH_WATER // 2 and time.monotonic() < deadline:
             time.sleep(0.001)
@@ -313,7 +364,7 @@ class Run:
     def record(self, event: str, **fields: Any) -> None:
         """Queue an event (lossmon.events names the kinds) for the store and the run log, at the
         current step. Any thread; deque.append is atomic."""
-        if self._follower:
+        if self._follower or self._nowhere == "fork":
             return
         self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
 
