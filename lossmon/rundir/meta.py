@@ -47,11 +47,51 @@ def initial_meta(name: str) -> dict:
     }
 
 
-def write_meta(run_dir: Path, meta: dict) -> None:
+RESERVE = 2048  # spaces at the end of the first meta.json: room for the final state on a full disk
+
+
+def write_meta(run_dir: Path, meta: dict, reserve: int = 0) -> None:
+    """Write meta.json atomically; `reserve` pads it with that many trailing spaces. If the atomic
+    write fails (a full disk), overwrite the file in place within the bytes it already holds, so
+    the final state still lands (a reader may then see a half-written file: it reads as {})."""
     path = Path(run_dir) / META
     tmp = path.with_name(META + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(meta, indent=2, default=str) + "\n"
+    try:
+        tmp.write_text(text + (" " * reserve + "\n" if reserve else ""), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        if not reserve and _overwrite(path, meta):
+            return
+        raise e
+
+
+def _overwrite(path: Path, meta: dict) -> bool:
+    """meta as JSON over the existing file, padded with spaces to its size (no new blocks needed);
+    a long error message is cut to fit. False when it does not fit or cannot be written."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        meta = dict(meta)
+        for _ in range(2):
+            data = (json.dumps(meta, indent=2, default=str) + "\n").encode("utf-8")
+            if len(data) <= size:
+                break
+            err = str(meta.get("error", ""))
+            meta["error"] = err[: max(0, len(err) - (len(data) - size) - 4)] + "..."
+        else:
+            return False
+        data += b" " * (size - len(data))
+        while data:
+            data = data[os.pwrite(fd, data, size - len(data)):]
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_meta(run_dir: Path) -> dict:
