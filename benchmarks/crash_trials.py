@@ -1,9 +1,10 @@
 """SIGKILL at random moments: a plain-mode run killed without warning must leave a run log that
 loads, with every point logged more than GRACE_S before the kill.
 
-    python benchmarks/crash_trials.py [--trials 60] [--seed 0] [--json PATH]
+    python benchmarks/crash_trials.py [--trials 60] [--seed 0] [--json PATH] [--metrics 60 --no-sleep]
 
-Each trial starts a training script in its own process (plain mode, a step every ~0.2 ms, a
+Each trial starts a training script in its own process (plain mode, a step every ~0.2 ms, or
+with --no-sleep as fast as log() goes, --metrics a step in one call; a
 validation point every 50 steps, an LR event now and then) and kills it after a random delay: one
 trial in four 0.05 to 4 s after the start (start-up included: importing torch takes seconds), the
 others 0 to 3 s after the first step. Then it checks what the run left:
@@ -40,6 +41,9 @@ SCRIPT = textwrap.dedent("""
     import sys, time, lossmon
     import torch
 
+    WIDTH, PAUSE = int(sys.argv[2]), float(sys.argv[3])  # metrics a step; the step's sleep (0: none)
+    OTHERS = [f"m{i}" for i in range(WIDTH - 1)]
+
     def train(run):
         p = torch.nn.Parameter(torch.zeros(1))
         opt = torch.optim.SGD([p], lr=0.1)
@@ -48,8 +52,14 @@ SCRIPT = textwrap.dedent("""
         while True:
             step += 1
             opt.step()
-            time.sleep(0.0002)  # a small model's step
-            run.log(loss=float(step))
+            if PAUSE:
+                time.sleep(PAUSE)  # a small model's step
+            if OTHERS:
+                row = dict.fromkeys(OTHERS, 0.5)
+                row["loss"] = float(step)
+                run.log(**row)
+            else:
+                run.log(loss=float(step))
             if step % 50 == 0:
                 run.log(val_loss=float(step) / 2)
             if step % 700 == 0:
@@ -61,7 +71,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def trial(work: Path, delay: float, env: dict | None = None, after_first_step: bool = False) -> dict:
+def trial(work: Path, delay: float, env: dict | None = None, after_first_step: bool = False,
+          metrics: int = 1, pause: float = 0.0002) -> dict:
     """Start, kill after `delay` seconds (counted from the first reported step if
     `after_first_step`, else from the start), check. Returns {"outcome": "ok" | "early" | "FAILED",
     "why": ..., "steps": n, "checked": the newest step that had to be there}."""
@@ -72,7 +83,7 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
     script = work / "train.py"
     script.write_text(SCRIPT)
     run_dir = work / "r"
-    proc = subprocess.Popen([sys.executable, str(script), str(run_dir)], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, str(script), str(run_dir), str(metrics), str(pause)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     early_lines = []
     try:
@@ -124,7 +135,8 @@ def trial(work: Path, delay: float, env: dict | None = None, after_first_step: b
         got = sources.load(run_dir).points.get("loss", ([], []))[0]
         if list(got) != steps:
             why = f"the watcher's source read {len(got)} train points, the run log has {n}"
-    return {"outcome": "FAILED" if why else "ok", "why": why, "steps": n, "checked": must}
+    lost = max(0, must - n)  # steps logged more than GRACE_S before the kill and missing
+    return {"outcome": "FAILED" if why else "ok", "why": why, "steps": n, "checked": must, "lost": lost}
 
 
 def main() -> None:
@@ -134,25 +146,32 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the key figures here (for run_all.py)")
+    ap.add_argument("--metrics", type=int, default=1, help="metrics logged each step (one call)")
+    ap.add_argument("--no-sleep", action="store_true", help="log at full speed: no sleep in the step")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     counts = {"ok": 0, "early": 0, "FAILED": 0}
     failures = []
     checked = []
+    lost: list[int] = []
     for i in range(args.trials):
         # one trial in four at a moment of the whole life, start-up included; the rest while training
         from_start = i % 4 == 0
         delay = rng.uniform(0.05, 4.0) if from_start else rng.uniform(0.0, 3.0)
         with tempfile.TemporaryDirectory() as tmp:
-            res = trial(Path(tmp), delay, after_first_step=not from_start)
+            res = trial(Path(tmp), delay, after_first_step=not from_start, metrics=args.metrics,
+                        pause=0.0 if args.no_sleep else 0.0002)
         counts[res["outcome"]] += 1
         checked.append(res["checked"])
         if res["outcome"] == "FAILED":
             failures.append(f"trial {i} (kill {delay:.2f} s after {'start' if from_start else 'the first step'}): {res['why']}")
         print(f"trial {i:3d}: kill {delay:4.2f} s after {'start' if from_start else 'the first step'} -> {res['outcome']:6s} {res['steps']:6d} steps in the log"
               f" (needed >= {res['checked']}) {res['why']}", flush=True)
+        lost.append(res.get("lost", 0))
     print(f"\n{args.trials} trials: {counts['ok']} ok, {counts['early']} killed before the first point was written,"
           f" {counts['FAILED']} failed")
+    print(f"steps lost that were logged more than {GRACE_S} s before the kill: {sum(lost)} in all,"
+          f" worst trial {max(lost, default=0)}, trials losing any: {sum(1 for x in lost if x)}")
     for f in failures:
         print("  " + f)
     fig = Figures()

@@ -263,20 +263,37 @@ def test_backpressure_waits_for_the_pump_but_never_long():
     import time
 
     run = Run()
-    run._pending.extend({"x": 0.0, "step": 0} for _ in range(100_001))
-    run._step = 1023  # the check runs every 1024 steps
+
+    def old_backlog():  # the next log() checks (every 256 queued items), and finds it too old
+        run._pending.extend({"x": 0.0, "step": 0} for _ in range(255 - len(run._pending) % 256))
+        run._drained_at = time.monotonic() - 1.0
+
+    old_backlog()
     t0 = time.monotonic()
-    run.log(loss=1.0)  # no pump at all: gives up after about a second, training goes on
+    run.log(loss=1.0)  # no pump at all: nothing to wait for, training goes on at once
+    assert time.monotonic() - t0 < 0.5
+    run.consumer_started()  # a pump that stalls: gives up after about a second
+    old_backlog()
+    t0 = time.monotonic()
+    run.log(loss=1.0)
     assert 0.9 < time.monotonic() - t0 < 3.0
-    run._step = 2047
-    drainer = threading.Timer(0.2, run.drain)  # a pump arriving late
+    old_backlog()
+    run._drained_at = run._stuck_at  # still stuck: not waited for again until it drains
+    t0 = time.monotonic()
+    run.log(loss=1.0)
+    assert time.monotonic() - t0 < 0.5
+
+    def late_pump():
+        run.drain()
+        run.mark_written()
+
+    old_backlog()
+    drainer = threading.Timer(0.2, late_pump)  # a pump arriving late
     drainer.start()
     t0 = time.monotonic()
     run.log(loss=1.0)
     waited = time.monotonic() - t0
-    # it waited for the pump, and went on once the backlog was down to half the high-water mark
-    # (the pump may still be draining the rest: on a loaded machine that takes a while)
-    assert 0.15 < waited < 0.9 and len(run._pending) <= 50_001
+    assert 0.15 < waited < 0.9 and run.backlog < 256  # it waited for the pump, and went on once it had written
 
 
 class FakeDeviceTensor(torch.Tensor):

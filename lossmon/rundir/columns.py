@@ -21,6 +21,7 @@ import numpy as np
 
 from lossmon import jsontext
 from lossmon.rundir.layout import COLUMNS, COLUMNS_INDEX, NOFOLLOW, private_subdir, write_atomic
+from lossmon.rundir.runlog import escaped
 
 DIR, INDEX = COLUMNS, COLUMNS_INDEX
 RECORD = np.dtype([("step", "<i8"), ("value", "<f8")])
@@ -53,14 +54,14 @@ class ColumnWriter:
                 data = rec.tobytes()
                 while data:
                     data = data[os.write(fd, data):]
-        except (OSError, ValueError, TypeError) as e:
+        except Exception as e:  # noqa: BLE001 - any failure leaves a column missing points
             self._give_up(str(e))
 
     def _open(self, name: str) -> int:
         i = len(self._names)
         fd = os.open(self.dir / f"{i}.bin", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | NOFOLLOW, 0o644)
         self._fds[name] = fd
-        self._names.append(name)
+        self._names.append(escaped(name))  # the name run.jsonl holds
         write_atomic(self.dir / INDEX, json.dumps(self._names))
         return fd
 

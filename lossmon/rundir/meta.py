@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lossmon import jsontext, states
-from lossmon.rundir.layout import META, write_atomic
+from lossmon.rundir.layout import META, NOFOLLOW, write_atomic
 
 
 def initial_meta(name: str) -> dict:
@@ -48,8 +48,50 @@ def initial_meta(name: str) -> dict:
     }
 
 
-def write_meta(run_dir: Path, meta: dict) -> None:
-    write_atomic(Path(run_dir) / META, json.dumps(meta, indent=2, default=str) + "\n")
+RESERVE = 2048  # spaces at the end of the first meta.json: room for the final state on a full disk
+
+
+def write_meta(run_dir: Path, meta: dict, reserve: int = 0) -> None:
+    """Write meta.json atomically (layout.write_atomic: a fresh temp file, never a planted link);
+    `reserve` pads it with that many trailing spaces. If the atomic write fails (a full disk),
+    overwrite the file in place within the bytes it already holds, so the final state still lands
+    (a reader may then see a half-written file: it reads as {})."""
+    path = Path(run_dir) / META
+    text = json.dumps(meta, indent=2, default=str) + "\n"
+    try:
+        write_atomic(path, text + (" " * reserve + "\n" if reserve else ""))
+    except OSError as e:
+        if not reserve and _overwrite(path, meta):
+            return
+        raise e
+
+
+def _overwrite(path: Path, meta: dict) -> bool:
+    """meta as JSON over the existing file, padded with spaces to its size (no new blocks needed);
+    a long error message is cut to fit. False when it does not fit or cannot be written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        meta = dict(meta)
+        for _ in range(2):
+            data = (json.dumps(meta, indent=2, default=str) + "\n").encode("utf-8")
+            if len(data) <= size:
+                break
+            err = str(meta.get("error", ""))
+            meta["error"] = err[: max(0, len(err) - (len(data) - size) - 4)] + "..."
+        else:
+            return False
+        data += b" " * (size - len(data))
+        while data:
+            data = data[os.pwrite(fd, data, size - len(data)):]
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_meta(run_dir: Path) -> dict:

@@ -15,6 +15,7 @@ byte offset so tailing costs only the new bytes, and it tolerates a torn last li
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -100,6 +101,29 @@ def encode_event(event: dict) -> str:
     return json.dumps(strict(ordered), ensure_ascii=False, allow_nan=False, default=str) + "\n"
 
 
+def _escape_json(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: characters UTF-8 cannot encode (lone surrogates, which can only stand in
+    a JSON string here) become the text \\uXXXX: strict JSON that reads back as a visible escape,
+    so one bad character never costs its batch (encoding it raised, and the batch was lost)."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start:err.end]
+    return "".join("\\\\u%04x" % ord(c) for c in bad), err.end
+
+
+_ESCAPE = "lossmon-json-escape"
+codecs.register_error(_ESCAPE, _escape_json)
+
+
+def escaped(text: str) -> str:
+    """`text` as run.jsonl writes it: any lone surrogate as the visible text \\uXXXX."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\\u%04x" % ord(c) if 0xD800 <= ord(c) < 0xE000 else c for c in text)
+
+
 class RunLogWriter:
     """Appends batches of lines to run.jsonl with raw os.write calls: one batch, one write, so a
     SIGKILL loses at most the batch being built (under one pump interval).
@@ -115,11 +139,17 @@ class RunLogWriter:
                                        | getattr(os, "O_NOFOLLOW", 0), 0o644)
         self._backlog = b""
         self.error: str | None = None
+        self.escaped = False  # some text was not valid Unicode and was written escaped (the pump says so once)
 
     def write(self, text: str) -> None:
         if self._fd is None:
             return
-        data = self._backlog + text.encode("utf-8")
+        try:
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (os.fsdecode of a non-UTF-8 name, say)
+            encoded = text.encode("utf-8", _ESCAPE)
+            self.escaped = True
+        data = self._backlog + encoded
         while data:
             try:
                 n = os.write(self._fd, data)

@@ -110,7 +110,7 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     error = None
     if outcome is not None and outcome.error is not None:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
-    session.close(state, code, error)
+    state, code = session.close(state, code, error)  # a run log that lost bytes makes it failed
     empty = discard_empty and is_empty(run)
     if not empty:
         printer.poll(final=True)

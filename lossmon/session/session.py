@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from lossmon import events
+from lossmon import events, states
 from lossmon.control_socket import ControlServer
 from lossmon.diagnosis import Diagnoser, DiagnosisConfig
 from lossmon.diagnosis.forecast_live import LiveForecast
@@ -19,7 +19,7 @@ from lossmon.diagnosis.live import TickBuffer
 from lossmon.recording.pump import Pump
 from lossmon.rundir.columns import ColumnWriter
 from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run_dir
-from lossmon.rundir.meta import initial_meta, write_meta
+from lossmon.rundir.meta import RESERVE, initial_meta, write_meta
 from lossmon.rundir.runlog import RunLogWriter
 from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
@@ -36,7 +36,7 @@ class Session:
         self.writer = None
         try:
             self.writer = RunLogWriter(self.dir / RUN_LOG)
-            write_meta(self.dir, self.meta)
+            write_meta(self.dir, self.meta, reserve=RESERVE)
         except OSError as e:
             if self.writer is not None:
                 self.writer.close()
@@ -75,18 +75,23 @@ class Session:
 
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def close(self, state: str, exit_code: int, error: str | None = None) -> None:
-        """Flush and fsync the run log and record the final state. Safe to call twice."""
+    def close(self, state: str, exit_code: int, error: str | None = None) -> tuple[str, int]:
+        """Flush and fsync the run log and record the final state. Safe to call twice. Returns the
+        state and exit code the run ends with: a run log that lost bytes (a full disk) makes the
+        run failed, with a non-zero status, whatever training did: the run was not recorded."""
         if self._closed:
-            return
+            return self.meta.get("state", state), self.meta.get("exit_code", exit_code)
         self._closed = True
         clear_active(self.run)
         self.control.close()  # no command can arrive for a run that is ending
         self.pump.stop()
-        if self.writer.unwritten_bytes:
-            print(f"lossmon: {self.writer.unwritten_bytes} bytes of the run log could not be written"
-                  f" ({self.writer.error})", file=sys.stderr)
-            error = error or self.writer.error
+        lost = self.writer.unwritten_bytes
+        if lost:
+            why = f"could not record the run: {lost} bytes of the run log could not be written ({self.writer.error})"
+            print(f"lossmon: {why}", file=sys.stderr)
+            error = f"{error}; {why}" if error else why
+            state = states.FAILED
+            exit_code = exit_code or 1
         self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
                          steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
         if error:
@@ -95,3 +100,4 @@ class Session:
             write_meta(self.dir, self.meta)
         except OSError as e:
             print(f"lossmon: could not update {self.dir / META}: {e}", file=sys.stderr)
+        return state, exit_code

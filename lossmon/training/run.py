@@ -12,9 +12,11 @@ the hot path takes a lock.
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +26,26 @@ from lossmon.recording.store import MetricStore
 from lossmon.training.lr import LRControl
 from lossmon.training.steering import Steering
 
-_HIGH_WATER = 100_000  # queued rows above which log() waits for the pump (see _wait_for_pump)
+# Back-pressure by age, not by rows (100k rows of 60 metrics were seconds of data): log() waits
+# while the oldest point not yet handed to run.jsonl is older than HOLD_S, so what a SIGKILL can
+# lose stays under the README's 0.5 s at any logging rate and width (see _wait_for_pump).
+HOLD_S = 0.15
+WRITE_BUDGET_S = 0.1  # ... or while the queue would take the pump longer than this to write
+GIVE_UP_S = 1.0  # the longest log() waits for a pump that does not move
+
+
+_recorded_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()  # runs a pump drains now (see _forked)
+
+
+def _forked() -> None:
+    """In a forked child (a DataLoader worker) no pump thread exists: what it logs would queue
+    for nobody (and log() waited for it), so those runs record nothing there, and say so."""
+    for run in list(_recorded_runs):
+        run.consumer_gone("fork")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Run:
@@ -47,6 +68,15 @@ class Run:
         self.stop_polled = False  # the script asks lossmon.should_stop() (or an integration does): it stops itself
         self.capture: Any = None  # lossmon.capture.Capture under `lossmon run` (what the script does not log)
         self.forecast: Any = None  # lossmon.diagnosis.forecast_live.LiveForecast, set by the session
+        self._consumed = False  # a pump drains the queue now (log() may wait for it)
+        self._wake_pump: Callable[[], None] = lambda: None  # ask the pump for a tick now
+        self._behind: Callable[[], bool] = lambda: False  # the pump's analysis lags far behind
+        self._drained_at = time.monotonic()  # the last drain began: everything queued is newer
+        self._inflight_since: float | None = None  # a drained batch not yet written holds points from then on
+        self._stuck_at: float | None = None  # _drained_at when log() last gave up waiting
+        self.write_rate = 0.0  # values a second the pump writes to the run log (measured; 0: not yet)
+        self._nowhere: str | None = None  # why nothing records here any more: "ended" or "fork"
+        self._nowhere_said = False
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -78,16 +108,74 @@ class Run:
         self._pending.append(metrics)
         if self.steering.attention:
             self.steering.serve()
-        if not self._step & 1023 and len(self._pending) > _HIGH_WATER:
-            self._wait_for_pump()
+        if not len(self._pending) & 255:  # every 256 queued items: is the backlog too old, or too big?
+            self._wait_for_pump(len(metrics))
 
-    def _wait_for_pump(self) -> None:
-        """Backpressure for a loop that logs faster than the pump can record (over ~1M rows/s of
-        pure Python): yield the GIL until the pump has drained the queue, so the backlog, memory and
-        the data at risk in a crash stay bounded. Real training loops never get here."""
-        deadline = time.monotonic() + 1.0  # never hold training up for long, even if the pump died
-        while len(self._pending) > _HIGH_WATER // 2 and time.monotonic() < deadline:
-            time.sleep(0.001)
+    def consumer_started(self, wake: Callable[[], None] | None = None,
+                         behind: Callable[[], bool] | None = None) -> None:
+        """The pump drains this run from now on (Pump.start); `wake` asks it for a tick at once,
+        `behind` says its analysis (store, detectors) is too far behind the run log."""
+        if wake is not None:
+            self._wake_pump = wake
+        if behind is not None:
+            self._behind = behind
+        self._drained_at = time.monotonic()
+        self._consumed = True
+        _recorded_runs.add(self)
+
+    def consumer_gone(self, why: str) -> None:
+        """Nothing will drain this run again ("ended": its pump stopped; "fork": this is a forked
+        child): log() becomes a no-op that says so once, instead of queueing for nobody and
+        waiting for a pump that will not come. The pump still moves what was queued before."""
+        self._consumed = False
+        _recorded_runs.discard(self)
+        if self._nowhere is not None:
+            return
+        self._nowhere = why
+        self.log = self._log_nowhere  # type: ignore[method-assign]
+        if why == "fork":
+            self._pending = deque()  # the parent records those; nothing here would
+
+    def _log_nowhere(self, step: int | None = None, **metrics: Any) -> None:
+        """log() where nothing records: costs nothing, says so once."""
+        if self._nowhere_said:
+            return
+        self._nowhere_said = True
+        if self._nowhere == "fork":
+            msg = (f"lossmon: log() in a forked process (pid {os.getpid()}, a DataLoader worker?) records nothing;"
+                   f" only the process running '{self.name}' records: log there")
+        else:
+            msg = f"lossmon: run '{self.name}' has ended: log() records nothing now"
+        print(msg, file=sys.stderr, flush=True)
+
+    def _unwritten_age(self) -> float:
+        """Seconds since the oldest point not yet handed to the run log was queued (at most)."""
+        since = self._inflight_since
+        return time.monotonic() - (self._drained_at if since is None else since)
+
+    def _too_much(self, width: int) -> bool:
+        """The queue is older than HOLD_S, would take the pump over WRITE_BUDGET_S to write (rows
+        of this width at its measured rate), or its analysis lags far behind."""
+        if self._unwritten_age() >= HOLD_S or self._behind():
+            return True
+        rate = self.write_rate
+        return rate > 0 and len(self._pending) * width > rate * WRITE_BUDGET_S
+
+    def _wait_for_pump(self, width: int = 1) -> None:
+        """Back-pressure for a loop that logs faster than the pump records: while the backlog is
+        too old or too big (_too_much), wake the pump and yield the GIL until it has written it,
+        so what a crash loses, and the memory held, stay bounded in time whatever the rate or the
+        row width. A pump that does not move for GIVE_UP_S is not waited for again until it
+        drains (training must never stall on the monitor); with no pump there is nothing to wait for."""
+        if not self._consumed or self._stuck_at == self._drained_at or not self._too_much(width):
+            return
+        self._wake_pump()
+        deadline = time.monotonic() + GIVE_UP_S
+        while self._too_much(width):
+            if time.monotonic() > deadline:
+                self._stuck_at = self._drained_at
+                return
+            time.sleep(0.0005)
 
     def _learn_name(self, name: Any) -> bool:
         self._training_thread = threading.get_ident()  # the thread that logs (once per new name)
@@ -313,14 +401,22 @@ class Run:
     def record(self, event: str, **fields: Any) -> None:
         """Queue an event (lossmon.events names the kinds) for the store and the run log, at the
         current step. Any thread; deque.append is atomic."""
-        if self._follower:
+        if self._follower or self._nowhere == "fork":
             return
         self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
 
     def drain(self) -> list:
         """Everything queued since the last drain, rows and events, in order. The pump's only."""
+        now = time.monotonic()
+        self._inflight_since = self._drained_at  # first: log() must never see the drained points as written
         q = self._pending
-        return [q.popleft() for _ in range(len(q))]
+        items = [q.popleft() for _ in range(len(q))]
+        self._drained_at = now
+        return items
+
+    def mark_written(self) -> None:
+        """The pump has handed the last drained batch to the run log (or could not, and keeps it)."""
+        self._inflight_since = None
 
     @property
     def backlog(self) -> int:
@@ -353,7 +449,10 @@ def _check_step(step: Any) -> int:
         if hasattr(step, "item") and getattr(step, "ndim", 1) == 0:
             return _check_step(step.item())
         raise TypeError(f"step must be an int, got {type(step).__name__}")
-    return int(step)
+    step = int(step)
+    if not -(2**63) <= step < 2**63:  # the store and the columns hold int64 steps: refuse here, not in the pump
+        raise ValueError(f"step {step} is outside the int64 range the run log stores")
+    return step
 
 
 def _coerce(name: str, v: Any) -> Any:
