@@ -86,7 +86,20 @@ class Pump:
 
     def _loop(self) -> None:
         while not self._halt.wait(self.interval):
-            self.tick()
+            if not self.tick():
+                self._flush_idle()
+
+    def _flush_idle(self) -> None:
+        """Nothing new was logged: buffering subscribers hand over what they hold now (the last
+        points of a run that has ended or paused), and what that queued is moved -- else alerts
+        from a run's last second would wait for the session to close, after the view has gone."""
+        with self._lock:
+            for flush in self.flushers:
+                try:
+                    flush()
+                except Exception as e:  # noqa: BLE001
+                    self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
+        self.tick()
 
     def tick(self) -> int:
         """Move everything queued so far; returns how many items moved."""

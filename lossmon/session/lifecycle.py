@@ -110,7 +110,8 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     error = None
     if outcome is not None and outcome.error is not None:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
-    session.close(state, code, error)
+    duration = training_duration(session, trainer)
+    session.close(state, code, error, duration_s=duration)
     empty = discard_empty and is_empty(run)
     if not empty:
         printer.poll(final=True)
@@ -126,12 +127,19 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     if empty:
         session.discard()
         return code
-    elapsed = time.monotonic() - session.started
-    printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / RUN_LOG}")
+    printer.emit(f"lossmon: {state} at step {run.step} after {duration:.1f}s; run log: {session.dir / RUN_LOG}")
     summary = alert_summary(run.store.events)
     if summary:
         printer.emit(f"lossmon: {summary}")
     return code
+
+
+def training_duration(session: Session, trainer: TrainerThread) -> float:
+    """How long the training function ran: not the time the live UI stayed open after it. A
+    trainer left behind (or never run) counts from the session's start until now."""
+    if trainer.duration_s is None or trainer.is_alive():
+        return time.monotonic() - session.started
+    return trainer.duration_s
 
 
 def is_empty(run: Run) -> bool:

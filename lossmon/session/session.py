@@ -75,8 +75,9 @@ class Session:
 
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def close(self, state: str, exit_code: int, error: str | None = None) -> None:
-        """Flush and fsync the run log and record the final state. Safe to call twice."""
+    def close(self, state: str, exit_code: int, error: str | None = None, duration_s: float | None = None) -> None:
+        """Flush and fsync the run log and record the final state. Safe to call twice. `duration_s`:
+        how long training ran (the live UI may stay open long after it); default, since the start."""
         if self._closed:
             return
         self._closed = True
@@ -88,7 +89,7 @@ class Session:
                   f" ({self.writer.error})", file=sys.stderr)
             error = error or self.writer.error
         self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
-                         steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
+                         steps=self.run.step, duration_s=round(time.monotonic() - self.started if duration_s is None else duration_s, 3))
         if error:
             self.meta["error"] = error
         try:

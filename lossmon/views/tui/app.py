@@ -412,11 +412,12 @@ class LossmonApp(App[int]):
 
     def _take_events(self) -> None:
         store_events = self.run_.store.events
-        if self._events_seen >= len(store_events):
+        n = len(store_events)  # once: the pump thread may append while this loop runs
+        if self._events_seen >= n:
             return
-        for ev in store_events[self._events_seen:len(store_events)]:
+        for ev in store_events[self._events_seen:n]:
             self._on_event(ev)
-        self._events_seen = len(store_events)
+        self._events_seen = n
         self.query_one("#events", TextPanel).show(self.events_text())
 
     def _on_event(self, ev: dict) -> None:
