@@ -14,6 +14,8 @@ for a trainer that does not return.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections import deque
@@ -181,12 +183,14 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     job.leave_when_empty = script
     app = LossmonApp(run, job, fps=fps, plot_hz=plot_hz, handle_signals=True, started=session.started)
     ui_failed = False
+    tty = _tty_settings()
     try:
         app.run()
     except Exception as e:  # noqa: BLE001 - the monitor must never take training down with it
         ui_failed = True
         print(f"lossmon: the live UI failed ({type(e).__name__}: {e})", file=sys.stderr)
     finally:
+        _restore_tty(tty)  # whatever the UI left, the terminal is as it was found
         if app.capture is not None:
             app.capture.restore()
     if app.return_code not in (None, 0):
@@ -215,7 +219,34 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
         printer.emit(f"lossmon: training output ({app.capture.total_lines} lines): {session.dir / OUTPUT_LOG}")
     if ui_failed and code == 0:
         code = 1
+    if app.signum == getattr(signal, "SIGQUIT", None):  # the run is closed: now SIGQUIT does what it asks
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGQUIT)
     return code
+
+
+def _tty_settings() -> tuple[int, list] | None:
+    """The terminal's settings before the UI takes it (None: no terminal, or no termios)."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        return fd, termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore_tty(saved: tuple[int, list] | None) -> None:
+    if saved is None:
+        return
+    try:
+        import termios
+
+        termios.tcsetattr(saved[0], termios.TCSANOW, saved[1])
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _read_output(session: Session) -> str:

@@ -171,6 +171,34 @@ class LossmonApp(App[int]):
                 continue
             loop.add_signal_handler(sig, self._on_signal, sig)
             self._signals_installed.append(sig)
+        if hasattr(signal, "SIGQUIT") and signal.getsignal(signal.SIGQUIT) is not signal.SIG_IGN:
+            loop.add_signal_handler(signal.SIGQUIT, self._on_sigquit)
+            self._signals_installed.append(signal.SIGQUIT)
+        self._guard_sigcont()
+
+    def _guard_sigcont(self) -> None:
+        """Textual's driver restarts application mode on every SIGCONT; after a plain SIGSTOP (not
+        its own Ctrl+Z suspend) that re-reads the terminal settings while they are raw, and its exit
+        then "restores" raw mode. Pass SIGCONT on only when the driver did suspend."""
+        driver = getattr(self, "_driver", None)
+        handler = signal.getsignal(signal.SIGCONT) if hasattr(signal, "SIGCONT") else None
+        if driver is None or not callable(handler) or not hasattr(driver, "_must_signal_resume"):
+            return
+
+        def on_cont(signum, frame) -> None:
+            if driver._must_signal_resume:  # suspended by SIGTSTP: the screen comes back
+                handler(signum, frame)
+
+        signal.signal(signal.SIGCONT, on_cont)
+
+    def _on_sigquit(self) -> None:
+        """SIGQUIT: leave now (the terminal restored, the run log closed as interrupted, without
+        waiting for the trainer); the session then lets SIGQUIT take the process as it asks."""
+        self.signum = signal.SIGQUIT
+        self.forced = True
+        if self.job.in_process:
+            self.run_.stop(source="SIGQUIT")
+        self.exit()
 
     def _remove_signals(self) -> None:
         try:
