@@ -38,7 +38,7 @@ from lossmon.views.tui.capture import OutputCapture
 from lossmon.views.tui.governor import Governor
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
-from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
+from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
 from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
 
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
@@ -622,6 +622,19 @@ class LossmonApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(watching=self.watching, read_only=self.job.read_only))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not SafePalette.is_open(self):
+            self.push_screen(SafePalette(id="--command-palette"))
+
+    def pop_screen(self):
+        """Never the app's own screen: a dismiss queued by the command palette (or any screen)
+        that has closed already must not take the whole UI down."""
+        if len(self.screen_stack) <= 1:
+            from textual.await_complete import AwaitComplete
+
+            return AwaitComplete()
+        return super().pop_screen()
 
     def _refresh_status(self) -> None:
         self.query_one("#status", TextLines).show(self.status_text())
