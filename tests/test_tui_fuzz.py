@@ -98,3 +98,58 @@ async def test_random_keys_in_bursts_never_crash_the_app(seed):
         run.stop(source="test")
         pump.stop()
     assert app.return_code in (None, 0) and getattr(app, "_exception", None) is None
+
+
+async def test_a_burst_of_view_keys_costs_one_drawing_not_one_each(monkeypatch):
+    """Issue 18 item 10: an unbracketed paste of 20k characters froze the UI (and its signals) for
+    minutes: every y/m/w/f redrew the plot at once. Queued keys now cost one drawing."""
+    import lossmon.views.tui.app as app_module
+    from tui_helpers import preloaded_run
+
+    drawings = []
+    real = app_module.render_plot
+    monkeypatch.setattr(app_module, "render_plot", lambda *a, **k: drawings.append(1) or real(*a, **k))
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: drawings, what="first drawing")
+        await pilot.pause()
+        before = len(drawings)
+        rng = random.Random(0)
+        keys = [rng.choice("ymwf") for _ in range(2000)]
+        log_y = app.log_y ^ (keys.count("y") % 2 == 1)
+        for key in keys:
+            ev = key_event(key)
+            ev.set_sender(app)
+            app._driver.send_message(ev)
+        await until(pilot, lambda: app.log_y == log_y and not app._message_queue.qsize()
+                    and not getattr(app, "_redraw_queued", False), timeout=60, what="the burst handled")
+        await pilot.pause()
+        assert len(drawings) - before <= 10, f"{len(drawings) - before} drawings for 2000 keys"
+
+
+def test_the_key_gate_lets_typing_through_and_drops_a_flood():
+    from lossmon.views.tui.keygate import KeyGate
+
+    now = [0.0]
+    gate = KeyGate(burst=40, rate=30.0, clock=lambda: now[0])
+    for _ in range(100):  # typing at 20 keys a second: all of it
+        now[0] += 0.05
+        assert gate.admit()
+    assert gate.take_dropped() == 0
+    admitted = sum(gate.admit() for _ in range(200_000))  # a paste: all at once
+    assert admitted <= 40 and gate.take_dropped() == 200_000 - admitted
+    now[0] += 1.0
+    assert gate.admit()  # a second later keys work again
+
+
+async def test_a_pasted_flood_of_keys_is_dropped_in_the_input_thread_and_q_still_works():
+    from tui_helpers import preloaded_run
+
+    app = LossmonApp(preloaded_run(), clock=lambda: 100.0, started=0.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for _ in range(20_000):  # as the input thread hands each parsed key on
+            app._driver.process_message(key_event("y"))
+        await until(pilot, lambda: not app._message_queue.qsize(), what="the flood handled")
+        await until(pilot, lambda: any("ignored" in n.message for n in app._notifications), what="the notice")
+        assert app.key_gate.take_dropped() == 0  # all counted in the notice

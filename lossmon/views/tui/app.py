@@ -36,6 +36,7 @@ from lossmon.views.rate import RateMeter
 from lossmon.views.sparkline import spark_text
 from lossmon.views.tui.capture import OutputCapture
 from lossmon.views.tui.governor import Governor
+from lossmon.views.tui.keygate import KeyGate
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
@@ -113,6 +114,9 @@ class LossmonApp(App[int]):
         self._rate = RateMeter()
         self._signals_installed: list[int] = []
         self._styles: tuple[str, dict] | None = None
+        self._redraw_queued = False
+        self.key_gate = KeyGate()
+        self._forecast_toast = -1e9
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -143,10 +147,28 @@ class LossmonApp(App[int]):
             self.capture.install()
         if self.handle_signals:
             self._install_signals()
+        self._gate_keys()
         self.job.start()  # after the capture: training output reaches the pane from its first line
         self.tick()
         self.plot_tick()
         self._heartbeat()
+
+    def _gate_keys(self) -> None:
+        """Keys pass the gate in the driver's input thread, before they become app messages
+        (keygate.py: a paste of 200k characters froze the UI and its signals for minutes)."""
+        from textual import events as tevents
+
+        driver = getattr(self, "_driver", None)
+        if driver is None:
+            return
+        process, gate = driver.process_message, self.key_gate
+
+        def gated(message) -> None:
+            if isinstance(message, tevents.Key) and not gate.admit():
+                return
+            process(message)
+
+        driver.process_message = gated
 
     def on_unmount(self) -> None:
         if self.capture is not None:
@@ -398,6 +420,10 @@ class LossmonApp(App[int]):
             self._alerts = self.acked = 0
             self._smoothed = None
             self._drawn_key = None
+        dropped = self.key_gate.take_dropped()
+        if dropped:
+            self.notify(f"ignored {dropped:,} keys that came faster than anyone types (a paste?)",
+                        severity="warning", timeout=6)
         while job.notices:
             severity, note = job.notices.popleft()
             self.notify(note, severity=severity, timeout=6 if severity != "error" else 12)
@@ -600,8 +626,11 @@ class LossmonApp(App[int]):
 
     def action_toggle_forecast(self) -> None:
         self.show_forecast = not self.show_forecast
-        self.notify("forecast " + ("shown (with the whole run in view: w)" if self.show_forecast else "hidden"))
-        self._plot_tick()
+        now = time.monotonic()
+        if now - self._forecast_toast > 1.0:  # one toast for a burst of presses
+            self._forecast_toast = now
+            self.notify("forecast " + ("shown (with the whole run in view: w)" if self.show_forecast else "hidden"))
+        self.redraw_now()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
@@ -640,6 +669,15 @@ class LossmonApp(App[int]):
         self.query_one("#status", TextLines).show(self.status_text())
 
     def redraw_now(self) -> None:
-        """Draw the plot again now, whatever the timers say (a resize, a key that changed the view)."""
+        """Draw the plot again soon, whatever the timers say (a resize, a key that changed the view):
+        once the messages already queued are handled, so a burst of keys (a paste) costs one drawing,
+        not one each."""
+        self._drawn_key = None
+        if not self._redraw_queued:
+            self._redraw_queued = True
+            self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_queued = False
         self._drawn_key = None
         self.plot_tick()
