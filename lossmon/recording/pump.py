@@ -70,6 +70,7 @@ class Pump:
         self._analysis_ready = threading.Event()
         self._analyzer = threading.Thread(target=self._analyze_loop, name="lossmon-analysis", daemon=True)
         self._alock = threading.Lock()
+        self._idle = False  # the last tick found nothing new (set by the pump thread)
 
     def start(self) -> "Pump":
         self._thread.start()
@@ -107,14 +108,30 @@ class Pump:
             self._wake.wait(max(0.0, next_tick - time.monotonic()))
             self._wake.clear()
             next_tick = max(next_tick + self.interval, time.monotonic())
-            if not self._halt.is_set():
-                self._record()  # the analysis thread takes it from here
+            if not self._halt.is_set() and not self._record():  # the analysis thread takes it from here
+                self._idle = True  # nothing new: buffering subscribers hand over what they hold
+                self._analysis_ready.set()
 
     def _analyze_loop(self) -> None:
         while not self._halt.is_set():
             self._analysis_ready.wait(0.5)
             self._analysis_ready.clear()
             self._analyze_pending()
+            if self._idle:
+                self._idle = False
+                self._flush_idle()
+
+    def _flush_idle(self) -> None:
+        """Nothing new was logged: buffering subscribers hand over what they hold now (the last
+        points of a run that has ended or paused); what that queues (alerts) goes out with the next
+        tick -- else alerts from a run's last second would wait for the session to close, after the
+        view has gone. On the analysis thread, as the subscribers themselves."""
+        with self._alock:
+            for flush in self.flushers:
+                try:
+                    flush()
+                except Exception as e:  # noqa: BLE001
+                    self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
 
     def tick(self) -> int:
         """Move everything queued so far into the run log, then the columns, store and

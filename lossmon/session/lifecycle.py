@@ -14,6 +14,8 @@ for a trainer that does not return.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections import deque
@@ -110,7 +112,8 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     error = None
     if outcome is not None and outcome.error is not None:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
-    state, code = session.close(state, code, error)  # a run log that lost bytes makes it failed
+    duration = training_duration(session, trainer)
+    state, code = session.close(state, code, error, duration_s=duration)  # a run log that lost bytes makes it failed
     empty = discard_empty and is_empty(run)
     if not empty:
         printer.poll(final=True)
@@ -126,12 +129,19 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     if empty:
         session.discard()
         return code
-    elapsed = time.monotonic() - session.started
-    printer.emit(f"lossmon: {state} at step {run.step} after {elapsed:.1f}s; run log: {session.dir / RUN_LOG}")
+    printer.emit(f"lossmon: {state} at step {run.step} after {duration:.1f}s; run log: {session.dir / RUN_LOG}")
     summary = alert_summary(run.store.events)
     if summary:
         printer.emit(f"lossmon: {summary}")
     return code
+
+
+def training_duration(session: Session, trainer: TrainerThread) -> float:
+    """How long the training function ran: not the time the live UI stayed open after it. A
+    trainer left behind (or never run) counts from the session's start until now."""
+    if trainer.duration_s is None or trainer.is_alive():
+        return time.monotonic() - session.started
+    return trainer.duration_s
 
 
 def is_empty(run: Run) -> bool:
@@ -173,12 +183,14 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     job.leave_when_empty = script
     app = LossmonApp(run, job, fps=fps, plot_hz=plot_hz, handle_signals=True, started=session.started)
     ui_failed = False
+    tty = _tty_settings()
     try:
         app.run()
     except Exception as e:  # noqa: BLE001 - the monitor must never take training down with it
         ui_failed = True
         print(f"lossmon: the live UI failed ({type(e).__name__}: {e})", file=sys.stderr)
     finally:
+        _restore_tty(tty)  # whatever the UI left, the terminal is as it was found
         if app.capture is not None:
             app.capture.restore()
     if app.return_code not in (None, 0):
@@ -207,7 +219,34 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
         printer.emit(f"lossmon: training output ({app.capture.total_lines} lines): {session.dir / OUTPUT_LOG}")
     if ui_failed and code == 0:
         code = 1
+    if app.signum == getattr(signal, "SIGQUIT", None):  # the run is closed: now SIGQUIT does what it asks
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGQUIT)
     return code
+
+
+def _tty_settings() -> tuple[int, list] | None:
+    """The terminal's settings before the UI takes it (None: no terminal, or no termios)."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        return fd, termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore_tty(saved: tuple[int, list] | None) -> None:
+    if saved is None:
+        return
+    try:
+        import termios
+
+        termios.tcsetattr(saved[0], termios.TCSANOW, saved[1])
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _read_output(session: Session) -> str:

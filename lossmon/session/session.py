@@ -75,10 +75,13 @@ class Session:
 
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def close(self, state: str, exit_code: int, error: str | None = None) -> tuple[str, int]:
+    def close(self, state: str, exit_code: int, error: str | None = None,
+              duration_s: float | None = None) -> tuple[str, int]:
         """Flush and fsync the run log and record the final state. Safe to call twice. Returns the
         state and exit code the run ends with: a run log that lost bytes (a full disk) makes the
-        run failed, with a non-zero status, whatever training did: the run was not recorded."""
+        run failed, with a non-zero status, whatever training did: the run was not recorded.
+        `duration_s`: how long training ran (the live UI may stay open long after it); default,
+        since the start."""
         if self._closed:
             return self.meta.get("state", state), self.meta.get("exit_code", exit_code)
         self._closed = True
@@ -93,7 +96,7 @@ class Session:
             state = states.FAILED
             exit_code = exit_code or 1
         self.meta.update(state=state, exit_code=exit_code, end_time=time.time(),
-                         steps=self.run.step, duration_s=round(time.monotonic() - self.started, 3))
+                         steps=self.run.step, duration_s=round(time.monotonic() - self.started if duration_s is None else duration_s, 3))
         if error:
             self.meta["error"] = error
         try:

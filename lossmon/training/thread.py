@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from pathlib import Path
 from dataclasses import dataclass
@@ -81,11 +82,16 @@ class TrainerThread:
 
     def __init__(self, train_fn: Callable[["Run"], Any], run: "Run") -> None:
         self.outcome: Outcome | None = None
+        self.duration_s: float | None = None  # the training function's own run time, once it returned
         self._thread = threading.Thread(target=self._target, args=(train_fn, run),
                                         name="lossmon-train", daemon=True)
 
     def _target(self, train_fn: Callable[["Run"], Any], run: "Run") -> None:
-        self.outcome = call_training(train_fn, run)
+        began = time.monotonic()
+        try:
+            self.outcome = call_training(train_fn, run)
+        finally:
+            self.duration_s = time.monotonic() - began
 
     def start(self) -> "TrainerThread":
         self._thread.start()

@@ -36,9 +36,10 @@ from lossmon.views.rate import RateMeter
 from lossmon.views.sparkline import spark_text
 from lossmon.views.tui.capture import OutputCapture
 from lossmon.views.tui.governor import Governor
+from lossmon.views.tui.keygate import KeyGate
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
-from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog
+from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
 from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
 
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
@@ -113,6 +114,9 @@ class LossmonApp(App[int]):
         self._rate = RateMeter()
         self._signals_installed: list[int] = []
         self._styles: tuple[str, dict] | None = None
+        self._redraw_queued = False
+        self.key_gate = KeyGate()
+        self._forecast_toast = -1e9
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -143,10 +147,28 @@ class LossmonApp(App[int]):
             self.capture.install()
         if self.handle_signals:
             self._install_signals()
+        self._gate_keys()
         self.job.start()  # after the capture: training output reaches the pane from its first line
         self.tick()
         self.plot_tick()
         self._heartbeat()
+
+    def _gate_keys(self) -> None:
+        """Keys pass the gate in the driver's input thread, before they become app messages
+        (keygate.py: a paste of 200k characters froze the UI and its signals for minutes)."""
+        from textual import events as tevents
+
+        driver = getattr(self, "_driver", None)
+        if driver is None:
+            return
+        process, gate = driver.process_message, self.key_gate
+
+        def gated(message) -> None:
+            if isinstance(message, tevents.Key) and not gate.admit():
+                return
+            process(message)
+
+        driver.process_message = gated
 
     def on_unmount(self) -> None:
         if self.capture is not None:
@@ -171,6 +193,34 @@ class LossmonApp(App[int]):
                 continue
             loop.add_signal_handler(sig, self._on_signal, sig)
             self._signals_installed.append(sig)
+        if hasattr(signal, "SIGQUIT") and signal.getsignal(signal.SIGQUIT) is not signal.SIG_IGN:
+            loop.add_signal_handler(signal.SIGQUIT, self._on_sigquit)
+            self._signals_installed.append(signal.SIGQUIT)
+        self._guard_sigcont()
+
+    def _guard_sigcont(self) -> None:
+        """Textual's driver restarts application mode on every SIGCONT; after a plain SIGSTOP (not
+        its own Ctrl+Z suspend) that re-reads the terminal settings while they are raw, and its exit
+        then "restores" raw mode. Pass SIGCONT on only when the driver did suspend."""
+        driver = getattr(self, "_driver", None)
+        handler = signal.getsignal(signal.SIGCONT) if hasattr(signal, "SIGCONT") else None
+        if driver is None or not callable(handler) or not hasattr(driver, "_must_signal_resume"):
+            return
+
+        def on_cont(signum, frame) -> None:
+            if driver._must_signal_resume:  # suspended by SIGTSTP: the screen comes back
+                handler(signum, frame)
+
+        signal.signal(signal.SIGCONT, on_cont)
+
+    def _on_sigquit(self) -> None:
+        """SIGQUIT: leave now (the terminal restored, the run log closed as interrupted, without
+        waiting for the trainer); the session then lets SIGQUIT take the process as it asks."""
+        self.signum = signal.SIGQUIT
+        self.forced = True
+        if self.job.in_process:
+            self.run_.stop(source="SIGQUIT")
+        self.exit()
 
     def _remove_signals(self) -> None:
         try:
@@ -370,6 +420,10 @@ class LossmonApp(App[int]):
             self._alerts = self.acked = 0
             self._smoothed = None
             self._drawn_key = None
+        dropped = self.key_gate.take_dropped()
+        if dropped:
+            self.notify(f"ignored {dropped:,} keys that came faster than anyone types (a paste?)",
+                        severity="warning", timeout=6)
         while job.notices:
             severity, note = job.notices.popleft()
             self.notify(note, severity=severity, timeout=6 if severity != "error" else 12)
@@ -412,11 +466,12 @@ class LossmonApp(App[int]):
 
     def _take_events(self) -> None:
         store_events = self.run_.store.events
-        if self._events_seen >= len(store_events):
+        n = len(store_events)  # once: the pump thread may append while this loop runs
+        if self._events_seen >= n:
             return
-        for ev in store_events[self._events_seen:len(store_events)]:
+        for ev in store_events[self._events_seen:n]:
             self._on_event(ev)
-        self._events_seen = len(store_events)
+        self._events_seen = n
         self.query_one("#events", TextPanel).show(self.events_text())
 
     def _on_event(self, ev: dict) -> None:
@@ -571,8 +626,11 @@ class LossmonApp(App[int]):
 
     def action_toggle_forecast(self) -> None:
         self.show_forecast = not self.show_forecast
-        self.notify("forecast " + ("shown (with the whole run in view: w)" if self.show_forecast else "hidden"))
-        self._plot_tick()
+        now = time.monotonic()
+        if now - self._forecast_toast > 1.0:  # one toast for a burst of presses
+            self._forecast_toast = now
+            self.notify("forecast " + ("shown (with the whole run in view: w)" if self.show_forecast else "hidden"))
+        self.redraw_now()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
@@ -594,10 +652,32 @@ class LossmonApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(watching=self.watching, read_only=self.job.read_only))
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not SafePalette.is_open(self):
+            self.push_screen(SafePalette(id="--command-palette"))
+
+    def pop_screen(self):
+        """Never the app's own screen: a dismiss queued by the command palette (or any screen)
+        that has closed already must not take the whole UI down."""
+        if len(self.screen_stack) <= 1:
+            from textual.await_complete import AwaitComplete
+
+            return AwaitComplete()
+        return super().pop_screen()
+
     def _refresh_status(self) -> None:
         self.query_one("#status", TextLines).show(self.status_text())
 
     def redraw_now(self) -> None:
-        """Draw the plot again now, whatever the timers say (a resize, a key that changed the view)."""
+        """Draw the plot again soon, whatever the timers say (a resize, a key that changed the view):
+        once the messages already queued are handled, so a burst of keys (a paste) costs one drawing,
+        not one each."""
+        self._drawn_key = None
+        if not self._redraw_queued:
+            self._redraw_queued = True
+            self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_queued = False
         self._drawn_key = None
         self.plot_tick()

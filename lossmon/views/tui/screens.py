@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
@@ -14,7 +16,18 @@ from lossmon.training.lr import check_positive
 from lossmon.views.keys import help_rows
 
 
-class LRDialog(ModalScreen[float | None]):
+class Dialog(ModalScreen):
+    """A modal screen that closes once: Screen.dismiss pops whatever screen is on top, so a key
+    still queued for a dialog already closed (a burst, a paste) would pop the one under it, at last
+    the app's own screen (ScreenStackError: the UI gone). Only the top screen may dismiss."""
+
+    def dismiss(self, result=None) -> AwaitComplete:
+        if not self.is_active:
+            return AwaitComplete()
+        return super().dismiss(result)
+
+
+class LRDialog(Dialog):
     """Asks for an LR; rejects anything but a finite number > 0, with the reason, and stays open."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
@@ -41,7 +54,7 @@ class LRDialog(ModalScreen[float | None]):
         self.dismiss(None)
 
 
-class ConfirmQuit(ModalScreen[bool]):
+class ConfirmQuit(Dialog):
     """Quitting while training runs: stop it gracefully first (y or q), or go back (n, Esc)."""
 
     BINDINGS = [
@@ -58,7 +71,7 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
     def __init__(self, watching: bool = False, read_only: bool = False) -> None:
@@ -89,3 +102,14 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class SafePalette(CommandPalette):
+    """Textual's command palette, but a cursor key that arrives before its list is laid out (page
+    up in a burst: KeyError in OptionList) is dropped instead of taking the whole UI down."""
+
+    def _action_command_list(self, action: str) -> None:
+        try:
+            super()._action_command_list(action)
+        except (KeyError, IndexError):
+            pass
