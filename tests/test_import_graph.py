@@ -153,7 +153,13 @@ def test_the_views_import_nothing_from_the_session():
 # public: the Lightning callback wraps it for the fit so the monitor logs the effective LR.
 THIRD_PARTY_PRIVATE = {("lossmon.integrations.lightning", "_extract_lr"),
                        # torch's multi-tensor ops: what torch.optim itself uses, one launch per list
-                       *(("lossmon.training.update_ratio", op) for op in ("_foreach_mul", "_foreach_sub_", "_foreach_norm"))}
+                       *(("lossmon.training.update_ratio", op) for op in ("_foreach_mul", "_foreach_sub_", "_foreach_norm")),
+                       # Textual's driver restarts application mode on every SIGCONT; whether it was its own
+                       # suspend is only in this flag (issue 18: a plain SIGSTOP/SIGCONT left the tty raw)
+                       ("lossmon.views.tui.app", "_must_signal_resume"),
+                       # the command palette's cursor-key action, wrapped to drop a key that arrives before its
+                       # list is laid out (a KeyError in a burst of keys took the UI down)
+                       ("lossmon.views.tui.screens", "_action_command_list")}
 
 
 def test_no_module_reads_another_objects_underscore_attributes():

@@ -38,6 +38,8 @@ def script_name() -> str:
 class _Ended:
     """What conclude() needs of a trainer: this one is the script itself, and it has ended."""
 
+    duration_s = None  # the script ran from the session's start: lifecycle.training_duration counts that
+
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
 
