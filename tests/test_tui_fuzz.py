@@ -22,9 +22,15 @@ POOL = sorted({k for a in key_table.ACTIONS for k in a.keys} | set(EXTRA)
               | set(string.ascii_lowercase) | set(string.digits))
 
 
+# One key at a time costs ~0.1 s a key under Pilot; 1,000 (the count, no crash found: the
+# bursts below are what reproduced it) took 105 s of the suite's 10-minute budget. LOSSMON_FUZZ_KEYS
+# sets the count for a longer run.
+ONE_AT_A_TIME = int(os.environ.get("LOSSMON_FUZZ_KEYS", "60"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0])
-async def test_a_thousand_random_keys_never_crash_the_app(seed):
+async def test_random_keys_one_at_a_time_never_crash_the_app(seed):
     rng = random.Random(seed)
     run = Run("fuzz")
     pump = Pump(run, None, interval=0.02).start()
@@ -36,7 +42,7 @@ async def test_a_thousand_random_keys_never_crash_the_app(seed):
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: log.steps >= 5, what="training started")
-            for i in range(1000):
+            for i in range(ONE_AT_A_TIME):
                 key = rng.choice(POOL)
                 if trace:
                     os.write(2, f"{i} {key} {[type(s).__name__ for s in app.screen_stack]}\n".encode())
