@@ -8,7 +8,10 @@ import torch
 import torch.distributed as dist
 
 STEPS = 240
-PROBE_STEPS = 25  # lossmon-probe: rank 0 asks for probe_lr(2, PROBE_STEPS) at step 60
+PROBE_STEPS = 25  # lossmon-probe: rank 0 asks for probe_lr(2, PROBE_STEPS) at step PROBE_AT
+# After the x0.5 asked for at step 20 has surely landed (an exchange comes within 64 steps): both in
+# one exchange would cancel out on the way (x0.5 then x2), and the test could not see the probe.
+PROBE_AT = 120
 
 
 def worker(rank, port, mode, out_dir, change_step, stop_at):
@@ -48,7 +51,7 @@ def worker(rank, port, mode, out_dir, change_step, stop_at):
                     run.checkpoint()
                 if rank == 0 and stop_at is not None and step == stop_at:
                     threading.Thread(target=run.stop).start()  # from another thread, like a key
-                if rank == 0 and mode == "lossmon-probe" and step == 60:
+                if rank == 0 and mode == "lossmon-probe" and step == PROBE_AT:
                     run.probe_lr(2.0, PROBE_STEPS)
                 if rank == 0 and mode == "lossmon-pause" and step == 40:
                     run.pause()

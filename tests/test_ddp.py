@@ -61,7 +61,8 @@ def test_lr_probe_from_rank0_starts_and_ends_on_every_rank_at_the_same_step_bitw
     u = r0["used"]
     halved = [i for i, (a, b) in enumerate(zip(u, u[1:]), 1) if b < a * 0.6]
     doubled = [i for i, (a, b) in enumerate(zip(u, u[1:]), 1) if b > a * 1.6]
-    assert len(doubled) == 1 and 60 <= doubled[0] <= 60 + 64  # the probe starts at an exchange step
+    at = ddp_worker.PROBE_AT
+    assert len(doubled) == 1 and at <= doubled[0] <= at + 64  # the probe starts at an exchange step
     start = doubled[0]
     assert halved[-1] == start + ddp_worker.PROBE_STEPS  # and ends exactly PROBE_STEPS later
     s0, _ = launch(tmp_path, "scripted", change_step=(halved[0], start))
