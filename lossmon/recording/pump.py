@@ -91,11 +91,7 @@ class Pump:
             self.run.consumer_gone("ended")
         self.tick()
         if self.flushers:
-            for flush in self.flushers:
-                try:
-                    flush()
-                except Exception as e:  # noqa: BLE001
-                    self._report(f"internal error while finishing: {type(e).__name__}: {e}")
+            self._run_flushers("finishing")
             self.tick()
         if self.writer is not None:
             self.writer.close()
@@ -127,11 +123,15 @@ class Pump:
         tick -- else alerts from a run's last second would wait for the session to close, after the
         view has gone. On the analysis thread, as the subscribers themselves."""
         with self._alock:
-            for flush in self.flushers:
-                try:
-                    flush()
-                except Exception as e:  # noqa: BLE001
-                    self._report(f"internal error while recording metrics: {type(e).__name__}: {e}")
+            self._run_flushers("recording metrics")
+
+    def _run_flushers(self, doing: str) -> None:
+        """Let each buffering subscriber hand over what it holds; a failure is reported, once."""
+        for flush in self.flushers:
+            try:
+                flush()
+            except Exception as e:  # noqa: BLE001
+                self._report(f"internal error while {doing}: {type(e).__name__}: {e}")
 
     def tick(self) -> int:
         """Move everything queued so far into the run log, then the columns, store and
