@@ -29,3 +29,23 @@ def subprocess_env():
 
 
 PYTHON = sys.executable
+
+
+PRESS_IDLE_WAIT_S = 0.05
+
+
+@pytest.fixture(autouse=True)
+def _pressed_keys_do_not_wait_for_an_idle_process(monkeypatch):
+    """Textual's `pilot.press` waits after each key until the *process* looks idle (its CPU time
+    stops advancing), for up to 1 s, twice. A training thread in the same process is never idle, so
+    every key cost 2 s (a dialog test typed 8 keys: 18 s). Every test here waits for the condition it
+    needs (`until`, `wait_for`), so the press itself only has to give the app a moment."""
+    app_module = sys.modules.get("textual.app")
+    if app_module is None:
+        return
+    real = app_module.wait_for_idle
+
+    async def brief(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+        await real(min_sleep, min(max_sleep, PRESS_IDLE_WAIT_S))
+
+    monkeypatch.setattr(app_module, "wait_for_idle", brief)
