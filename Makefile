@@ -29,7 +29,7 @@ demo: $(RUNTIME)
 	$(BIN)/lossmon demo $(SCENARIO)
 
 test: $(TESTDEPS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup
 
 # The benchmark suite: a summary table and benchmarks/RESULTS.md (about 15 minutes on 2 cores).
 bench: $(RUNTIME)

@@ -133,10 +133,21 @@ def test_the_same_alerts_with_the_same_words_whatever_the_feed_size(cid):
     assert said[0] == said[1] == said[2]
 
 
+@pytest.fixture(scope="module")
+def scored():
+    """The whole corpus through the scorer once (it feeds each curve point by point, as live ticks
+    do): the score test and the feed-size test below both read it."""
+    curves = corpus.load_all()
+    results, outcomes = bench_diagnosis.evaluate(curves, ["lossmon"])
+    return curves, results, outcomes["lossmon"][1]
+
+
 @pytest.mark.slow
-def test_every_real_curve_gets_the_same_alerts_fed_point_by_point_and_whole():
-    for c in corpus.load_all():
-        one = [(a["step"], a["kind"], a["state"], a["message"]) for a in bench_diagnosis.run_lossmon(c, 1)]
+@pytest.mark.xdist_group("real-corpus")  # one worker computes `scored` for both tests
+def test_every_real_curve_gets_the_same_alerts_fed_point_by_point_and_whole(scored):
+    curves, _, said = scored
+    for c in curves:
+        one = [(a["step"], a["kind"], a["state"], a["message"]) for a in said[c.id]]
         whole = [(a["step"], a["kind"], a["state"], a["message"]) for a in bench_diagnosis.run_lossmon(c, 10**6)]
         assert one == whole, c.id
 
@@ -144,14 +155,14 @@ def test_every_real_curve_gets_the_same_alerts_fed_point_by_point_and_whole():
 # ---- the whole corpus -------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_the_corpus_scores_no_worse_than_measured():
+@pytest.mark.xdist_group("real-corpus")
+def test_the_corpus_scores_no_worse_than_measured(scored):
     """The whole corpus through the scorer (benchmarks/bench_diagnosis.py). The floors are the
     figures measured when this landed, so a change that loses a finding fails here; the issue's
     targets (instability and overfitting 0.9/0.9, slow recall 0.7, every early blow-up) are not all
     met yet: the README lists what is missed and why."""
-    curves = corpus.load_all()
+    curves, results, _ = scored
     assert len(curves) >= 40 and sum(c.healthy for c in curves) >= 12
-    results, _ = bench_diagnosis.evaluate(curves, ["lossmon"])
     res = results["lossmon"]
     inst, over, slow = (res["classes"][k] for k in ("instability", "overfitting", "slow"))
     table = bench_diagnosis.table(results)
