@@ -122,6 +122,8 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
     p.add_argument("--no-update-ratio", action="store_true",
                    help="do not log the update-to-weight ratio (log10 ||dw||/||w|| per param group, every few steps)")
+    p.add_argument("--no-system", action="store_true",
+                   help="do not sample CPU, memory, GPUs and step time once a second (sys/*, gpu<i>/*)")
 
 
 _RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz", "--total-steps"}  # _run_parser's options with a value
@@ -254,7 +256,8 @@ def _demo(args: argparse.Namespace) -> int:
     train = training_function(args.scenario, steps=args.steps, seed=args.seed)
     try:
         run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
-            fps=args.fps, plot_hz=args.plot_hz, config=config, update_ratio=not args.no_update_ratio)
+            fps=args.fps, plot_hz=args.plot_hz, config=config, update_ratio=not args.no_update_ratio,
+            system=not args.no_system)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0
@@ -292,7 +295,8 @@ def _run(argv: list[str]) -> int:
         return 2
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
-                      update_ratio=not args.no_update_ratio, total_steps=args.total_steps)
+                      update_ratio=not args.no_update_ratio, total_steps=args.total_steps,
+                      system=not args.no_system)
 
 
 def _lr_find(argv: list[str]) -> int:

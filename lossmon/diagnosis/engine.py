@@ -113,7 +113,7 @@ class _Role:
 
     def claim(self, name: str) -> str | None:
         r = names.role(name)
-        if r in (names.OTHER, names.EPOCH):
+        if r in (names.OTHER, names.EPOCH, names.SYSTEM):
             return None
         held = self.names.get(r)
         if held is None or (r in (names.LR, names.UPDATE_RATIO) and name == r and held != r):

@@ -21,6 +21,7 @@ from lossmon.rundir.columns import ColumnWriter
 from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run_dir
 from lossmon.rundir.meta import RESERVE, initial_meta, write_meta
 from lossmon.rundir.runlog import RunLogWriter
+from lossmon.system.sampler import SystemSampler
 from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
 
@@ -29,7 +30,7 @@ class Session:
     """A run directory with its Run, run log writer, pump and metadata."""
 
     def __init__(self, name: str, run_dir: str | os.PathLike | None = None,
-                 config: DiagnosisConfig | None = None, update_ratio: bool = True) -> None:
+                 config: DiagnosisConfig | None = None, update_ratio: bool = True, system: bool = True) -> None:
         self.dir: Path = create_run_dir(name, run_dir)
         self.run = Run(name, self.dir, update_ratio=update_ratio)
         self.meta = initial_meta(name)
@@ -50,6 +51,8 @@ class Session:
         self.pump.subscribers.append(self.run.forecast)
         self.started = time.monotonic()
         self.pump.start()
+        # CPU, memory, GPUs and step time once a second, on a thread of its own (`system=False`: none)
+        self.sampler = SystemSampler(self.run).start() if system else None
         self._closed = False
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
@@ -87,6 +90,8 @@ class Session:
         self._closed = True
         clear_active(self.run)
         self.control.close()  # no command can arrive for a run that is ending
+        if self.sampler is not None:
+            self.sampler.stop()  # before the pump's last drain: its last sample is recorded
         self.pump.stop()
         lost = self.writer.unwritten_bytes
         if lost:

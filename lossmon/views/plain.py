@@ -10,6 +10,7 @@ import sys
 import time
 from typing import IO
 
+from lossmon import names
 from lossmon.formatting import fmt_duration, printable
 from lossmon.views.protocol import RunView
 from lossmon.views.rate import RateMeter
@@ -55,7 +56,7 @@ class PlainPrinter:
             self._events_seen += 1
             self.emit(f"[{self.run.name}] step {ev.get('step', '?')}: {describe(ev)}")
         now = time.monotonic()
-        has_data = bool(store.names())
+        has_data = any(names.role(n) != names.SYSTEM for n in store.names())  # system samples alone: no status yet
         due = now - self._last_status >= self.every
         if has_data and (final or due or not self._printed_first):
             self._printed_first = True

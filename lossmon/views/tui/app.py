@@ -440,7 +440,8 @@ class LossmonApp(App[int]):
         self.refresh_bindings()
 
     def _announce_end(self, state: str) -> None:
-        if self.job.leave_when_empty and self.run_.step == 0 and not self.run_.store.names():
+        if self.job.leave_when_empty and self.run_.step == 0 and all(
+                names.role(n) == names.SYSTEM for n in self.run_.store.names()):
             self.exit()  # nothing to look at: what it printed goes to the terminal (session/lifecycle.py)
             return
         if self.watching:
