@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", metavar="PATH", help="run directory or log file (see lossmon watch --help)")
     check.add_argument("--json", action="store_true", help="one JSON object per alert per line")
     check.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
+    check.add_argument("--notify", action="store_true",
+                       help="run the [notify] command of --config for each alert at its severity or above (CI)")
     _tag_options(check)
     watch = sub.add_parser("watch", help="watch (and steer) a run started elsewhere, or a log another tool writes",
                            description="Show a run live from another terminal: a lossmon run directory (its"
@@ -228,7 +230,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "check":
         from lossmon.diagnosis.check import run_check
 
-        return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val)
+        return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val,
+                         notify=args.notify)
     if args.command == "watch":
         return _watch(args)
     if args.command == "ctl":

@@ -136,6 +136,12 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     return code
 
 
+def bell_severity(session: Session) -> str | None:
+    """The least severe alert that rings the terminal bell ([notify] on/bell), None: never."""
+    cfg = session.diagnoser.cfg.notify
+    return cfg.on if cfg.bell else None
+
+
 def training_duration(session: Session, trainer: TrainerThread) -> float:
     """How long the training function ran: not the time the live UI stayed open after it. A
     trainer left behind (or never run) counts from the session's start until now."""
@@ -159,6 +165,7 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     header = f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)"
     with PlainStreams() as streams:  # our lines never glue onto a progress bar's unfinished line
         printer = PlainPrinter(run, streams.status_stream(out))
+        printer.bell_on = bell_severity(session)
         if script:
             printer.header = header
         else:
@@ -187,6 +194,7 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     if session.sampler is not None:  # no system samples once training has returned (the UI may stay)
         session.sampler.alive = lambda: job.trainer is None or job.trainer.is_alive()
     app = LossmonApp(run, job, fps=fps, plot_hz=plot_hz, handle_signals=True, started=session.started)
+    app.bell_on = bell_severity(session)
     ui_failed = False
     tty = _tty_settings()
     try:

@@ -22,6 +22,7 @@ from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run
 from lossmon.rundir.meta import RESERVE, initial_meta, write_meta
 from lossmon.rundir.runlog import RunLogWriter
 from lossmon.system.sampler import SystemSampler
+from lossmon.notify import Notifier
 from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
 
@@ -44,6 +45,7 @@ class Session:
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
         self.pump = Pump(self.run, self.writer, columns=ColumnWriter(self.dir))
         self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
+        self.notifier = Notifier(self.diagnoser.cfg.notify, record=lambda f: self.run.record(events.NOTIFY, **f))
         feed = TickBuffer(self.diagnoser)
         self.pump.subscribers.append(feed)
         self.pump.flushers.append(feed.flush)
@@ -63,6 +65,7 @@ class Session:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""
         fields = {k: v for k, v in alert.items() if k != "event"}
         self.run.record(events.ALERT, **fields)
+        self.notifier.alert(alert)  # the user's command, on its own thread, when configured
 
     def _act(self, action: str, alert: dict) -> None:
         """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
@@ -93,6 +96,7 @@ class Session:
         if self.sampler is not None:
             self.sampler.stop()  # before the pump's last drain: its last sample is recorded
         self.pump.stop()
+        self.notifier.wait(self.notifier.config.timeout_s + 1)  # a last alert's command may finish (bounded)
         lost = self.writer.unwritten_bytes
         if lost:
             why = f"could not record the run: {lost} bytes of the run log could not be written ({self.writer.error})"

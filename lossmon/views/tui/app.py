@@ -26,6 +26,7 @@ from textual.widgets import Footer, RichLog
 
 from lossmon import events, names, states
 from lossmon.formatting import fmt_lr, step_label
+from lossmon.notify import rings
 from lossmon.recording.smoothing import Smoothed
 from lossmon.rundir.layout import OUTPUT_LOG
 from lossmon.views import keys as key_table
@@ -117,6 +118,8 @@ class LossmonApp(App[int]):
         self._redraw_queued = False
         self.key_gate = KeyGate()
         self._forecast_toast = -1e9
+        self.bell_on: str | None = "critical"  # alerts this severe ring the terminal bell (notify.rings)
+        self._last_bell = -1e9
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -488,6 +491,7 @@ class LossmonApp(App[int]):
             self._alerts += 1
             self.marks.append(Mark(step, sev if sev in text.SEVERITY_STYLE else "warning"))
             now = time.monotonic()
+            self._ring(ev, now)
             if sev == "critical" and now - self._last_toast > 5.0:  # one toast for a burst of them
                 self._last_toast = now
                 self.notify(str(ev.get("message", "alert")), severity="error", timeout=10)
@@ -500,6 +504,17 @@ class LossmonApp(App[int]):
                 self.notify(text.describe(ev), severity="warning")
         if kind == events.CHECKPOINT and ev.get("source") == "key":
             self.notify(text.describe(ev), severity="information" if ev.get("ok") else "error")
+
+    def _ring(self, ev: dict, now: float) -> None:
+        """The terminal bell for a new alert this severe (tmux and most terminals flag the window):
+        once for a burst, and not for the old alerts a watcher reads on attaching."""
+        if not self.bell_on or not rings(ev, self.bell_on) or now - self._last_bell < 5.0:
+            return
+        t = ev.get("time")
+        if not self.job.in_process and not (isinstance(t, (int, float)) and time.time() - t < 30):
+            return
+        self._last_bell = now
+        self.bell()
 
     # ---- actions (keys) -----------------------------------------------------------------------
 
