@@ -41,7 +41,9 @@ from lossmon.views.tui.keygate import KeyGate
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
+from lossmon.views.tui.system_panel import SystemLine, SystemPanel
 from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
+from lossmon.views.system import has_system
 
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
 MAX_SPARKS = 7  # metric rows in the side panel
@@ -129,7 +131,9 @@ class LossmonApp(App[int]):
             yield LossPlot(id="plot")
             with Vertical(id="side"):
                 yield TextLines(id="sparks")
+                yield SystemPanel(id="system")
                 yield TextPanel(id="events")
+        yield SystemLine(id="system-line")
         yield OutputLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
         yield Footer()
 
@@ -139,6 +143,7 @@ class LossmonApp(App[int]):
         plot.on_new_size = self.redraw_now
         self.query_one("#sparks").border_title = "metrics"
         self.query_one("#events").border_title = "alerts & events"
+        self.query_one("#system").border_title = "system"
         out = self.query_one("#output", RichLog)
         out.border_title = "training output"
         out.can_focus = False
@@ -306,6 +311,16 @@ class LossmonApp(App[int]):
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
                               marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts), styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
+        self._system_tick(store, styles, start, end)
+
+    def _system_tick(self, store, styles: dict, start: float | None, end: float | None) -> None:
+        """The system panel (or its one line), once the store holds system samples."""
+        if not self.has_class("-system"):
+            if not has_system(store):
+                return
+            self.add_class("-system")
+        self.query_one("#system", SystemPanel).update_from(store, styled, styles, start, end)
+        self.query_one("#system-line", SystemLine).update_from(store, styled, styles)
 
     # ---- what the widgets show ----------------------------------------------------------------
 
