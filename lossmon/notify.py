@@ -57,7 +57,7 @@ class Notifier:
 
     @property
     def active(self) -> bool:
-        return bool(self.config.command.strip())
+        return self.config.enabled and bool(self.config.command.strip())
 
     def alert(self, alert: dict) -> None:
         """Queue the command for this alert if it rings (any thread; never blocks, never raises)."""

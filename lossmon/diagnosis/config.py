@@ -195,8 +195,9 @@ NOTIFY_ON = ("critical", "warning")
 class NotifyConfig:
     """What an alert of severity `on` or above does besides showing (lossmon/notify.py): ring the
     terminal bell (`bell`), and run `command` (a shell command line, the alert as JSON on its stdin)
-    with `timeout_s`. Empty command: none."""
+    with `timeout_s`. Empty command: none; `enabled = false`: neither bell nor command."""
 
+    enabled: bool = True
     command: str = ""
     on: str = "critical"
     timeout_s: float = 10.0

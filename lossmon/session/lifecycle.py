@@ -139,7 +139,7 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
 def bell_severity(session: Session) -> str | None:
     """The least severe alert that rings the terminal bell ([notify] on/bell), None: never."""
     cfg = session.diagnoser.cfg.notify
-    return cfg.on if cfg.bell else None
+    return cfg.on if cfg.bell and cfg.enabled else None
 
 
 def training_duration(session: Session, trainer: TrainerThread) -> float:
