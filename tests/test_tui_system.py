@@ -55,3 +55,24 @@ def test_the_words_per_gpu_cpu_rss_and_step_time():
     line = "".join(p[0] for p in folded_line(store)[0])
     assert line.startswith("system gpu0 ") and "gpu1 " in line and "cpu " in line and "rss 2." in line
     assert "ms/step data 8%" in line
+
+
+async def test_a_critical_alert_rings_the_bell_once_for_a_burst_and_a_warning_only_when_configured():
+    import time
+
+    def alert(sev, step):
+        return {"event": "alert", "kind": "divergence", "severity": sev, "state": "open", "step": step,
+                "time": time.time(), "message": "m"}
+
+    for bell_on, expected in (("critical", 1), ("warning", 1), (None, 0)):
+        run = preloaded_run(with_events=False)
+        app = LossmonApp(run, clock=lambda: 100.0, started=0.0)
+        app.bell_on = bell_on
+        rang = []
+        app.bell = lambda: rang.append(1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            run.store.append_events([alert("warning", 5)] if bell_on == "warning" else
+                                    [alert("critical", 5), alert("critical", 6), alert("info", 7)])
+            await pilot.pause(0.3)
+            assert len(app.feed) >= 1
+        assert len(rang) == expected, bell_on
