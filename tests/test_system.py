@@ -315,3 +315,36 @@ def test_a_failing_source_is_said_once_and_the_others_go_on(capsys):
     assert "sys/rss_mb" in s.sample_once()
     assert "sys/rss_mb" in s.sample_once()
     assert capsys.readouterr().err.count("stopped sampling Broken") == 1
+
+
+@pytest.mark.slow
+def test_demo_plain_records_cpu_and_rss_about_once_a_second(tmp_path, subprocess_env):
+    import subprocess
+
+    from conftest import PYTHON
+
+    d = tmp_path / "demo"
+    p = subprocess.run([PYTHON, "-m", "lossmon", "demo", "healthy", "--plain", "--steps", "1000", "--run-dir", str(d)],
+                       env=subprocess_env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(x) for x in (d / "run.jsonl").read_text().splitlines() if x.startswith("{")]
+    samples = [r for r in rows if "sys/cpu_percent" in r and "sys/rss_mb" in r]
+    took = json.loads((d / "meta.json").read_text())["duration_s"]
+    assert len(samples) >= 1 and abs(len(samples) - took) <= 2  # one a second
+    times = [r["time"] for r in samples]
+    assert all(0.5 < b - a < 1.5 for a, b in zip(times, times[1:]))
+
+
+def test_system_false_and_no_system_turn_it_off(tmp_path):
+    import lossmon
+    from lossmon.cli import build_parser
+
+    def train(run):
+        for _ in range(3):
+            run.log(loss=1.0)
+
+    run = lossmon.run(train, ui="plain", run_dir=tmp_path / "r", system=False)
+    assert not [n for n in run.store.names() if names.role(n) == names.SYSTEM]
+    with pytest.raises(TypeError, match="system must be True or False"):
+        lossmon.run(train, ui="plain", run_dir=tmp_path / "r2", system="no")
+    assert build_parser().parse_args(["demo", "--no-system"]).no_system is True
