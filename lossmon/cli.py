@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", metavar="PATH", help="run directory or log file (see lossmon watch --help)")
     check.add_argument("--json", action="store_true", help="one JSON object per alert per line")
     check.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML)")
+    check.add_argument("--notify", action="store_true",
+                       help="run the [notify] command of --config for each alert at its severity or above (CI)")
     _tag_options(check)
     watch = sub.add_parser("watch", help="watch (and steer) a run started elsewhere, or a log another tool writes",
                            description="Show a run live from another terminal: a lossmon run directory (its"
@@ -122,6 +124,8 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="detector settings (TOML; see lossmon.diagnosis.config)")
     p.add_argument("--no-update-ratio", action="store_true",
                    help="do not log the update-to-weight ratio (log10 ||dw||/||w|| per param group, every few steps)")
+    p.add_argument("--no-system", action="store_true",
+                   help="do not sample CPU, memory, GPUs and step time once a second (sys/*, gpu<i>/*)")
 
 
 _RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz", "--total-steps"}  # _run_parser's options with a value
@@ -226,7 +230,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "check":
         from lossmon.diagnosis.check import run_check
 
-        return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val)
+        return run_check(args.path, as_json=args.json, config_path=args.config, train=args.train, val=args.val,
+                         notify=args.notify)
     if args.command == "watch":
         return _watch(args)
     if args.command == "ctl":
@@ -254,7 +259,8 @@ def _demo(args: argparse.Namespace) -> int:
     train = training_function(args.scenario, steps=args.steps, seed=args.seed)
     try:
         run(train, name=args.scenario, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
-            fps=args.fps, plot_hz=args.plot_hz, config=config, update_ratio=not args.no_update_ratio)
+            fps=args.fps, plot_hz=args.plot_hz, config=config, update_ratio=not args.no_update_ratio,
+            system=not args.no_system)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0
@@ -292,7 +298,8 @@ def _run(argv: list[str]) -> int:
         return 2
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
-                      update_ratio=not args.no_update_ratio, total_steps=args.total_steps)
+                      update_ratio=not args.no_update_ratio, total_steps=args.total_steps,
+                      system=not args.no_system)
 
 
 def _lr_find(argv: list[str]) -> int:

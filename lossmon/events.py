@@ -23,6 +23,7 @@ CONTROL_REFUSED = "control_refused"
 ERROR = "error"
 ALERT = "alert"
 CAPTURE = "capture"
+NOTIFY = "notify"
 
 # kind -> its fields besides event, step and time (what writers put there and readers may rely on)
 FIELDS: dict[str, dict[str, str]] = {
@@ -79,10 +80,16 @@ FIELDS: dict[str, dict[str, str]] = {
                 ' "update_ratio" when measuring it raised and was turned off',
         "message": "what was captured, or why capture stopped, in words",
     },
+    NOTIFY: {
+        "ok": "false: the notify command did not do its job (lossmon/notify.py)",
+        "reason": '"failed" (non-zero exit, or not found), "timeout", "dropped" or "error"',
+        "alert": "the kind of the alert it was run for",
+        "message": "what went wrong, in words",
+    },
     ALERT: {
         "kind": "the detector: " + ", ".join((
             "nonfinite", "spike", "divergence", "oscillation", "plateau", "lr_too_low", "stall", "lr_drop",
-            "overfitting", "early_stopping", "lr_probe")),
+            "overfitting", "early_stopping", "lr_probe", "gpu_memory", "gpu_idle")),
         "severity": "info | warning | critical",
         "state": "open | update | resolved (diagnosis/alerts.py: one episode each)",
         "metric": "the series it concerns",

@@ -17,6 +17,7 @@ LR = "lr"
 GRAD_NORM = "grad_norm"
 UPDATE_RATIO = "update_ratio"  # log10(||dw|| / ||w||) of one optimizer step (training/update_ratio.py)
 EPOCH = "epoch"
+SYSTEM = "system"  # what the system sampler records (lossmon/system): CPU, memory, GPUs, step time
 OTHER = "other"
 
 # Keys every run-log line may carry besides metrics; a metric cannot use them.
@@ -36,13 +37,20 @@ _EPOCH = {"epoch", "train/epoch"}
 
 # Names that describe evaluation rather than a training step: logging only these does not advance
 # the step counter.
+# System metrics: sys/..., gpu<i>/... and torch/cuda_... (lossmon/system/sampler.py); they describe
+# the machine at the current step, are shown in the system panel, and no loss detector reads them.
+_SYSTEM = re.compile(r"^(sys/|gpu\d+/|torch/cuda_)")
+
 _EVAL_PREFIX = re.compile(r"^(val|valid|validation|eval|test)([_/.\-]|$)")
 
 
 @lru_cache(maxsize=4096)
 def role(name: str) -> str:
-    """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, UPDATE_RATIO, EPOCH, OTHER."""
+    """The role of a metric name: one of TRAIN_LOSS, VAL_LOSS, LR, GRAD_NORM, UPDATE_RATIO, EPOCH,
+    SYSTEM, OTHER."""
     key = name.strip().lower()
+    if _SYSTEM.match(key):
+        return SYSTEM
     if key.endswith("_step") and len(key) > 5:  # Lightning: self.log(..., on_step=True, on_epoch=True)
         key = key[:-5]
     if key in _TRAIN:
@@ -64,12 +72,12 @@ def role(name: str) -> str:
 def advances_step(name: str) -> bool:
     """Whether logging this metric marks a new training step.
 
-    Validation-side metrics (val_*, eval_*, test_* ...), the epoch counter and the update ratio
+    Validation-side metrics (val_*, eval_*, test_* ...), the epoch counter, system metrics and the update ratio
     (measured every few steps, it describes the step already counted, as the effective `lr` that
     watch() adds does) belong to the current step; everything else is a training-side metric and
     moves the step on by one.
     """
     r = role(name)
-    if r in (VAL_LOSS, EPOCH, UPDATE_RATIO):
+    if r in (VAL_LOSS, EPOCH, UPDATE_RATIO, SYSTEM):
         return False
     return _EVAL_PREFIX.match(name.strip().lower()) is None

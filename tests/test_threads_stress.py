@@ -19,7 +19,7 @@ SECONDS = 1.5
 
 @pytest.mark.slow
 def test_reading_while_the_trainer_writes_at_full_speed_never_sees_a_torn_state(tmp_path):
-    session = Session("stress", tmp_path / "r")
+    session = Session("stress", tmp_path / "r", system=False)  # every series here has value == step
     run = session.run
     done = threading.Event()
     errors: list[str] = []

@@ -132,3 +132,47 @@ async def ticks(pilot, counter: TickCounter, n: int = 3, timeout: float = 10.0) 
     """Let the app tick `n` more times."""
     target = counter.n + n
     await until(pilot, lambda: counter.n >= target, timeout, what=f"{n} more app ticks (at {counter.n}/{target})")
+
+
+class ScriptedProcess:
+    """The process figures of a system sample, fixed for snapshots (the real ones vary)."""
+
+    def __init__(self) -> None:
+        self.k = 0
+
+    def sample(self) -> dict:
+        self.k += 1
+        return {"sys/cpu_percent": 95.0 + 10 * math.sin(self.k / 4), "sys/rss_mb": 2100.0 + 3 * self.k,
+                "sys/ram_used_percent": 41.0}
+
+
+def system_run(gpus: int = 2, samples: int = 100, seed: int = 0) -> Run:
+    """preloaded_run() with a sample a second of a scripted machine: gpu0 busy, gpu1 idling with
+    its memory nearly full (the panel's warning colour), through the real sampler and a fake NVML."""
+    from lossmon.system.fake_nvml import FakeGpu, FakeNVML
+    from lossmon.system.sampler import SystemSampler
+
+    run = preloaded_run(seed=seed)
+    boards = [FakeGpu(util=lambda k: 80 + 15 * math.sin(k / 5), used_mb=lambda k: 30000 + 300 * k, total_mb=81920,
+                      temp=66.0, power_w=310.0),
+              FakeGpu(util=lambda k: 20 + 8 * math.sin(k / 3), used_mb=79800.0, total_mb=81920, temp=48.0, power_w=None)]
+    clock = [0.0]
+    sampler = SystemSampler(run, nvml=FakeNVML(boards[:gpus]), clock=lambda: clock[0])
+    sampler.open()
+    sampler._sources[0] = ScriptedProcess()
+    sampler._ref = (0.0, 0)
+    n = run.total_steps
+    for k in range(1, samples + 1):
+        clock[0] = float(k)
+        run.load_state_dict({"step": n * k // samples})
+        run.data_wait.add(0.08)
+        sampler.sample_once()
+    points: dict = {}
+    for row in run.drain():
+        for name, v in row.items():
+            if name != "step":
+                points.setdefault(name, ([], []))
+                points[name][0].append(row["step"])
+                points[name][1].append(v)
+    run.store.append_points(points)
+    return run

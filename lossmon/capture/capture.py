@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 
 from lossmon import events, names, output_tap
 from lossmon.capture.checkpoint import save_checkpoint
+from lossmon.capture.loaders import LoaderTiming
 from lossmon.capture.losses import LossCapture
 from lossmon.capture.printed import PrintedLosses
 from lossmon.training.run import Run
@@ -42,6 +43,7 @@ class Capture:
         self.val = True
         self.losses = LossCapture(self._backward, self._eval_end)
         self.printed = PrintedLosses(self._printed_val)
+        self.loaders = LoaderTiming(run.data_wait.add)  # the share of each step spent waiting for data
         self._acc: Any = None  # the train loss summed since the last step
         self._first: Any = None  # step 1's loss, held until step 2 shows whether the script logs its own
         self._own_step = run.step  # the step after capture's own last log (to notice another logger)
@@ -70,6 +72,7 @@ class Capture:
         if not self.run.has_checkpoint:
             self.run.on_checkpoint(self._save)
         output_tap.subscribe(self.printed.feed)
+        self.loaders.install()
         return self
 
     def uninstall(self) -> None:
@@ -79,6 +82,7 @@ class Capture:
             torch.optim.Optimizer.__init__ = self._init
             self._init = None
         self.losses.uninstall()
+        self.loaders.uninstall()
         output_tap.unsubscribe(self.printed.feed)
         for h in self._handles:
             h.remove()

@@ -6,7 +6,7 @@ detector never emits per step.
 
 Event shape (`{"event": "alert", ...}` in run.jsonl and the store):
     kind      stable id: nonfinite, spike, divergence, oscillation, plateau, lr_too_low,
-              stall, lr_drop, overfitting, early_stopping
+              stall, lr_drop, overfitting, early_stopping, lr_probe, gpu_memory, gpu_idle
     severity  info | warning | critical
     state     open | update | resolved
     step      the step the condition was seen at

@@ -79,11 +79,15 @@ class _Printable:
 
 def run_check(path: str, *, as_json: bool = False, config_path: str | None = None,
               train: str | None = None, val: str | None = None,
-              out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+              out: IO[str] | None = None, err: IO[str] | None = None, notify: bool = False) -> int:
+    """`notify`: run the [notify] command for each alert at its severity or above, as a live run
+    would (for CI), after the report; its failures are said on stderr, the exit status is the report's."""
     out = _Printable(out or sys.stdout)
     err = _Printable(err or sys.stderr)
     try:
         config = load_config(config_path) if config_path else DiagnosisConfig()
+        if notify and not config.notify.command.strip():
+            raise ConfigError("--notify needs a command: [notify] command = \"...\" in the --config file")
         diag, rec, lr_words = diagnose(path, config, train=train, val=val)
     except (SourceError, ConfigError) as e:
         print(f"lossmon check: {e}", file=err)
@@ -113,4 +117,18 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
             info = sum(1 for a in alerts if a["state"] == "open")
             out.write("no problems found" + (f" ({info} note{'s' if info != 1 else ''} above)" if info else "") + "\n")
     out.flush()
+    if notify:
+        _notify(alerts, config, err)
     return 1 if raised else 0
+
+
+def _notify(alerts: list[dict], config: DiagnosisConfig, err) -> None:
+    from lossmon.notify import Notifier, rings
+
+    notifier = Notifier(config.notify, say=lambda m: print(f"lossmon check: {m}", file=err))
+    due = [a for a in alerts if rings(a, config.notify.on)]
+    for a in due:
+        notifier.run_command(a)
+    if due:
+        failed = f" ({notifier.failed} failed)" if notifier.failed else ""
+        print(f"lossmon check: notify command run for {len(due)} alert{'s' if len(due) != 1 else ''}{failed}", file=err)

@@ -10,6 +10,9 @@ or from a TOML file (`--config FILE`) whose tables are the sections below:
     [early_stopping]
     enabled = true
     patience = 5
+    [notify]
+    command = "curl -s -d @- https://chat.example/hook"
+    on = "warning"
 
 Unknown sections or keys and values of the wrong type are errors that name the key: a typo in a
 threshold must not silently leave the default in place.
@@ -165,6 +168,43 @@ class EarlyStoppingConfig:
 
 
 @dataclass
+class GpuMemoryConfig:
+    """A GPU's memory within `headroom_percent` % of its total (system samples, diagnosis/system.py):
+    a warning before the out-of-memory error."""
+
+    enabled: bool = True
+    action: str = "alert"
+    headroom_percent: float = 3.0
+
+
+@dataclass
+class GpuIdleConfig:
+    """A GPU under `util_below` % busy for `samples` system samples in a row (one a second) while
+    the step counter moves: an info note that the loop is likely input-bound."""
+
+    enabled: bool = True
+    action: str = "alert"
+    util_below: float = 30.0
+    samples: int = 60
+
+
+NOTIFY_ON = ("critical", "warning")
+
+
+@dataclass
+class NotifyConfig:
+    """What an alert of severity `on` or above does besides showing (lossmon/notify.py): ring the
+    terminal bell (`bell`), and run `command` (a shell command line, the alert as JSON on its stdin)
+    with `timeout_s`. Empty command: none; `enabled = false`: neither bell nor command."""
+
+    enabled: bool = True
+    command: str = ""
+    on: str = "critical"
+    timeout_s: float = 10.0
+    bell: bool = True
+
+
+@dataclass
 class DiagnosisConfig:
     """All detector settings; each section has `enabled` and (but early stopping) `action`."""
 
@@ -176,6 +216,9 @@ class DiagnosisConfig:
     lr_too_low: LRTooLowConfig = field(default_factory=LRTooLowConfig)
     overfitting: OverfittingConfig = field(default_factory=OverfittingConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    gpu_memory: GpuMemoryConfig = field(default_factory=GpuMemoryConfig)
+    gpu_idle: GpuIdleConfig = field(default_factory=GpuIdleConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -187,7 +230,8 @@ class DiagnosisConfig:
 
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
-             "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps"}
+             "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps",
+             "headroom_percent", "util_below", "samples", "timeout_s"}
 _SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}
@@ -225,6 +269,8 @@ def _check_value(where: str, name: str, value: Any, expected: Any) -> Any:
         raise ConfigError(f"{where}.action must be one of {', '.join(ACTIONS)}, got {value!r}")
     if name == "mode" and value not in ("min", "max"):
         raise ConfigError(f"{where}.mode must be min or max, got {value!r}")
+    if name == "on" and value not in NOTIFY_ON:
+        raise ConfigError(f"{where}.on must be one of {', '.join(NOTIFY_ON)}, got {value!r}")
     if name == "monitor" and not value.strip():
         raise ConfigError(f"{where}.monitor must name a metric")
     return value
@@ -240,6 +286,11 @@ def validate(config: DiagnosisConfig) -> None:
             object.__setattr__(section, f.name, value)
     if config.lr_too_low.ratio_low >= config.lr_too_low.ratio_high:
         raise ConfigError("lr_too_low.ratio_low must be below lr_too_low.ratio_high")
+    for name in ("headroom_percent", "util_below"):
+        section = config.gpu_memory if name == "headroom_percent" else config.gpu_idle
+        if getattr(section, name) >= 100:
+            raise ConfigError(f"{'gpu_memory' if section is config.gpu_memory else 'gpu_idle'}.{name} is a percentage:"
+                              f" below 100, got {getattr(section, name)!r}")
     if config.spike.min_points < 3:
         raise ConfigError("spike.min_points must be at least 3 (a line needs 3 points to have scatter)")
     if config.spike.window < config.spike.min_points:

@@ -25,6 +25,7 @@ from lossmon.diagnosis.evidence import UpdateRatioTrack
 from lossmon.diagnosis.nonfinite import NonFiniteDetector
 from lossmon.diagnosis.oscillation import OscillationDetector
 from lossmon.diagnosis.spikes import SpikeDetector
+from lossmon.diagnosis.system import SystemDetector
 from lossmon.diagnosis.trend import LRTrack, TrendDetector
 from lossmon.diagnosis.validation import ValidationDetector
 from lossmon.diagnosis.alerts import Episode
@@ -113,7 +114,7 @@ class _Role:
 
     def claim(self, name: str) -> str | None:
         r = names.role(name)
-        if r in (names.OTHER, names.EPOCH):
+        if r in (names.OTHER, names.EPOCH, names.SYSTEM):
             return None
         held = self.names.get(r)
         if held is None or (r in (names.LR, names.UPDATE_RATIO) and name == r and held != r):
@@ -144,6 +145,7 @@ class Diagnoser:
         self.grad_spike: SpikeDetector | None = None
         self.early: EarlyStopping | None = None
         self.failed: str | None = None
+        self.system = SystemDetector(self.cfg.gpu_memory, self.cfg.gpu_idle, self._emit)  # GPU memory, GPU idle
         self.probe = ProbeJudge(self._emit)  # what an LR probe showed (run.probe_lr)
         self._probes: deque[list] = deque(maxlen=16)  # [start, end or None] of the latest LR probes
         self._manual_steps: deque[int] = deque(maxlen=64)  # steps of the latest manual LR changes
@@ -195,6 +197,9 @@ class Diagnoser:
         cuts = sorted({int(ev["step"]) for ev in events
                        if ev.get("event") == LR_CHANGE and ev.get("applied", True) and not ev.get("probe")
                        and isinstance(ev.get("step"), int)})
+        system = {n: p for n, p in points.items() if names.role(n) == names.SYSTEM}
+        if system:
+            self.system.feed(system)
         arrays = {}
         monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None
         for name, (steps, values) in points.items():

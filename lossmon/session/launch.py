@@ -74,7 +74,8 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
 
 def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         run_dir: str | os.PathLike | None = None, ui: str = "auto",
-        fps: float = 10.0, plot_hz: float = 4.0, config: Any = None, update_ratio: bool = True) -> Run:
+        fps: float = 10.0, plot_hz: float = 4.0, config: Any = None, update_ratio: bool = True,
+        system: bool = True) -> Run:
     """Run `train_fn(run)` under the live monitor and return the Run when training ends.
 
     In a terminal the TUI shows the run; otherwise (nohup, CI, a pipe, or ui="plain") plain status
@@ -88,6 +89,10 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     `update_ratio` (on by default) logs log10(||dw||/||w||) per param group of every watched
     optimizer every few steps (`update_ratio`, `update_ratio/<opt>.<group>`): direct evidence of an
     LR far too small or too large, for under 0.5 % of the step time. False turns it off.
+
+    `system` (on by default) samples the process's CPU and memory, the GPUs (NVML, the
+    `lossmon[gpu]` extra; else torch's figures) and the step time once a second on a thread of the
+    monitor (`sys/...`, `gpu<i>/...`): the system panel. False turns it off.
 
     `fps` (numbers) and `plot_hz` (plot and sparklines) are the most often the TUI repaints; it
     repaints less often when that would take more than ~2 % of a core from training. Lower them on a
@@ -107,7 +112,7 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         outer.result = train_fn(outer)
         return outer
     code, run_ = _launch(train_fn, name=name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz, config=config,
-                         update_ratio=update_ratio)
+                         update_ratio=update_ratio, system=system)
     if code:
         raise SystemExit(code)
     return run_
@@ -115,16 +120,17 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
 
 def run_script(script: Script, *, name: str | None = None, run_dir: str | os.PathLike | None = None,
                ui: str = "auto", fps: float = 10.0, plot_hz: float = 4.0, config: Any = None,
-               capture: bool = True, update_ratio: bool = True, total_steps: int | None = None) -> int:
+               capture: bool = True, update_ratio: bool = True, total_steps: int | None = None,
+               system: bool = True) -> int:
     """`lossmon run SCRIPT.py`: the script as the training function; returns the exit status."""
     train_fn = script_training(script, capture=capture, total_steps=total_steps)
     return _launch(train_fn, name=name or script.name, run_dir=run_dir, ui=ui, fps=fps, plot_hz=plot_hz,
-                   config=config, script=True, update_ratio=update_ratio)[0]
+                   config=config, script=True, update_ratio=update_ratio, system=system)[0]
 
 
 def _launch(train_fn: Callable[[Run], Any], *, name: str | None, run_dir: str | os.PathLike | None,
             ui: str, fps: float, plot_hz: float, config: Any, script: bool = False,
-            update_ratio: bool = True) -> tuple[int, Run]:
+            update_ratio: bool = True, system: bool = True) -> tuple[int, Run]:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     for label, rate in (("fps", fps), ("plot_hz", plot_hz)):
@@ -141,10 +147,12 @@ def _launch(train_fn: Callable[[Run], Any], *, name: str | None, run_dir: str | 
     ranks = distributed.world()
     if not isinstance(update_ratio, bool):
         raise TypeError(f"update_ratio must be True or False, got {update_ratio!r}")
+    if not isinstance(system, bool):
+        raise TypeError(f"system must be True or False, got {system!r}")
     if ranks is not None and ranks[0] != 0:
         return 0, _run_follower(train_fn, name)
     try:
-        session = Session(name, run_dir, diag_config, update_ratio=update_ratio)
+        session = Session(name, run_dir, diag_config, update_ratio=update_ratio, system=system)
     except RunDirError as e:
         print(f"lossmon: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from typing import IO, Any, Callable
 
-from lossmon import states
+from lossmon import names, states
 from lossmon.rundir.layout import OUTPUT_LOG, RUN_LOG
 from lossmon.session.session import Session
 from lossmon.session.streams import PlainStreams
@@ -136,6 +136,12 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
     return code
 
 
+def bell_severity(session: Session) -> str | None:
+    """The least severe alert that rings the terminal bell ([notify] on/bell), None: never."""
+    cfg = session.diagnoser.cfg.notify
+    return cfg.on if cfg.bell and cfg.enabled else None
+
+
 def training_duration(session: Session, trainer: TrainerThread) -> float:
     """How long the training function ran: not the time the live UI stayed open after it. A
     trainer left behind (or never run) counts from the session's start until now."""
@@ -145,8 +151,9 @@ def training_duration(session: Session, trainer: TrainerThread) -> float:
 
 
 def is_empty(run: Run) -> bool:
-    """The run logged no metric at all (once the run log is closed, so nothing is still queued)."""
-    return run.step == 0 and not run.store.names()
+    """The run logged no metric at all (once the run log is closed, so nothing is still queued);
+    the system sampler's rows are not the script's."""
+    return run.step == 0 and all(names.role(n) == names.SYSTEM for n in run.store.names())
 
 
 def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | None = None, *,
@@ -158,12 +165,15 @@ def run_plain(session: Session, train_fn: Callable[[Run], Any], out: IO[str] | N
     header = f"lossmon: run '{run.name}' -> {session.dir} (plain output; Ctrl+C stops training)"
     with PlainStreams() as streams:  # our lines never glue onto a progress bar's unfinished line
         printer = PlainPrinter(run, streams.status_stream(out))
+        printer.bell_on = bell_severity(session)
         if script:
             printer.header = header
         else:
             printer.emit(header)
         signals = SignalStop(run).install()  # before training starts: no moment without the handlers
         trainer = TrainerThread(train_fn, run).start()
+        if session.sampler is not None:  # no system samples once training has returned
+            session.sampler.alive = trainer.is_alive
         signals = follow(trainer, printer, signals)
         return conclude(session, trainer, printer, signum=signals.signum, forced=signals.forced,
                         discard_empty=script)
@@ -181,7 +191,10 @@ def run_tui(session: Session, train_fn: Callable[[Run], Any], *, fps: float = 10
     run = session.run
     job = LocalJob(run, train_fn)
     job.leave_when_empty = script
+    if session.sampler is not None:  # no system samples once training has returned (the UI may stay)
+        session.sampler.alive = lambda: job.trainer is None or job.trainer.is_alive()
     app = LossmonApp(run, job, fps=fps, plot_hz=plot_hz, handle_signals=True, started=session.started)
+    app.bell_on = bell_severity(session)
     ui_failed = False
     tty = _tty_settings()
     try:

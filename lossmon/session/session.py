@@ -21,6 +21,8 @@ from lossmon.rundir.columns import ColumnWriter
 from lossmon.rundir.layout import META, RUN_LOG, SOCKET, RunDirError, create_run_dir
 from lossmon.rundir.meta import RESERVE, initial_meta, write_meta
 from lossmon.rundir.runlog import RunLogWriter
+from lossmon.system.sampler import SystemSampler
+from lossmon.notify import Notifier
 from lossmon.training.active import clear_active, set_active
 from lossmon.training.run import Run
 
@@ -29,7 +31,7 @@ class Session:
     """A run directory with its Run, run log writer, pump and metadata."""
 
     def __init__(self, name: str, run_dir: str | os.PathLike | None = None,
-                 config: DiagnosisConfig | None = None, update_ratio: bool = True) -> None:
+                 config: DiagnosisConfig | None = None, update_ratio: bool = True, system: bool = True) -> None:
         self.dir: Path = create_run_dir(name, run_dir)
         self.run = Run(name, self.dir, update_ratio=update_ratio)
         self.meta = initial_meta(name)
@@ -43,6 +45,7 @@ class Session:
             raise RunDirError(f"cannot write in run directory {self.dir}: {e.strerror or e}") from None
         self.pump = Pump(self.run, self.writer, columns=ColumnWriter(self.dir))
         self.diagnoser = Diagnoser(config, sink=self._alert, act=self._act)
+        self.notifier = Notifier(self.diagnoser.cfg.notify, record=lambda f: self.run.record(events.NOTIFY, **f))
         feed = TickBuffer(self.diagnoser)
         self.pump.subscribers.append(feed)
         self.pump.flushers.append(feed.flush)
@@ -50,6 +53,8 @@ class Session:
         self.pump.subscribers.append(self.run.forecast)
         self.started = time.monotonic()
         self.pump.start()
+        # CPU, memory, GPUs and step time once a second, on a thread of its own (`system=False`: none)
+        self.sampler = SystemSampler(self.run).start() if system else None
         self._closed = False
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
@@ -60,6 +65,7 @@ class Session:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""
         fields = {k: v for k, v in alert.items() if k != "event"}
         self.run.record(events.ALERT, **fields)
+        self.notifier.alert(alert)  # the user's command, on its own thread, when configured
 
     def _act(self, action: str, alert: dict) -> None:
         """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
@@ -87,7 +93,10 @@ class Session:
         self._closed = True
         clear_active(self.run)
         self.control.close()  # no command can arrive for a run that is ending
+        if self.sampler is not None:
+            self.sampler.stop()  # before the pump's last drain: its last sample is recorded
         self.pump.stop()
+        self.notifier.wait(self.notifier.config.timeout_s + 1)  # a last alert's command may finish (bounded)
         lost = self.writer.unwritten_bytes
         if lost:
             why = f"could not record the run: {lost} bytes of the run log could not be written ({self.writer.error})"

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from lossmon import names
 from lossmon.recording.store import MetricStore
+from lossmon.training.data_wait import DataWait
 from lossmon.training.lr import LRControl
 from lossmon.training.steering import Steering
 
@@ -77,6 +78,7 @@ class Run:
         self.write_rate = 0.0  # values a second the pump writes to the run log (measured; 0: not yet)
         self._nowhere: str | None = None  # why nothing records here any more: "ended" or "fork"
         self._nowhere_said = False
+        self.data_wait = DataWait()  # seconds in a timed loader's next() (training/data_wait.py)
 
     # ---- logging (training thread) ------------------------------------------------------------
 
@@ -404,6 +406,15 @@ class Run:
         if self._follower or self._nowhere == "fork":
             return
         self._pending.append({"event": event, "step": self._step, "time": time.time(), **fields})
+
+    def record_sample(self, values: dict) -> None:
+        """Queue a row of system metrics (floats) at the current step without counting a step:
+        the system sampler's (lossmon/system). Any thread; deque.append is atomic."""
+        if self._follower or self._nowhere is not None:
+            return
+        row = dict(values)
+        row["step"] = self._step
+        self._pending.append(row)
 
     def drain(self) -> list:
         """Everything queued since the last drain, rows and events, in order. The pump's only."""

@@ -10,6 +10,8 @@ import sys
 import time
 from typing import IO
 
+from lossmon import names
+from lossmon.notify import rings
 from lossmon.formatting import fmt_duration, printable
 from lossmon.views.protocol import RunView
 from lossmon.views.rate import RateMeter
@@ -34,6 +36,7 @@ class PlainPrinter:
         self.rates = True  # steps/s and ETA (off while a watcher catches up on a recorded run)
         self.header: str | None = None  # printed before the first line, if there ever is one
         self.started = time.monotonic() if started is None else started
+        self.bell_on: str | None = None  # ring the terminal bell for alerts this severe (notify.rings)
 
     def skip_seen_events(self) -> None:
         """Start from the events already in the store (another view has shown them)."""
@@ -47,6 +50,15 @@ class PlainPrinter:
         except (OSError, ValueError):  # a closed pipe must never stop training
             pass
 
+    def bell(self) -> None:
+        """BEL, only to a terminal (never into a log file or a pipe)."""
+        try:
+            if self.out.isatty():
+                self.out.write("\a")
+                self.out.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
     def poll(self, final: bool = False) -> None:
         store = self.run.store
         events = store.events
@@ -54,8 +66,10 @@ class PlainPrinter:
             ev = events[self._events_seen]
             self._events_seen += 1
             self.emit(f"[{self.run.name}] step {ev.get('step', '?')}: {describe(ev)}")
+            if self.bell_on and ev.get("event") == "alert" and rings(ev, self.bell_on):
+                self.bell()
         now = time.monotonic()
-        has_data = bool(store.names())
+        has_data = any(names.role(n) != names.SYSTEM for n in store.names())  # system samples alone: no status yet
         due = now - self._last_status >= self.every
         if has_data and (final or due or not self._printed_first):
             self._printed_first = True

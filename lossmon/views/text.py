@@ -116,6 +116,8 @@ def _describe(ev: dict, key_of: KeyOf | None) -> str:
         return f"control connection refused: uid {ev.get('uid')} (pid {ev.get('pid')}) is not this run's user{more}"
     if kind == events.CAPTURE:
         return f"capture: {ev.get('message', '')}"
+    if kind == events.NOTIFY:
+        return f"notify: {ev.get('message', '')}" + (f" (for the {ev['alert']} alert)" if ev.get("alert") else "")
     if kind == events.ERROR:
         return f"training raised {ev.get('message', 'an error')}"
     if kind == events.ALERT:

@@ -26,6 +26,7 @@ from textual.widgets import Footer, RichLog
 
 from lossmon import events, names, states
 from lossmon.formatting import fmt_lr, step_label
+from lossmon.notify import rings
 from lossmon.recording.smoothing import Smoothed
 from lossmon.rundir.layout import OUTPUT_LOG
 from lossmon.views import keys as key_table
@@ -40,7 +41,9 @@ from lossmon.views.tui.keygate import KeyGate
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
+from lossmon.views.tui.system_panel import SystemLine, SystemPanel
 from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
+from lossmon.views.system import has_system
 
 WATCH_LOOK_S = 0.05  # how often a watcher's view looks for new data between ticks
 MAX_SPARKS = 7  # metric rows in the side panel
@@ -117,6 +120,8 @@ class LossmonApp(App[int]):
         self._redraw_queued = False
         self.key_gate = KeyGate()
         self._forecast_toast = -1e9
+        self.bell_on: str | None = "critical"  # alerts this severe ring the terminal bell (notify.rings)
+        self._last_bell = -1e9
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -126,7 +131,9 @@ class LossmonApp(App[int]):
             yield LossPlot(id="plot")
             with Vertical(id="side"):
                 yield TextLines(id="sparks")
+                yield SystemPanel(id="system")
                 yield TextPanel(id="events")
+        yield SystemLine(id="system-line")
         yield OutputLog(id="output", max_lines=5000, markup=False, wrap=False, auto_scroll=True)
         yield Footer()
 
@@ -136,6 +143,7 @@ class LossmonApp(App[int]):
         plot.on_new_size = self.redraw_now
         self.query_one("#sparks").border_title = "metrics"
         self.query_one("#events").border_title = "alerts & events"
+        self.query_one("#system").border_title = "system"
         out = self.query_one("#output", RichLog)
         out.border_title = "training output"
         out.can_focus = False
@@ -303,6 +311,16 @@ class LossmonApp(App[int]):
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
                               marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts), styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
+        self._system_tick(store, styles, start, end)
+
+    def _system_tick(self, store, styles: dict, start: float | None, end: float | None) -> None:
+        """The system panel (or its one line), once the store holds system samples."""
+        if not self.has_class("-system"):
+            if not has_system(store):
+                return
+            self.add_class("-system")
+        self.query_one("#system", SystemPanel).update_from(store, styled, styles, start, end)
+        self.query_one("#system-line", SystemLine).update_from(store, styled, styles)
 
     # ---- what the widgets show ----------------------------------------------------------------
 
@@ -440,7 +458,8 @@ class LossmonApp(App[int]):
         self.refresh_bindings()
 
     def _announce_end(self, state: str) -> None:
-        if self.job.leave_when_empty and self.run_.step == 0 and not self.run_.store.names():
+        if self.job.leave_when_empty and self.run_.step == 0 and all(
+                names.role(n) == names.SYSTEM for n in self.run_.store.names()):
             self.exit()  # nothing to look at: what it printed goes to the terminal (session/lifecycle.py)
             return
         if self.watching:
@@ -487,6 +506,7 @@ class LossmonApp(App[int]):
             self._alerts += 1
             self.marks.append(Mark(step, sev if sev in text.SEVERITY_STYLE else "warning"))
             now = time.monotonic()
+            self._ring(ev, now)
             if sev == "critical" and now - self._last_toast > 5.0:  # one toast for a burst of them
                 self._last_toast = now
                 self.notify(str(ev.get("message", "alert")), severity="error", timeout=10)
@@ -499,6 +519,17 @@ class LossmonApp(App[int]):
                 self.notify(text.describe(ev), severity="warning")
         if kind == events.CHECKPOINT and ev.get("source") == "key":
             self.notify(text.describe(ev), severity="information" if ev.get("ok") else "error")
+
+    def _ring(self, ev: dict, now: float) -> None:
+        """The terminal bell for a new alert this severe (tmux and most terminals flag the window):
+        once for a burst, and not for the old alerts a watcher reads on attaching."""
+        if not self.bell_on or not rings(ev, self.bell_on) or now - self._last_bell < 5.0:
+            return
+        t = ev.get("time")
+        if not self.job.in_process and not (isinstance(t, (int, float)) and time.time() - t < 30):
+            return
+        self._last_bell = now
+        self.bell()
 
     # ---- actions (keys) -----------------------------------------------------------------------
 
