@@ -77,6 +77,20 @@ class Run:
         self.write_rate = 0.0  # values a second the pump writes to the run log (measured; 0: not yet)
         self._nowhere: str | None = None  # why nothing records here any more: "ended" or "fork"
         self._nowhere_said = False
+        self.config_values: dict[str, Any] = {}  # hyperparameters (rundir/configvalues.py), in meta.json
+        self.on_config: Callable[[dict], None] = lambda values: None  # the session writes them to meta.json
+
+    def set_config(self, values: Any) -> dict:
+        """Record the run's configuration (a dict, or an argparse Namespace): merged into what is
+        recorded already, made JSON-safe, written to meta.json; returns the whole of it."""
+        from lossmon.rundir.configvalues import safe_config
+
+        self.config_values = {**self.config_values, **safe_config(values)}
+        try:
+            self.on_config(dict(self.config_values))
+        except Exception:  # noqa: BLE001 - recording the config never fails the run
+            pass
+        return self.config_values
 
     # ---- logging (training thread) ------------------------------------------------------------
 
