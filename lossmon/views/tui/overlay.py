@@ -99,7 +99,11 @@ def _render(width, height, curves, legend, start, end, log, right_log, marks, x_
             lab = right.get(r)
             row.append((("├" + lab.ljust(RIGHT_W - 1)) if lab else "│" + " " * (RIGHT_W - 1), "axis_right"))
         out.append(row)
-    out += _x_axis(pw, start, end, marks, label=x_fmt)
+    axis = _x_axis(pw, start, end, marks, label=x_fmt)
+    if has_right:  # under the right axis: blank, as under the left labels
+        axis = [r + [(" " * RIGHT_W, "label")] for r in axis]
+        axis[0][-1] = ("┘" + " " * (RIGHT_W - 1), "axis")
+    out += axis
     return PlotImage(out, scales.get(False), start, end, notes)
 
 

@@ -47,6 +47,8 @@ def theme_styles(app) -> dict[str, Style]:
         "alert_warning": Style(color=c("warning", "yellow"), bold=True),
         "alert_critical": Style(color=c("error", "red"), bold=True),
         "muted": Style(color=c("text-muted", fg)),
+        "metric": Style(color=c("success", "green"), bold=True),  # a picked metric (metricpick.py)
+        "axis_right": Style(color=c("foreground-muted", fg)),
         "error": Style(color=c("error", "red"), bold=True),
         "warning": Style(color=c("warning", "yellow"), bold=True),
         "ok": Style(color=c("success", "green"), bold=True),
@@ -75,12 +77,4 @@ def run_styles(app, n: int) -> dict[str, Style]:
             strong = faint = fallback
         out[f"run{i}"] = Style(color=strong, bold=True)
         out[f"run{i}_train"] = Style(color=faint)
-    out["axis_right"] = Style(color=v.get("foreground-muted") and _flat(bg, v["foreground-muted"]) or "white")
     return out
-
-
-def _flat(bg: Color, colour: str) -> str | None:
-    try:
-        return (bg + Color.parse(colour)).hex6
-    except ColorParseError:
-        return None
