@@ -19,7 +19,7 @@ class ArgsCapture:
         self.run = run
         self.thread = threading.current_thread()
         self._original = None
-        self._depth = 0
+        self.depth = 0  # parse_known_args calls under way on the script's thread (argparse recurses)
 
     def install(self) -> "ArgsCapture":
         original = self._original = argparse.ArgumentParser.parse_known_args
@@ -28,21 +28,21 @@ class ArgsCapture:
         def parse_known_args(parser, args=None, namespace=None):
             mine = threading.current_thread() is me.thread
             if mine:
-                me._depth += 1
+                me.depth += 1
             try:
                 result = original(parser, args, namespace)
             finally:
                 if mine:
-                    me._depth -= 1
-            if mine and me._depth == 0:
-                me._record(result)
+                    me.depth -= 1
+            if mine and me.depth == 0:
+                me.record(result)
             return result
 
         parse_known_args.__wrapped__ = original
         argparse.ArgumentParser.parse_known_args = parse_known_args
         return self
 
-    def _record(self, result: Any) -> None:
+    def record(self, result: Any) -> None:
         try:
             ns = result[0]
             self.run.set_config(vars(ns))
