@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                            " with a step column. Quitting never stops the job.")
     watch.add_argument("path", nargs="*", default=[], metavar="PATH",
                        help=f"what to watch (default: the newest running run under ./{DEFAULT_ROOT}, else the newest);"
-                       " several: their curves overlaid, as lossmon compare (read-only); a number N is the run"
-                       " lossmon ls lists as #N")
+                       " several: their curves overlaid, as lossmon compare (read-only; without a terminal, their"
+                       " table once); a number N is the run lossmon ls lists as #N")
     _tag_options(watch)
     watch.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
     watch.add_argument("--once", action="store_true", help="plain lines: read what the files hold now, print the"

@@ -99,6 +99,10 @@ class CompareApp(App[int]):
         return self._styles[1]
 
     def tick(self) -> None:
+        for w in self.runs:  # a source replaced or unreadable, a refused request: said once, as a toast
+            while w.notices:
+                severity, note = w.notices.popleft()
+                self.notify(f"{w.name}: {note}", severity=severity, timeout=8)
         try:
             self._draw()
         except NoMatches:  # a timer that fired while the app tears its screen down
@@ -110,7 +114,7 @@ class CompareApp(App[int]):
 
     def _draw(self) -> None:
         plot = self.query_one("#cmp-plot", LossPlot)
-        versions = tuple((id(w.store), w.store.version, w.state) for w in self.runs)
+        versions = tuple((id(w.store), w.store.version, w.state, w.error) for w in self.runs)
         key = (versions, plot.size, self.wall_time, self.log_y, self.theme)
         if key == self._drawn:
             return
@@ -180,6 +184,9 @@ class CompareApp(App[int]):
             t.append(f" · no wall times in {', '.join(missing_time)} (not shown)", style="yellow")
         for n in notes:
             t.append(f" · {n}")
+        for w in self.runs:
+            if w.error:
+                t.append(f" · {w.name}: stopped reading ({w.error})", style="red")
         t.append(" · " + READ_ONLY_NOTE, style="dim")
         return t
 
