@@ -118,3 +118,17 @@ def test_step_clock_reads_wall_times_incrementally(tmp_path):
     clock.poll()
     assert clock.steps[-1] == 101 and clock.seconds(np.array([100]))[0] == 49.5
     assert StepClock(None).seconds(np.array([1])).tolist() != [0.0]  # nothing known: NaN
+
+
+def test_watch_takes_an_ls_number_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths = three_runs(tmp_path / "lossmon_runs")
+    for i, p in enumerate(paths):
+        meta = json.loads((p / "meta.json").read_text())
+        meta["start_time"] = T0 + i
+        (p / "meta.json").write_text(json.dumps(meta))
+    assert cli.main(["watch", "--once", "2"]) == 0
+    assert "lr0.03" in capsys.readouterr().out
+    assert cli.main(["watch", "--once", "9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no run #9" in err

@@ -85,7 +85,10 @@ class Run:
         recorded already, made JSON-safe, written to meta.json; returns the whole of it."""
         from lossmon.rundir.configvalues import safe_config
 
-        self.config_values = {**self.config_values, **safe_config(values)}
+        merged = {**self.config_values, **safe_config(values)}
+        if merged == self.config_values:
+            return self.config_values  # called every step with the same values: no rewrite of meta.json
+        self.config_values = merged
         try:
             self.on_config(dict(self.config_values))
         except Exception:  # noqa: BLE001 - recording the config never fails the run
