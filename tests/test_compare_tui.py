@@ -73,3 +73,20 @@ def test_a_live_run_updates_its_row(tmp_path):
             for w in runs:
                 w.close()
     asyncio.run(go())
+
+
+def test_lossmon_watch_a_b_in_a_terminal_shows_both_names_and_q_restores_it(tmp_path, subprocess_env):
+    from test_tui_process import PtyProcess, assert_terminal_restored
+    from conftest import PYTHON
+
+    a, b = write_run(tmp_path, "first-run", 0.1), write_run(tmp_path, "second-run", 0.03)
+    p = PtyProcess([PYTHON, "-m", "lossmon", "watch", str(a), str(b)], subprocess_env)
+    try:
+        p.read_until(lambda out: b"first-run" in out and b"second-run" in out and b"comparing 2 runs" in out)
+        p.type("q")
+        assert p.wait(30) == 0
+        assert_terminal_restored(p)
+    finally:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
