@@ -132,3 +132,19 @@ def test_watch_takes_an_ls_number_too(tmp_path, capsys, monkeypatch):
     assert cli.main(["watch", "--once", "9"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no run #9" in err
+
+
+def test_step_clock_samples_a_long_log_and_stays_close(tmp_path):
+    log = tmp_path / "run.jsonl"
+    with open(log, "w") as f:  # 40k lines, ~2.4 MB: sampled; 0.5 s a step, then a 100 s pause at 30k
+        for i in range(1, 40_001):
+            f.write('{"step":%d,"time":%r,"loss":0.5}\n' % (i, T0 + i * 0.5 + (100.0 if i > 30_000 else 0.0)))
+            if i % 1000 == 0:
+                f.write('{"event":"checkpoint","step":%d,"time":%r}\n' % (i, T0))
+    clock = StepClock(log)
+    clock.poll()
+    assert 1_000 < len(clock.steps) < 5_000 and clock.steps[-1] == 40_000
+    got = clock.seconds(np.array([1, 20_000, 35_000, 40_000]))
+    assert np.allclose(got, [0.0, 9_999.5, 17_599.5, 20_099.5], atol=15.0)
+    size = log.stat().st_size
+    assert clock.offset == size

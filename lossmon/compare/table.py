@@ -30,6 +30,9 @@ class RunRow:
 def _last_finite(series) -> float | None:
     if series is None or not len(series):
         return None
+    last = series.last()
+    if last is not None and np.isfinite(last[1]):
+        return float(last[1])  # the usual case, without copying a long history
     values = series.values()
     ok = np.flatnonzero(np.isfinite(values))
     return float(values[ok[-1]]) if len(ok) else float(values[-1])  # all NaN: say NaN, not nothing
