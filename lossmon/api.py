@@ -38,6 +38,12 @@ def log(step: int | None = None, **metrics: Any) -> None:
     run.log(step, **metrics)
 
 
+def config(values: Any) -> dict:
+    """`Run.set_config` on the current run: record its hyperparameters (a dict or an argparse
+    Namespace) in meta.json, for `lossmon compare` and the config key of the live view."""
+    return current().set_config(values)
+
+
 def watch(optimizer: Any, scheduler: Any = None) -> None:
     """`Run.watch`: log this optimizer's effective LR and let the LR keys act on it."""
     current().watch(optimizer, scheduler)

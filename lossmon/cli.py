@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                            " read-only, TensorBoard event files or a log directory, Lightning's metrics.csv,"
                            " Hugging Face's trainer_state.json or output directory, or any JSONL or CSV file"
                            " with a step column. Quitting never stops the job.")
-    watch.add_argument("path", nargs="?", default=None, metavar="PATH",
-                       help=f"what to watch (default: the newest running run under ./{DEFAULT_ROOT}, else the newest)")
+    watch.add_argument("path", nargs="*", default=[], metavar="PATH",
+                       help=f"what to watch (default: the newest running run under ./{DEFAULT_ROOT}, else the newest);"
+                       " several: their curves overlaid, as lossmon compare (read-only; without a terminal, their"
+                       " table once); a number N is the run lossmon ls lists as #N")
     _tag_options(watch)
     watch.add_argument("--plain", action="store_true", help="plain status lines instead of the live UI")
     watch.add_argument("--once", action="store_true", help="plain lines: read what the files hold now, print the"
@@ -79,10 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")
     watch.add_argument("--plot-hz", type=_rate, default=4.0, help="plot frames per second (default: 4)")
     watch.add_argument("--config", default=None, metavar="FILE", help="detector settings for logs from other tools (TOML)")
+    compare = sub.add_parser("compare", help="overlay several runs' curves, with a table of their best val, last"
+                             " train loss, steps, state and the config values that differ",
+                             description="Overlay the train and val curves of several runs (lossmon run"
+                             " directories or any log lossmon watch reads) on the same axes, one colour per run,"
+                             " with a table under them; the running ones update live. Read-only: no key steers"
+                             " a job here (watch one run to steer it). With no terminal (or --plain) it prints"
+                             " the table and exits 0.")
+    compare.add_argument("runs", nargs="+", metavar="RUN",
+                         help="a run directory or log, or N: the run `lossmon ls` lists as #N (under --root)")
+    compare.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR",
+                         help=f"where the runs that N counts are (default: {DEFAULT_ROOT})")
+    _tag_options(compare)
+    compare.add_argument("--plain", action="store_true", help="print the table and exit, even in a terminal")
+    compare.add_argument("--fps", type=_rate, default=10.0, help="numbers repainted per second (default: 10)")
+    compare.add_argument("--plot-hz", type=_rate, default=4.0, help="plot frames per second (default: 4)")
+    compare.add_argument("--config", default=None, metavar="FILE", help="detector settings for logs from other tools (TOML)")
     from lossmon import ctl  # `lossmon ctl`: its subparser, words and output are lossmon/ctl.py's
     ctl.add_subparser(sub)
     ls = sub.add_parser("ls", help="list runs: name, start, state, steps, last train and val loss",
-                        description=f"List the lossmon runs under a directory (default ./{DEFAULT_ROOT}), oldest first.")
+                        description=f"List the lossmon runs under a directory (default ./{DEFAULT_ROOT}), oldest first,"
+                        " each with its number #: `lossmon compare 1 3` (or `lossmon watch 1 3`) overlays runs 1 and 3.")
     ls.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR", help=f"where the runs are (default: {DEFAULT_ROOT})")
     return parser
 
@@ -240,6 +259,8 @@ def _main(argv: list[str] | None) -> int:
         return ctl.main(args.words)
     if args.command == "ls":
         return _ls(args)
+    if args.command == "compare":
+        return _compare(args.runs, args, root=args.root, command="compare", plain=args.plain)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -334,7 +355,17 @@ def _watch(args: argparse.Namespace) -> int:
     from lossmon.sources import SourceError, open_source
     from lossmon.watched import WatchedRun
 
-    path = args.path
+    if len(args.path) > 1:
+        return _compare(args.path, args, root=DEFAULT_ROOT, command="watch", plain=args.plain or args.once)
+    path = args.path[0] if args.path else None
+    if path is not None and path.isdigit() and not os.path.exists(path):  # `lossmon ls`'s #N
+        from lossmon.compare.runs import CompareError, resolve
+
+        try:
+            path = str(resolve([path], DEFAULT_ROOT)[0])
+        except CompareError as e:
+            print(f"lossmon watch: {e}", file=sys.stderr)
+            return 2
     if path is None:
         path = latest_run(DEFAULT_ROOT)
         if path is None:
@@ -355,6 +386,36 @@ def _watch(args: argparse.Namespace) -> int:
     if args.once or choose_ui("plain" if args.plain else "auto") == "plain":
         return watch_plain(watched, once=args.once)
     return watch_tui(watched, fps=args.fps, plot_hz=args.plot_hz)
+
+
+def _compare(run_args: list[str], args: argparse.Namespace, *, root: str, command: str, plain: bool) -> int:
+    """`lossmon compare RUN...` (and `lossmon watch A B ...`): the overlay view in a terminal; the
+    table, printed once every run is read, otherwise."""
+    from pathlib import Path
+
+    from lossmon.compare.runs import CompareError, load, open_runs, resolve, row
+    from lossmon.compare.table import table_text
+    from lossmon.diagnosis.config import ConfigError, load_config
+    from lossmon.session.launch import choose_ui
+
+    try:
+        config = load_config(args.config) if args.config else None
+        runs = open_runs(resolve(run_args, Path(root)), train=args.train, val=args.val, config=config)
+    except (CompareError, ConfigError) as e:
+        print(f"lossmon {command}: {e}", file=sys.stderr)
+        return 2
+    if plain or choose_ui("auto") == "plain":
+        try:
+            for w in runs:
+                load(w)
+        finally:
+            for w in runs:
+                w.close()
+        print(table_text([row(w) for w in runs]))
+        return 0
+    from lossmon.session.comparing import compare_tui
+
+    return compare_tui(runs, fps=args.fps, plot_hz=args.plot_hz)
 
 
 def _ls(args: argparse.Namespace) -> int:

@@ -78,6 +78,12 @@ class WatchedRun:
     def source_label(self) -> str:
         return self.source.describe()
 
+    @property
+    def config_values(self) -> dict:
+        """The run's config, as its meta.json records it (lossmon.config() and friends)."""
+        config = self.meta.get("config")
+        return config if isinstance(config, dict) else {}
+
     failure = None  # a watched job's traceback is in its run log, shown as an event
 
     # ---- the read side a view uses (RunView, as on Run) ---------------------------------------

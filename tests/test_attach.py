@@ -153,9 +153,9 @@ def test_ls_and_watch_without_a_path(tmp_path, monkeypatch, capsys, subprocess_e
     assert latest_run(tmp_path / "lossmon_runs") == runs[-1]
     assert cli_main(["ls"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["RUN", "STARTED", "STATE"]
+    assert out[0].split()[:4] == ["#", "RUN", "STARTED", "STATE"]
     second = out[2].split()
-    assert second[0].endswith("second") and "finished" in second and "50" in second
+    assert second[0] == "2" and second[1].endswith("second") and "finished" in second and "50" in second
     assert second[-2] == "0.02" and second[-1] == "0.5"
     # the newest run, read to its end: plain watch exits when the job has ended
     code = subprocess.run([sys.executable, "-m", "lossmon.cli", "watch"], cwd=tmp_path, env=subprocess_env,

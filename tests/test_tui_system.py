@@ -9,7 +9,7 @@ import pytest
 
 from lossmon.views.system import folded_line, panel_lines
 from lossmon.views.tui.app import LossmonApp
-from tui_helpers import preloaded_run, system_run
+from tui_helpers import preloaded_run, system_run, until
 
 RECORDED_WITH = "8.2.8"
 
@@ -73,6 +73,5 @@ async def test_a_critical_alert_rings_the_bell_once_for_a_burst_and_a_warning_on
         async with app.run_test(size=(100, 30)) as pilot:
             run.store.append_events([alert("warning", 5)] if bell_on == "warning" else
                                     [alert("critical", 5), alert("critical", 6), alert("info", 7)])
-            await pilot.pause(0.3)
-            assert len(app.feed) >= 1
+            await until(pilot, lambda: len(app.feed) >= 1, what="the alerts reach the feed")
         assert len(rang) == expected, bell_on

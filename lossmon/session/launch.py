@@ -75,7 +75,7 @@ def _run_follower(train_fn: Callable[[Run], Any], name: str) -> Run:
 def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
         run_dir: str | os.PathLike | None = None, ui: str = "auto",
         fps: float = 10.0, plot_hz: float = 4.0, config: Any = None, update_ratio: bool = True,
-        system: bool = True) -> Run:
+        system: bool = True, config_values: Any = None) -> Run:
     """Run `train_fn(run)` under the live monitor and return the Run when training ends.
 
     In a terminal the TUI shows the run; otherwise (nohup, CI, a pipe, or ui="plain") plain status
@@ -98,6 +98,9 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     repaints less often when that would take more than ~2 % of a core from training. Lower them on a
     slow SSH link.
 
+    `config_values` (a dict or an argparse Namespace): the run's hyperparameters, recorded in
+    meta.json (as `lossmon.config()` does) for `lossmon compare` and the live view's config key.
+
     Called while a run is going on already (a script under `lossmon run`, or inside another
     training function), it trains in that run: one run, one view.
 
@@ -107,6 +110,17 @@ def run(train_fn: Callable[[Run], Any], *, name: str | None = None,
     """
     if not callable(train_fn):
         raise TypeError("lossmon.run() needs the training function, called as train_fn(run)")
+    if config_values is not None:
+        from lossmon.rundir.configvalues import safe_config
+
+        safe_config(config_values)  # a TypeError now, before any run directory exists
+        inner = train_fn
+
+        def train_fn(run: Run) -> Any:
+            run.set_config(config_values)
+            return inner(run)
+
+        train_fn.__name__ = getattr(inner, "__name__", "run")
     outer = active()
     if outer is not None:  # inside a run already (a script under `lossmon run` calls this): train in it
         outer.result = train_fn(outer)

@@ -80,6 +80,9 @@ def script_training(script: Script, *, capture: bool = True,
 
             cap = run.capture = Capture(run, on_step=on_step).install()
         saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+        from lossmon.capture.arguments import ArgsCapture
+
+        args_capture = ArgsCapture(run).install()  # its argparse Namespace: the run's config
         signals = _ScriptSignals(run).install()
         try:
             if script.path is not None:
@@ -99,6 +102,7 @@ def script_training(script: Script, *, capture: bool = True,
                 finally:
                     cap.uninstall()
             signals.uninstall()
+            args_capture.uninstall()
             sys.argv = saved_argv
             if saved_path0 is not None:
                 _set_path0(saved_path0)

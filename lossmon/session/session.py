@@ -59,7 +59,18 @@ class Session:
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
             print(f"lossmon: no control channel for this run ({self.control.error})", file=sys.stderr)
+        self.run.on_config = self._write_config
         set_active(self.run)  # lossmon.log() and friends talk to this run now
+
+    def _write_config(self, values: dict) -> None:
+        """The run's configuration into meta.json (Run.set_config), keeping the room for the final state."""
+        if self._closed:
+            return
+        self.meta["config"] = values
+        try:
+            write_meta(self.dir, self.meta, reserve=RESERVE)
+        except OSError as e:
+            print(f"lossmon: could not record the config in {self.dir / META}: {e}", file=sys.stderr)
 
     def _alert(self, alert: dict) -> None:
         """Alerts travel like every other event: queued on the run, logged and shown next tick."""

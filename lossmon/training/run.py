@@ -79,6 +79,23 @@ class Run:
         self._nowhere: str | None = None  # why nothing records here any more: "ended" or "fork"
         self._nowhere_said = False
         self.data_wait = DataWait()  # seconds in a timed loader's next() (training/data_wait.py)
+        self.config_values: dict[str, Any] = {}  # hyperparameters (rundir/configvalues.py), in meta.json
+        self.on_config: Callable[[dict], None] = lambda values: None  # the session writes them to meta.json
+
+    def set_config(self, values: Any) -> dict:
+        """Record the run's configuration (a dict, or an argparse Namespace): merged into what is
+        recorded already, made JSON-safe, written to meta.json; returns the whole of it."""
+        from lossmon.rundir.configvalues import safe_config
+
+        merged = {**self.config_values, **safe_config(values)}
+        if merged == self.config_values:
+            return self.config_values  # called every step with the same values: no rewrite of meta.json
+        self.config_values = merged
+        try:
+            self.on_config(dict(self.config_values))
+        except Exception:  # noqa: BLE001 - recording the config never fails the run
+            pass
+        return self.config_values
 
     # ---- logging (training thread) ------------------------------------------------------------
 

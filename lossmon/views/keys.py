@@ -42,6 +42,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("smoothing", ("m",), "smoothing", "smoothing"),
     Action("window", ("w",), "window", "window"),
     Action("ack", ("a",), "ack", "ack alerts"),
+    Action("metric", ("slash",), "pick_metric", "plot a metric"),
+    Action("config", ("i",), "show_config", "config"),
     Action("help", ("question_mark",), "help", "help", footer=True),
 )
 
@@ -49,7 +51,7 @@ BY_ID = {a.id: a for a in ACTIONS}
 STEERING_COMMANDS = frozenset(a.command.partition("(")[0] for a in ACTIONS if a.steers)
 
 _DISPLAY = {"right_square_bracket": "]", "left_square_bracket": "[", "plus": "+", "minus": "-",
-            "question_mark": "?"}
+            "question_mark": "?", "slash": "/"}
 
 
 def display(key: str) -> str:
@@ -84,6 +86,8 @@ HELP: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
     (("smoothing",), f"smoothing: {_choices(SMOOTHING)}", None),
     (("window",), f"window: {_choices(WINDOWS)}", None),
     (("ack",), "acknowledge alerts", None),
+    (("metric",), "plot any logged metric beside the losses, or instead (type to filter)", None),
+    (("config",), "the run's config (lossmon.config, argparse under lossmon run)", None),
     (("help",), "this help", None),
 )
 

@@ -375,13 +375,14 @@ def spark_value(label: str, s: Series) -> str:
 
 
 def runs_table(rows: list[RunSummary]) -> str:
-    """`lossmon ls`: a column each for the run, its start, state, steps and last losses."""
-    header = ("RUN", "STARTED", "STATE", "STEPS", "TRAIN LOSS", "VAL LOSS")
-    body = [(r.path.name, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)) if r.start else "-",
+    """`lossmon ls`: a column each for the run's index (what `lossmon compare 1 3` takes), the run,
+    its start, state, steps and last losses."""
+    header = ("#", "RUN", "STARTED", "STATE", "STEPS", "TRAIN LOSS", "VAL LOSS")
+    body = [(str(i), r.path.name, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)) if r.start else "-",
              r.state, f"{r.steps:,}" if r.steps is not None else "-", fmt_value(r.train), fmt_value(r.val))
-            for r in rows]
+            for i, r in enumerate(rows, 1)]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     lines = []
     for cells in (header, *body):
-        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+        lines.append("  ".join(c.ljust(w) if 0 < i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
     return "\n".join(lines)

@@ -36,8 +36,10 @@ from lossmon.views.protocol import JobView, NoJob, RunView
 from lossmon.views.rate import RateMeter
 from lossmon.views.sparkline import spark_text
 from lossmon.views.tui.capture import OutputCapture
+from lossmon.views.tui.configscreen import ConfigScreen
 from lossmon.views.tui.governor import Governor
 from lossmon.views.tui.keygate import KeyGate
+from lossmon.views.tui.metricpick import Choice, MetricPicker, metric_plot
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
 from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
@@ -122,6 +124,8 @@ class LossmonApp(App[int]):
         self._forecast_toast = -1e9
         self.bell_on: str | None = "critical"  # alerts this severe ring the terminal bell (notify.rings)
         self._last_bell = -1e9
+        self.metric: str | None = None  # a metric picked for the plot (key /; metricpick.py)
+        self.metric_replace = False  # ... instead of the loss curves, not beside them
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -300,16 +304,23 @@ class LossmonApp(App[int]):
         plot = self.query_one("#plot", LossPlot)
         forecasts = self.shown_forecasts()
         key = (store.version, plot.size, self.log_y, self.smoothing_i, self.window_i, len(self.marks),
-               self._smoothed.behind if self._smoothed else False, self.theme, tuple(map(id, forecasts.values())))
+               self._smoothed.behind if self._smoothed else False, self.theme, tuple(map(id, forecasts.values())),
+               self.metric, self.metric_replace)
         if key == self._drawn_key and not (self._smoothed and self._smoothed.behind):
             return
         self._drawn_key = key
         styles = self.palette()
         start, end = self.window()
         smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
-        plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
-                              val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
-                              marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts), styles)
+        if self.metric is not None:
+            image = metric_plot(plot.size.width, plot.size.height, store.series(self.metric), self.metric,
+                                replace=self.metric_replace, train=train, smooth=smooth,
+                                val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y, marks=self.marks)
+        else:
+            image = render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
+                                val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
+                                marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts)
+        plot.show(image, styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
         self._system_tick(store, styles, start, end)
 
@@ -679,6 +690,19 @@ class LossmonApp(App[int]):
     def action_ack(self) -> None:
         self.acked = self._alerts
         self._refresh_status()
+
+    def action_pick_metric(self) -> None:
+        """Any logged metric on the plot, beside or instead of the losses (metricpick.py)."""
+        def chosen(choice: Choice | None) -> None:
+            if choice is not None:
+                self.metric, self.metric_replace = choice.name, choice.replace
+                self.redraw_now()
+
+        self.push_screen(MetricPicker(self.run_.store.names(), self.metric, self.metric_replace), chosen)
+
+    def action_show_config(self) -> None:
+        values = getattr(self.run_, "config_values", None)
+        self.push_screen(ConfigScreen(values if isinstance(values, dict) else {}))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(watching=self.watching, read_only=self.job.read_only))

@@ -47,7 +47,34 @@ def theme_styles(app) -> dict[str, Style]:
         "alert_warning": Style(color=c("warning", "yellow"), bold=True),
         "alert_critical": Style(color=c("error", "red"), bold=True),
         "muted": Style(color=c("text-muted", fg)),
+        "metric": Style(color=c("success", "green"), bold=True),  # a picked metric (metricpick.py)
+        "axis_right": Style(color=c("foreground-muted", fg)),
         "error": Style(color=c("error", "red"), bold=True),
         "warning": Style(color=c("warning", "yellow"), bold=True),
         "ok": Style(color=c("success", "green"), bold=True),
     }
+
+
+RUN_COLOURS = (("primary", "blue"), ("accent", "yellow"), ("success", "green"), ("error", "red"),
+               ("secondary", "cyan"), ("warning", "magenta"))
+
+
+def run_styles(app, n: int) -> dict[str, Style]:
+    """`run<i>` (val, bold) and `run<i>_train` (train: faint, half-way to the background) per run of
+    a comparison, from the theme's colours; past six runs the colours repeat."""
+    v = app.get_css_variables()
+    try:
+        bg = Color.parse(v.get("background") or "black")
+    except ColorParseError:
+        bg = Color(0, 0, 0)
+    out: dict[str, Style] = {}
+    for i in range(n):
+        name, fallback = RUN_COLOURS[i % len(RUN_COLOURS)]
+        try:
+            colour = bg + Color.parse(v[name])
+            strong, faint = colour.lighten(0.08).hex6, bg.blend(colour, 0.6).hex6
+        except (KeyError, ColorParseError):
+            strong = faint = fallback
+        out[f"run{i}"] = Style(color=strong, bold=True)
+        out[f"run{i}_train"] = Style(color=faint)
+    return out

@@ -193,8 +193,8 @@ def _y_labels(scale: Scale, ph: int) -> dict[int, str]:
     return labels
 
 
-def _x_axis(pw: int, start: float, end: float, marks: list[Mark]) -> list[list[tuple[str, str]]]:
-    """The axis line with ticks and marks, and the row of step labels under it."""
+def _x_axis(pw: int, start: float, end: float, marks: list[Mark], label=step_label) -> list[list[tuple[str, str]]]:
+    """The axis line with ticks and marks, and the row of step labels (`label`: how a tick reads) under it."""
     axis = ["─"] * pw
     label_row = [" "] * (LABEL_W + pw)
     span = end + 1.0 - start
@@ -206,7 +206,7 @@ def _x_axis(pw: int, start: float, end: float, marks: list[Mark]) -> list[list[t
         c = col_of(t)
         if not 0 <= c < pw:
             continue
-        text = step_label(t)
+        text = label(t)
         a = LABEL_W + c - len(text) // 2
         if a < 0 or a + len(text) > len(label_row) or any(ch != " " for ch in label_row[max(0, a - 1):a + len(text) + 1]):
             continue
