@@ -23,6 +23,7 @@ CONTROL_REFUSED = "control_refused"
 ERROR = "error"
 ALERT = "alert"
 CAPTURE = "capture"
+ROLLBACK = "rollback"
 
 # kind -> its fields besides event, step and time (what writers put there and readers may rely on)
 FIELDS: dict[str, dict[str, str]] = {

@@ -299,9 +299,11 @@ class LossmonApp(App[int]):
         styles = self.palette()
         start, end = self.window()
         smooth = self._smoothed.series if (self._smoothed and SMOOTHING[self.smoothing_i] > 0) else None
+        gone = store.abandoned_of(names.TRAIN_LOSS) + store.abandoned_of(names.VAL_LOSS)
         plot.show(render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
                               val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
-                              marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts), styles)
+                              marks=self.marks, legend=self.legend(bool(forecasts), bool(gone)), forecasts=forecasts,
+                              abandoned=gone), styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
 
     # ---- what the widgets show ----------------------------------------------------------------
@@ -350,16 +352,17 @@ class LossmonApp(App[int]):
         got = self.run_.forecasts
         return {key: got[role] for key, role in (("train", names.TRAIN_LOSS), ("val", names.VAL_LOSS)) if role in got}
 
-    def legend(self, forecast: bool = False) -> str:
+    def legend(self, forecast: bool = False, rolled_back: bool = False) -> str:
         beta = SMOOTHING[self.smoothing_i]
         y, window = f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"
         ahead = ["┄ forecast"] if forecast else []
+        gone = ["⠶ rolled back (faint)"] if rolled_back else []
         parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
-                 "━• val", *ahead, "▲ LR change", "! alert", "× NaN/inf", y, window]
+                 "━• val", *ahead, *gone, "▲ LR change", "! alert", "× NaN/inf", y, window]
         legend = "  ".join(parts)
         if len(legend) > self.query_one("#plot").size.width:
-            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", *ahead, "▲ LR", "! alert",
-                                y, window])
+            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", *ahead,
+                                *(["⠶ rolled back"] if rolled_back else []), "▲ LR", "! alert", y, window])
         return legend
 
     def display_state(self) -> str:
