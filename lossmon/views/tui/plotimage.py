@@ -29,7 +29,8 @@ MIN_W, MIN_H = 24, 6
 
 @dataclass
 class Mark:
-    """Something to flag on the x axis: an LR change or an alert (kind: 'lr' or a severity)."""
+    """Something to flag on the x axis: an LR change, a rollback or an alert (kind: 'lr', 'rollback'
+    or a severity)."""
 
     step: int
     kind: str
@@ -221,14 +222,15 @@ def _x_axis(pw: int, start: float, end: float, marks: list[Mark]) -> list[list[t
         axis[c] = "┬"
         label_row[a:a + len(text)] = list(text)
     styled = [("axis", ch) for ch in axis]
-    rank = {"info": 1, "lr": 2, "warning": 3, "critical": 4}
+    rank = {"info": 1, "lr": 2, "rollback": 3, "warning": 3, "critical": 4}
     best: dict[int, str] = {}
     for m in marks:
         c = col_of(m.step)
         if start <= m.step <= end and 0 <= c < pw and rank.get(m.kind, 0) >= rank.get(best.get(c, ""), 0):
             best[c] = m.kind
     for c, kind in best.items():
-        styled[c] = ("lr_mark", "▲") if kind == "lr" else (f"alert_{kind}", "!")
+        styled[c] = (("lr_mark", "▲") if kind == "lr" else ("alert_warning", "↶") if kind == "rollback"
+                     else (f"alert_{kind}", "!"))
     runs: list[tuple[str, str]] = [(" " * (LABEL_W - 1) + "└", "axis")]
     for key, ch in styled:
         if runs and runs[-1][1] == key:
