@@ -621,7 +621,7 @@ class ControlServer:
             run.checkpoint(source="control")
             return {"applies": "at the next step"}
         if cmd == "rollback":
-            if not getattr(run, "snapshotting", False):
+            if not run.snapshotting:
                 raise ValueError(NO_SNAPSHOTS)
             run.rollback(req.get("to_step"), req.get("skip_batches", 200), req.get("lr_scale"), source="control")
             return {"applies": "at the next step"}
@@ -642,11 +642,9 @@ class ControlServer:
 
 def _snapshot_status(run: Any) -> dict:
     """What a watcher's rollback dialog shows: whether snapshots are kept, the newest of them, and
-    whether a rollback waits for the next step (a trainer without snapshots says none)."""
-    snaps = getattr(run, "snapshots", None)
-    return {"snapshotting": bool(getattr(run, "snapshotting", False)),
-            "rollback_pending": bool(getattr(run, "rollback_pending", False)),
-            "snapshots": [strict(s) for s in (snaps() if callable(snaps) else [])[-MAX_SNAPSHOTS_SHOWN:]]}
+    whether a rollback waits for the next step."""
+    return {"snapshotting": run.snapshotting, "rollback_pending": run.rollback_pending,
+            "snapshots": [strict(s) for s in run.snapshots()[-MAX_SNAPSHOTS_SHOWN:]]}
 
 
 def _last(run: Any, role: str) -> float | str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 
 from lossmon.cli import main
 from lossmon.diagnosis.engine import Diagnoser
@@ -159,13 +160,72 @@ def test_live_detectors_rebase_at_a_rollback_and_the_spike_resolves_on_the_new_b
     assert [a for a in diag.alerts[seen:] if a["state"] != "resolved"] == []
 
 
-def test_check_reads_the_live_branch_of_a_run_log_with_a_rollback(tmp_path, capsys):
+def _log_with_a_rollback(tmp_path):
     lines = [json.dumps({"step": int(s), "loss": float(v)}) for s, v in zip(OLD, curve(OLD, BAD))]
     lines.append(json.dumps(rollback_event()))
     lines += [json.dumps({"step": int(s), "loss": float(v)}) for s, v in zip(NEW, curve(NEW))]
     path = tmp_path / "run.jsonl"
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_watch_of_a_finished_log_with_a_rollback_shows_the_live_branch_and_judges_it(tmp_path):
+    from lossmon.sources import open_source
+    from lossmon.watched import WatchedRun
+
+    watched = WatchedRun(open_source(_log_with_a_rollback(tmp_path)))
+    while watched.poll():
+        pass
+    watched.finish()
+    live = watched.store.series("loss")
+    assert live.steps().tolist() == list(range(1, 1800))
+    assert [(n, t) for n, _, t in watched.store.abandoned] == [("loss", TO)]
+    alerts = [e for e in watched.store.events if e["event"] == "alert"]
+    assert [(a["kind"], a["state"]) for a in alerts if a["kind"] == "spike"] == [("spike", "open"), ("spike", "update"),
+                                                                                ("spike", "resolved")]
+    assert [a for a in alerts if a["state"] != "resolved" and a["step"] <= TO] == []
+
+
+def test_check_reads_the_live_branch_of_a_run_log_with_a_rollback(tmp_path, capsys):
+    path = _log_with_a_rollback(tmp_path)
     code = main(["check", str(path), "--json"])
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [a for a in out if a["state"] != "resolved" and a["step"] > TO] == []  # no false alerts on the branch
     assert code == 0  # the spike was in the abandoned stretch: the live branch has none
+
+
+def test_a_real_rollback_forks_the_store_through_the_pump():
+    """The real Run and pump: a rollback asked at step 50 to the snapshot at step 30; the store's
+    live series is in step order with the new branch, the abandoned stretch is kept apart."""
+    from lossmon.recording.pump import Pump
+    from lossmon.training.run import Run
+
+    run = Run("rb")
+    pump = Pump(run, None, interval=0.01).start()
+    diag = Diagnoser(live=True)
+    pump.subscribers.append(diag.feed)
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run.watch(opt)
+    run.snapshot_every(10, keep=5)
+    asked = False
+    for batch in run.batches(range(1000)):
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        opt.step()
+        run.log(loss=2.0 / (1 + batch) ** 0.5)
+        if run.step == 50 and not asked:
+            run.rollback(to_step=30, skip_batches=5, source="test")
+            asked = True
+        if run.step >= 80:
+            break
+    pump.stop()
+    [ev] = [e for e in run.store.events if e["event"] == "rollback"]
+    assert ev["applied"] and (ev["from"], ev["to"]) == (50, 30), ev
+    live = run.store.series("loss")
+    assert live.steps().tolist() == list(range(1, 81)) and live.out_of_order == 0
+    [(gone, to)] = [(s, to) for name, s, to in run.store.abandoned if name == "loss"]
+    assert (to, gone.steps().tolist()) == (30, list(range(31, 51)))
+    assert run.store.abandoned_of("train_loss") == [gone]
+    assert live.values()[30] < gone.values()[0]  # the new branch reads later batches (after the skipped ones)
+    assert diag.failed is None and [(a["kind"], a["state"]) for a in diag.alerts] == []

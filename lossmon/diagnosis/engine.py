@@ -212,14 +212,14 @@ class Diagnoser:
                        and isinstance(ev.get("step"), int)})
         arrays = {}
         monitor = self.cfg.early_stopping.monitor if self.cfg.early_stopping.enabled else None
-        for ev in events:
-            to = rollback_target(ev)
-            if to is not None:
-                self._forks = {name: to for name in set(self.roles.names.values()) | set(self._last)}
         for name, (steps, values) in points.items():
             if self.roles.claim(name) is None and name != monitor:  # early stopping may watch val_acc
                 continue
             arrays[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        for ev in events:
+            to = rollback_target(ev)
+            if to is not None:  # every series watched so far, or in this batch, shows it when its points do
+                self._forks = {name: to for name in set(self._last) | set(arrays)}
         forks = {}
         for name, (st, va) in arrays.items():
             if name in self._forks:
@@ -231,8 +231,10 @@ class Diagnoser:
         if forks:
             self._cut(self._ordered({n: (st[:forks[n][0]], va[:forks[n][0]]) if n in forks else (st, va)
                                      for n, (st, va) in arrays.items()}), cuts)
+            self._dispatch()  # the old branch's alerts first: sorting by step would mix the branches
             for name, (_, to) in forks.items():
                 self._rolled_back(name, to)
+            self._dispatch()
             self._cut(self._ordered({n: (st[k:], va[k:]) for n, (st, va) in arrays.items()
                                      for k, _ in [forks.get(n, (len(st), 0))]}), cuts)
             return

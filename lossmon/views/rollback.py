@@ -10,17 +10,15 @@ from lossmon import events
 from lossmon.formatting import fmt_duration, fmt_step
 
 DEFAULT_SKIP = 200
+ONSET_KINDS = ("spike", "divergence", "nonfinite")  # the alerts a rollback answers
 
 
 def snapshot_state(run) -> tuple[bool, list[dict], bool]:
-    """(snapshotting, snapshots oldest first, a rollback pending) of a run view. The contract is
-    Run.snapshotting / snapshots() / rollback_pending (training/run.py, WatchedRun); a view of a
-    run that serves none of them reads as keeping no snapshots."""
-    on = bool(getattr(run, "snapshotting", False))
-    get = getattr(run, "snapshots", None)
-    snaps = [s for s in (get() if on and callable(get) else []) if isinstance(s, dict) and isinstance(s.get("step"), int)]
-    return on, snaps, bool(getattr(run, "rollback_pending", False))
-ONSET_KINDS = ("spike", "divergence", "nonfinite")  # the alerts a rollback answers
+    """(snapshotting, snapshots oldest first, a rollback pending) of a run view (Run or
+    WatchedRun); snapshots without a whole-number step (a foreign status reply) are left out."""
+    on = bool(run.snapshotting)
+    snaps = [s for s in (run.snapshots() if on else []) if isinstance(s, dict) and isinstance(s.get("step"), int)]
+    return on, snaps, bool(run.rollback_pending)
 
 
 def open_onset(evs: list[dict]) -> tuple[str, int] | None:
