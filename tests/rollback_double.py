@@ -17,7 +17,7 @@ class SnapshotRun(Run):
         now = time.time() if now is None else now
         self._snaps = [{"step": s, "batch": s, "time": now - 10.0 * (len(steps) - i), "where": "memory"}
                        for i, s in enumerate(steps)]
-        self.on = bool(steps)
+        self.on = bool(steps)  # snapshotting: as Run, True once snapshot_every() was called
         self.requests: list[tuple] = []
 
     @property

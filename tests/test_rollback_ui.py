@@ -51,6 +51,8 @@ def test_the_default_snapshot_is_the_newest_before_an_open_alerts_onset():
     evs = [spike_alert(120), spike_alert(120, "resolved"), spike_alert(260)]
     assert rb.open_onset(evs) == ("spike", 260)
     assert rb.open_onset(evs + [spike_alert(260, "resolved")]) is None
+    echo = {**spike_alert(300), "metric": "val_loss"}  # a val spike after the train spike: its echo
+    assert rb.open_onset(evs + [echo, {**spike_alert(255), "kind": "divergence"}]) == ("divergence", 255)
 
 
 def test_the_words_say_which_snapshot_how_long_ago_and_how_far_back():

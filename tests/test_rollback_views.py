@@ -229,3 +229,9 @@ def test_a_real_rollback_forks_the_store_through_the_pump():
     assert run.store.abandoned_of("train_loss") == [gone]
     assert live.values()[30] < gone.values()[0]  # the new branch reads later batches (after the skipped ones)
     assert diag.failed is None and [(a["kind"], a["state"]) for a in diag.alerts] == []
+
+
+def test_check_says_what_it_judged_after_a_rollback(tmp_path, capsys):
+    main(["check", str(_log_with_a_rollback(tmp_path))])
+    out = capsys.readouterr().out
+    assert "1 rollback (step 1 450 -> 1 300): the live branch is judged" in out

@@ -22,7 +22,8 @@ def snapshot_state(run) -> tuple[bool, list[dict], bool]:
 
 
 def open_onset(evs: list[dict]) -> tuple[str, int] | None:
-    """(kind, onset step) of the latest spike, divergence or non-finite alert still open, or None."""
+    """(kind, onset step) of the earliest spike, divergence or non-finite alert still open (the
+    first sign of the trouble), or None."""
     open_: dict[tuple, int] = {}
     for ev in evs:
         if ev.get("event") != events.ALERT or ev.get("kind") not in ONSET_KINDS:
@@ -36,7 +37,8 @@ def open_onset(evs: list[dict]) -> tuple[str, int] | None:
             open_.pop(key, None)
     if not open_:
         return None
-    (kind, _), step = list(open_.items())[-1]
+    # the earliest still open: a val spike or a divergence that follows a train spike is its echo
+    (kind, _), step = min(open_.items(), key=lambda item: item[1])
     return str(kind), step
 
 

@@ -25,7 +25,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
 from lossmon import events, names, states
-from lossmon.formatting import fmt_lr, step_label
+from lossmon.formatting import fmt_lr, fmt_step, step_label
 from lossmon.recording.smoothing import Smoothed
 from lossmon.rundir.layout import OUTPUT_LOG
 from lossmon.views import keys as key_table
@@ -616,8 +616,9 @@ class LossmonApp(App[int]):
             except ValueError as e:
                 self.notify(f"rollback refused: {e}", severity="error")
                 return
-            self.notify(f"rolling back to step {req['to_step']:,} at the next step, skipping"
-                        f" {req['skip_batches']:,} batches", timeout=8)
+            self.notify(f"rolling back to step {fmt_step(req['to_step'])} at the next step; the data resumes"
+                        f" {fmt_step(req['skip_batches'])} batches past the snapshot's (no batch is read twice)",
+                        timeout=8)
             self._refresh_status()
 
         self.push_screen(RollbackDialog(snaps, run.step, time.time(), onset), apply)
