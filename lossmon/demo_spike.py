@@ -44,21 +44,19 @@ class BatchStream:
             i += 1
 
 
-def training_function(steps: int = 4000, seed: int = 0, delay: float = STEP_DELAY_S) -> Callable[[Run], None]:
-    """The demo's training function, ready for `lossmon.run()`."""
+def training_function(make_data: Callable, in_dim: int, steps: int = 4000, seed: int = 0,
+                      delay: float = STEP_DELAY_S) -> Callable[[Run], None]:
+    """The demo's training function, ready for `lossmon.run()`; the data is the other demos'
+    (lossmon/demos.py hands over its make_data and input width)."""
 
     def spike_recovery(run: Run) -> None:
         import torch
         from torch import nn
 
-        from lossmon.demos import IN_DIM, make_data
-
-        if not (hasattr(run, "batches") and hasattr(run, "snapshot_every")):
-            raise RuntimeError("this lossmon has no snapshots (run.snapshot_every, run.batches): the demo needs them")
         torch.manual_seed(seed)
         x, y = make_data(16384, 0.2, seed)
         x_val, y_val = make_data(2048, 0.2, seed + 10_000)
-        model = nn.Sequential(nn.Linear(IN_DIM, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
+        model = nn.Sequential(nn.Linear(in_dim, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
         run.watch(opt)
         run.total_steps = steps

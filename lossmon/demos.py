@@ -73,7 +73,7 @@ def training_function(name: str = "overfit", steps: int | None = None, seed: int
     if name == "spike-recovery":
         from lossmon import demo_spike
 
-        return demo_spike.training_function(total, seed)
+        return demo_spike.training_function(make_data, IN_DIM, total, seed)
 
     def train(run: Run) -> None:
         import torch

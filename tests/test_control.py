@@ -38,7 +38,12 @@ class FakeRun:
         self.lr_change_pending = False
         self.lr_probing = False
         self.has_checkpoint = True
+        self.snapshotting = False  # the rollback side of the Run (issue 22): no snapshots here
+        self.rollback_pending = False
         self.store = MetricStore()
+
+    def snapshots(self) -> list[dict]:
+        return []
 
     def record(self, event, **fields):
         self.events.append({"event": event, **fields})

@@ -216,3 +216,17 @@ def test_a_watched_run_sends_rollback_and_reads_the_snapshots_from_the_status(tm
     watched.status = {"snapshotting": True, "snapshots": [{"step": 100, "time": 1.0}, {"bad": 1}, "x"]}
     assert watched.snapshotting and watched.snapshots() == [{"step": 100, "time": 1.0}]
     assert rb.snapshot_state(watched) == (True, [{"step": 100, "time": 1.0}], False)
+
+
+# ---- the demo ------------------------------------------------------------------------------------------
+
+def test_the_demo_stream_is_fixed_and_corrupts_only_its_bad_batches():
+    import torch
+
+    from lossmon.demo_spike import BatchStream
+
+    x, y = torch.arange(40.0).reshape(20, 2), torch.ones(20, 1)
+    first = [b for _, b in zip(range(12), BatchStream(x, y, 4, 0, bad=range(6, 8)))]
+    again = [b for _, b in zip(range(12), BatchStream(x, y, 4, 0, bad=range(6, 8)))]
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
+    assert [bool((yb != 1).any()) for _, yb in first] == [i in (6, 7) for i in range(12)]

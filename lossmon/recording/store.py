@@ -144,25 +144,28 @@ class Series:
             lvl.extend(lo, hi, bad)
             level += 1
 
-    def _prefix(self, i: int) -> "Series":
-        """A new series holding this one's first `i` points: the arrays and the pyramid's complete
-        blocks copied, not recomputed."""
-        out = Series(self.name)
-        out._steps = self._steps[:max(i, 1)].copy()
-        out._values = self._values[:max(i, 1)].copy()
+    def copy_prefix(self, other: "Series", i: int) -> None:
+        """Become `other`'s first `i` points (on a new, empty series): the arrays (with `other`'s
+        capacity, so the next append does not copy them again) and the pyramid's complete blocks
+        copied, not recomputed; the counts are `other`'s less what lies past `i`."""
+        steps, values = other.points()
+        self._steps = np.empty(other.capacity, dtype=np.int64)
+        self._values = np.empty(other.capacity, dtype=np.float64)
+        self._steps[:i] = steps[:i]
+        self._values[:i] = values[:i]
         size = 1
-        for lv in self._levels:
+        for lo, hi, bad in other.levels():
             size *= BLOCK
             m = i // size
             if m == 0:
                 break
-            copy = _Level()
-            copy.extend(lv.lo[:m], lv.hi[:m], lv.bad[:m])
-            out._levels.append(copy)
-        out.nonfinite = i - int(np.count_nonzero(np.isfinite(self._values[:i])))
-        out.out_of_order = int(np.count_nonzero(np.diff(self._steps[:i]) < 0))
-        out._n = i
-        return out
+            level = _Level()
+            level.extend(lo[:m], hi[:m], bad[:m])
+            self._levels.append(level)
+        tail = values[i:]
+        self.nonfinite = other.nonfinite - (len(tail) - int(np.count_nonzero(np.isfinite(tail))))
+        self.out_of_order = other.out_of_order - int(np.count_nonzero(np.diff(steps[max(i - 1, 0):]) < 0))
+        self._n = i
 
     # ---- reader side (any thread) -------------------------------------------------------------
 
@@ -191,6 +194,15 @@ class Series:
         if n == 0:
             return None
         return int(steps[n - 1]), float(values[n - 1])
+
+    @property
+    def capacity(self) -> int:
+        """Points the arrays have room for before they grow."""
+        return len(self._steps)
+
+    def levels(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The pyramid's complete blocks, level by level: (finite min, finite max, non-finite count)."""
+        return [(lv.lo[:lv.n], lv.hi[:lv.n], lv.bad[:lv.n]) for lv in self._levels]
 
     def nbytes(self) -> int:
         """Bytes allocated for this series (capacity, not just the filled part)."""
@@ -386,7 +398,8 @@ class MetricStore:
         old = self._series[name]
         steps, values = old.points()
         i = int(np.searchsorted(steps[:k], to, side="right"))
-        live = old._prefix(i)
+        live = Series(name)
+        live.copy_prefix(old, i)
         live.extend(steps[k:], values[k:])
         gone = Series(name)
         gone.extend(steps[i:k], values[i:k])
