@@ -74,6 +74,7 @@ class Recovery:
         self.rb_seq = 0  # DDP: rollbacks handed out (leader) / seen (every rank)
         self._rb_source = "api"
         self.rollbacks = 0
+        self.last: dict | None = None  # the last rollback applied here (every rank): its event's fields and clock
 
     # ---- any thread -----------------------------------------------------------------------------
 
@@ -227,6 +228,7 @@ class Recovery:
         self.snap_due = False
         self.rollbacks += 1
         extra = {"scale": scale} if scale is not None else {}
+        self.last = {"from": frm, "to": snap.step, "clock": snap.clock, "skipped": skipped, "batch": batch, **extra}
         run.record(events.ROLLBACK, source=source, applied=True, **{"from": frm, "to": snap.step},
                    skipped=skipped, batch=batch, **extra)
         if scale is not None:

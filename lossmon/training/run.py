@@ -438,6 +438,12 @@ class Run:
             yield batch
 
     @property
+    def optimizer_steps(self) -> int:
+        """Steps of the first watched optimizer (set back by a rollback). Under torch.distributed
+        `step` counts on rank 0 only (the other ranks log nothing): end loops by this there."""
+        return self._lr.opt_steps
+
+    @property
     def data_position(self) -> int:
         """Batches consumed through run.batches so far (skipped ones included)."""
         return self._recovery.data_pos
