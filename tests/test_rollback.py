@@ -341,3 +341,61 @@ def test_snapshots_lists_from_another_thread_while_training():
     assert [s["step"] for s in final] == [64, 66, 68] and [s["batch"] for s in final] == [64, 66, 68]
     assert all(len(s) <= 3 and all(x["where"] == "memory" for x in s) for s in seen)
     assert run.data_position == 69 and run.optimizer_steps == 69
+
+
+# ---- config, automatic recovery, CLI ----------------------------------------------------------------
+
+def test_config_rollback_action_is_spike_only_and_snapshot_section_is_checked():
+    from lossmon.diagnosis.config import ConfigError, from_dict
+
+    cfg = from_dict({"spike": {"action": "rollback", "max_rollbacks": 2}, "snapshot": {"every": 50, "keep": 2}})
+    assert cfg.spike.action == "rollback" and cfg.spike.max_rollbacks == 2 and cfg.snapshot.every == 50
+    assert from_dict({}).snapshot.every == 0 and from_dict({}).spike.action == "alert"  # off by default
+    for bad, needle in (({"divergence": {"action": "rollback"}}, r"only \[spike\]"),
+                        ({"snapshot": {"every": -1}}, "snapshot.every"),
+                        ({"snapshot": {"keep": 0}}, "snapshot.keep"),
+                        ({"spike": {"max_rollbacks": 0}}, "max_rollbacks")):
+        with pytest.raises(ConfigError, match=needle):
+            from_dict(bad)
+
+
+def test_a_spike_rolls_back_once_by_itself_when_configured(tmp_path):
+    """Bad batches cause a spike; [spike] action = "rollback" goes back before it, skips them, and
+    does not act again on the same spike; past max_rollbacks it refuses, saying so."""
+    import time
+
+    import lossmon
+    from runlogs import load_run
+
+    g = torch.Generator().manual_seed(3)
+    xs = [torch.randn(16, 4, generator=g) for _ in range(400)]
+    w_true = torch.randn(4, 1, generator=g)
+    bad = set(range(120, 123)) | set(range(330, 333))
+    data = [(x, x @ w_true * (200.0 if i in bad else 1.0)) for i, x in enumerate(xs)]
+    cfg = {"spike": {"action": "rollback", "max_rollbacks": 1, "rollback_skip": 200}, "snapshot": {"every": 10}}
+
+    def train(run):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        run.watch(opt)
+        deadline = time.monotonic() + 20
+        for x, y in run.batches(data):
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.log(loss=loss)
+            want = {125: 1, 335: 2}.get(run.data_position)
+            while want and not run.rollback_pending and time.monotonic() < deadline \
+                    and sum(e["event"] == "rollback" for e in run.store.events) < want:
+                time.sleep(0.005)  # the detectors run on the pump: wait for their verdict on the spike
+        return run
+
+    run = lossmon.run(train, name="auto", run_dir=tmp_path / "r", ui="plain", config=cfg)
+    evs = [e for e in load_run(tmp_path / "r").store.events if e["event"] == "rollback"]
+    assert [e["applied"] for e in evs] == [True, False], evs
+    first, second = evs
+    assert first["source"] == "diagnosis:spike" and first["to"] <= 120 and first["skipped"] >= 200
+    assert "max_rollbacks" in second["reason"]
+    assert run.snapshotting

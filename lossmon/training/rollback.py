@@ -148,6 +148,8 @@ class Recovery:
     def _snapshot(self) -> None:
         run, snaps = self.run, self.snaps
         lr = run._lr
+        if snaps.modules is None and not lr.optimizers:
+            return  # nothing watched yet to find the modules by: the next boundary tries again
         try:
             snaps.take(run.step, self.clock(), self.data_pos if self.batches_used else None,
                        lr.optimizers, list(lr._schedulers), run.state_dict())
