@@ -2,6 +2,7 @@
 same optimizer step; then each rank replays the same thing without lossmon, from the snapshot it
 kept, and checks that both agree bit for bit (issue 22)."""
 
+import copy
 import os
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def worker(rank, port, out_dir):
         rec = run._recovery
         last = rec.last
         snap = rec.snaps.by_clock(last["clock"])
-        out.update(last=last, state=rec.snaps.load(snap), snap_batch=snap.batch, rollbacks=rec.rollbacks)
+        out.update(last=last, state=copy.deepcopy(rec.snaps.load(snap)), snap_batch=snap.batch, rollbacks=rec.rollbacks)
 
     lossmon.run(train, name="ddp-rollback", run_dir=Path(out_dir) / "run", ui="plain")
     params = [p.detach().clone() for p in model.parameters()]

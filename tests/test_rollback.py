@@ -1,6 +1,7 @@
 """Snapshots, the data position and rollback (issue 22): a rollback to a snapshot followed by
 training equals, bit for bit, a fresh run restored from that snapshot with the same batches skipped."""
 
+import copy
 import threading
 
 import pytest
@@ -73,7 +74,7 @@ def train_with_rollback(parts, *, accum=1, at=15, to_step=11, skip=20, lr_scale=
             if run.step == at and kept is None:
                 snaps = run._recovery.snaps
                 snap = snaps.pick(to_step)
-                kept = snap, snaps.load(snap)
+                kept = snap, copy.deepcopy(snaps.load(snap))
                 run.rollback(to_step=to_step, skip_batches=skip, lr_scale=lr_scale)
                 assert run.rollback_pending
             if run.step >= until:
@@ -209,7 +210,7 @@ def test_rolling_back_twice_to_the_same_snapshot_starts_from_it_both_times():
         run.log(loss=step(batch))
         if run.step == 6 and len(seen) < 2 and not pending:
             snap = run._recovery.snaps.pick(None)
-            state = run._recovery.snaps.load(snap)
+            state = copy.deepcopy(run._recovery.snaps.load(snap))
             run.rollback(skip_batches=0)
             pending = True
         if run.step >= 10:
@@ -245,7 +246,7 @@ def test_without_batches_state_rolls_back_at_log_and_data_goes_on():
         i += 1
         if run.step == 15 and kept is None:
             snap = run._recovery.snaps.pick(11)
-            kept = snap, run._recovery.snaps.load(snap)
+            kept = snap, copy.deepcopy(run._recovery.snaps.load(snap))
             run.rollback(to_step=11)
     (ev,) = rollback_events(run)
     assert ev["skipped"] == 0 and ev["batch"] is None and ev["to"] == 9  # snapshots at log(): steps 1, 5, 9, 13
@@ -399,3 +400,34 @@ def test_a_spike_rolls_back_once_by_itself_when_configured(tmp_path):
     assert first["source"] == "diagnosis:spike" and first["to"] <= 120 and first["skipped"] >= 200
     assert "max_rollbacks" in second["reason"]
     assert run.snapshotting
+
+
+def test_a_snapshot_that_cannot_be_written_turns_snapshots_off_with_an_event_not_an_error(tmp_path, monkeypatch):
+    import lossmon.training.snapshot as snapshot
+
+    def full(state, f):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    parts = make()
+    run = Run(run_dir=tmp_path)
+    run.watch(parts[1])
+    run.snapshot_every(2, on_disk=True)
+    step = Stepper(parts)
+    for batch in run.batches(dataset()):
+        run.log(loss=step(batch))  # training goes on
+    assert run.step == N_DATA and not run.snapshotting
+    (ev,) = [e for e in run.drain() if e.get("event") == events.CAPTURE]
+    assert "No space left" in ev["message"]
+    assert not list((tmp_path / snapshot.SNAPSHOT_DIR).iterdir())  # no half-written file left
+
+
+def test_lossmon_run_takes_snapshot_every_before_the_script(capsys):
+    from lossmon import cli
+
+    own, target = cli.split_run_args(["--snapshot-every", "50", "train.py", "--snapshot-every", "7"])
+    assert own == ["--snapshot-every", "50"] and target == ["train.py", "--snapshot-every", "7"]
+    assert cli._run_parser().parse_args(own).snapshot_every == 50
+    with pytest.raises(SystemExit):
+        cli._run_parser().parse_args(["--snapshot-every", "0"])
+    assert "snapshot-every" in capsys.readouterr().err

@@ -156,6 +156,10 @@ class Recovery:
         except ValueError as e:  # no module found: said once, and snapshots stop
             self.snaps = None
             run.record(events.CAPTURE, what="snapshot", message=f"snapshots turned off: {e}")
+        except Exception as e:  # noqa: BLE001 - out of memory, a full disk: never fatal to training
+            self.snaps = None
+            run.record(events.CAPTURE, what="snapshot",
+                       message=f"snapshots turned off: taking one failed: {type(e).__name__}: {e}")
 
     # ---- DDP ------------------------------------------------------------------------------------
 

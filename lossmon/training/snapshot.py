@@ -174,8 +174,9 @@ class Snapshots:
             _forget(s)
 
     def load(self, snap: Snapshot) -> dict:
-        """The snapshot's state, ready to restore (fresh copies: restoring never aliases the snapshot,
-        which a second rollback to it may need again)."""
+        """The snapshot's state, ready to restore at once: what restoring hands over is a fresh copy
+        (a second rollback to the snapshot finds it intact), but the modules' tensors are the
+        snapshot's own, whose buffers a later snapshot reuses: copy them to keep them."""
         if snap.where != "memory":
             import torch
 
@@ -183,9 +184,12 @@ class Snapshots:
         if snap.ready is not None:
             snap.ready.synchronize()
             snap.ready = None
-        if snap.state is None:
+        state = snap.state
+        if state is None:
             raise RuntimeError(f"the snapshot of step {snap.step} was dropped")
-        return _clone(snap.state)
+        # load_state_dict copies into a module's tensors, but an optimizer keeps the tensors it is
+        # given (on the CPU): those are cloned, the modules' are not (restoring 1/3 of the bytes).
+        return {k: (v if k == "modules" else _clone(v)) for k, v in state.items()}
 
     def restore(self, state: dict, optimizers: list[Any], schedulers: list[Any]) -> None:
         """Put modules, optimizers, schedulers, scaler and RNGs (not the run's own state) back."""
@@ -312,11 +316,18 @@ def _save(state: dict, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)  # a full disk leaves no half file behind
+        except OSError:
+            pass
+        raise
 
 
 def _forget(snap: Snapshot) -> None:
