@@ -297,7 +297,7 @@ def _run(argv: list[str]) -> int:
         from lossmon.diagnosis.config import DiagnosisConfig
 
         config = config or DiagnosisConfig()
-        config.snapshot.every = args.snapshot_every
+        config.snapshot.enabled, config.snapshot.every = True, args.snapshot_every
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
                       update_ratio=not args.no_update_ratio, total_steps=args.total_steps)

@@ -349,11 +349,11 @@ def test_snapshots_lists_from_another_thread_while_training():
 def test_config_rollback_action_is_spike_only_and_snapshot_section_is_checked():
     from lossmon.diagnosis.config import ConfigError, from_dict
 
-    cfg = from_dict({"spike": {"action": "rollback", "max_rollbacks": 2}, "snapshot": {"every": 50, "keep": 2}})
+    cfg = from_dict({"spike": {"action": "rollback", "max_rollbacks": 2}, "snapshot": {"enabled": True, "every": 50, "keep": 2}})
     assert cfg.spike.action == "rollback" and cfg.spike.max_rollbacks == 2 and cfg.snapshot.every == 50
-    assert from_dict({}).snapshot.every == 0 and from_dict({}).spike.action == "alert"  # off by default
+    assert not from_dict({}).snapshot.enabled and from_dict({}).spike.action == "alert"  # off by default
     for bad, needle in (({"divergence": {"action": "rollback"}}, r"only \[spike\]"),
-                        ({"snapshot": {"every": -1}}, "snapshot.every"),
+                        ({"snapshot": {"every": 0}}, "snapshot.every"),
                         ({"snapshot": {"keep": 0}}, "snapshot.keep"),
                         ({"spike": {"max_rollbacks": 0}}, "max_rollbacks")):
         with pytest.raises(ConfigError, match=needle):
@@ -373,7 +373,7 @@ def test_a_spike_rolls_back_once_by_itself_when_configured(tmp_path):
     w_true = torch.randn(4, 1, generator=g)
     bad = set(range(120, 123)) | set(range(330, 333))
     data = [(x, x @ w_true * (200.0 if i in bad else 1.0)) for i, x in enumerate(xs)]
-    cfg = {"spike": {"action": "rollback", "max_rollbacks": 1, "rollback_skip": 200}, "snapshot": {"every": 10}}
+    cfg = {"spike": {"action": "rollback", "max_rollbacks": 1, "rollback_skip": 200}, "snapshot": {"enabled": True, "every": 10}}
 
     def train(run):
         torch.manual_seed(0)

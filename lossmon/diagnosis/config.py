@@ -169,10 +169,12 @@ class EarlyStoppingConfig:
 @dataclass
 class SnapshotConfig:
     """Snapshots for rollback (training/snapshot.py): every `every` optimizer steps, the last
-    `keep`, in memory or (`on_disk`) in the run directory. Off (every = 0) unless set, here or by
-    `lossmon run --snapshot-every N`; `run.snapshot_every()` in a script does the same."""
+    `keep`, in memory or (`on_disk`) in the run directory. Not a detector: no action. Off unless
+    enabled, here or by `lossmon run --snapshot-every N`; `run.snapshot_every()` in a script does
+    the same."""
 
-    every: int = 0
+    enabled: bool = False
+    every: int = 100
     keep: int = 3
     on_disk: bool = False
 
@@ -201,7 +203,7 @@ class DiagnosisConfig:
 
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
-             "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps", "keep", "max_rollbacks"}
+             "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps", "keep", "max_rollbacks", "every"}
 _SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}

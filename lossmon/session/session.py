@@ -53,7 +53,7 @@ class Session:
         self._closed = False
         self._rolled_back: set = set()  # (metric, step) of the spikes an automatic rollback answered
         snap = self.diagnoser.cfg.snapshot
-        if snap.every:
+        if snap.enabled:
             self.run.snapshot_every(snap.every, keep=snap.keep, on_disk=snap.on_disk)
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
