@@ -86,6 +86,9 @@ class Snapshots:
 
     # ---- any thread -----------------------------------------------------------------------------
 
+    def steps(self) -> list[int]:
+        return [s.step for s in self._list]
+
     def infos(self) -> list[dict]:
         return [s.info() for s in self._list]
 
