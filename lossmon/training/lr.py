@@ -148,6 +148,11 @@ class LRControl:
         return list(self._optimizers)
 
     @property
+    def schedulers(self) -> list[Any]:
+        """The watched schedulers, in the order given."""
+        return list(self._schedulers)
+
+    @property
     def watched(self) -> bool:
         return bool(self._optimizers) or self.manual_base is not None
 

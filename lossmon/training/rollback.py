@@ -35,6 +35,7 @@ from lossmon import events
 from lossmon.training.snapshot import Snapshots, set_rng_state
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lossmon.training.lr import LRControl
     from lossmon.training.run import Run
 
 MAX_SKIP = 10**12
@@ -60,8 +61,10 @@ def check_request(to_step: Any, skip_batches: Any, lr_scale: Any) -> tuple[int |
 class Recovery:
     """Snapshots, the data position and rollback requests of one run."""
 
-    def __init__(self, run: "Run") -> None:
+    def __init__(self, run: "Run", lr: "LRControl") -> None:
         self.run = run
+        self.lr = lr
+        self.follower = False  # a rank other than 0 under DDP: asks nothing itself
         self.snaps: Snapshots | None = None
         self.request: tuple | None = None  # (to_step, skip, lr_scale, source), from any thread
         self.agreed: tuple | None = None  # under DDP: (clock, skip, lr_scale, source), every rank
@@ -74,6 +77,7 @@ class Recovery:
         self.rb_seq = 0  # DDP: rollbacks handed out (leader) / seen (every rank)
         self._rb_source = "api"
         self.rollbacks = 0
+        self.last: dict | None = None  # the last rollback applied here (every rank): its event's fields and clock
 
     # ---- any thread -----------------------------------------------------------------------------
 
@@ -83,26 +87,26 @@ class Recovery:
 
     def ask(self, to_step: int | None, skip: int, scale: float | None, source: str) -> None:
         run = self.run
-        if run._follower:
+        if self.follower:
             return  # rank 0 decides for all
         if self.snaps is None:
             run.record(events.ROLLBACK, source=source, applied=False, **{"from": run.step},
                        reason="no snapshots are taken: call run.snapshot_every(n) (or lossmon run --snapshot-every N)")
             return
         self.request = (to_step, skip, scale, source)
-        if not run._lr.optimizers:
+        if not self.lr.optimizers:
             run.steering.attention = True  # no optimizer step to wait for: the next log() serves it
 
     # ---- training thread ------------------------------------------------------------------------
 
     def clock(self) -> int:
-        lr = self.run._lr
+        lr = self.lr
         return lr.opt_steps if lr.optimizers else self.run.step
 
     def after_opt_step(self) -> None:
         """The first optimizer's post-hook: the next boundary is the one to serve at."""
         snaps = self.snaps
-        if snaps is not None and snaps.due(self.run._lr.opt_steps):
+        if snaps is not None and snaps.due(self.lr.opt_steps):
             self.snap_due = True
         if self.snap_due or self.request is not None or self.agreed is not None:
             self.run.steering.attention = True
@@ -114,13 +118,13 @@ class Recovery:
 
     def at_step_boundary(self) -> None:
         if not self.batches_used:
-            if self.snaps is not None and not self.run._lr.optimizers and self.snaps.due(self.clock()):
+            if self.snaps is not None and not self.lr.optimizers and self.snaps.due(self.clock()):
                 self.snap_due = True
             self._serve()
 
     def at_batch(self) -> None:
         """The top of run.batches' next(): a boundary when an optimizer step came since the last one."""
-        lr = self.run._lr
+        lr = self.lr
         steps = lr.opt_steps
         clean = self._seen_steps is None or steps != self._seen_steps or not lr.optimizers
         self._seen_steps = steps
@@ -132,9 +136,9 @@ class Recovery:
 
     def _serve(self) -> None:
         run = self.run
-        job = self.agreed if run._sync is not None else self.request
+        job = self.agreed if run.distributed_sync is not None else self.request
         if job is not None:
-            if run._sync is not None:
+            if run.distributed_sync is not None:
                 self.agreed = None
             else:
                 self.request = None
@@ -146,13 +150,19 @@ class Recovery:
 
     def _snapshot(self) -> None:
         run, snaps = self.run, self.snaps
-        lr = run._lr
+        lr = self.lr
+        if snaps.modules is None and not lr.optimizers:
+            return  # nothing watched yet to find the modules by: the next boundary tries again
         try:
             snaps.take(run.step, self.clock(), self.data_pos if self.batches_used else None,
-                       lr.optimizers, list(lr._schedulers), run.state_dict())
+                       lr.optimizers, lr.schedulers, run.state_dict())
         except ValueError as e:  # no module found: said once, and snapshots stop
             self.snaps = None
             run.record(events.CAPTURE, what="snapshot", message=f"snapshots turned off: {e}")
+        except Exception as e:  # noqa: BLE001 - out of memory, a full disk: never fatal to training
+            self.snaps = None
+            run.record(events.CAPTURE, what="snapshot",
+                       message=f"snapshots turned off: taking one failed: {type(e).__name__}: {e}")
 
     # ---- DDP ------------------------------------------------------------------------------------
 
@@ -179,7 +189,7 @@ class Recovery:
     def _refuse(self, source: str, to_step: int | None, reason: str | None = None) -> None:
         snaps = self.snaps
         if reason is None:
-            have = [s.step for s in snaps._list] if snaps is not None else []
+            have = snaps.steps() if snaps is not None else []
             reason = ("no snapshot taken yet" if not have else
                       f"no snapshot at or before step {to_step} (the oldest kept is step {have[0]})")
         extra = {"to": to_step} if to_step is not None else {}
@@ -187,10 +197,10 @@ class Recovery:
                         reason=reason)
 
     def _rollback(self, job: tuple) -> None:
-        run, snaps, lr = self.run, self.snaps, self.run._lr
+        run, snaps, lr = self.run, self.snaps, self.lr
         if snaps is None:
             return
-        distributed = run._sync is not None
+        distributed = run.distributed_sync is not None
         if distributed:
             clock, skip, scale, source = job
             snap, to_step = snaps.by_clock(clock), None
@@ -202,7 +212,7 @@ class Recovery:
             return
         try:
             state = snaps.load(snap)
-            snaps.restore(state, lr.optimizers, list(lr._schedulers))
+            snaps.restore(state, lr.optimizers, lr.schedulers)
         except Exception as e:  # noqa: BLE001 - never raise in the training thread
             self._refuse(source, snap.step, f"restoring the snapshot of step {snap.step} failed: {type(e).__name__}: {e}")
             return
@@ -212,7 +222,7 @@ class Recovery:
         lr.pending_metrics = None  # the abandoned step's LR is not the next row's
         lr.opt_steps = snap.clock
         self._seen_steps = snap.clock
-        run._step = state["run"]["step"]
+        run.load_state_dict({"step": state["run"]["step"]})
         skipped, batch = 0, None
         if self.batches_used and snap.batch is not None:
             live = self.data_pos + self.skip_left  # a skip still under way counts as consumed
@@ -227,6 +237,7 @@ class Recovery:
         self.snap_due = False
         self.rollbacks += 1
         extra = {"scale": scale} if scale is not None else {}
+        self.last = {"from": frm, "to": snap.step, "clock": snap.clock, "skipped": skipped, "batch": batch, **extra}
         run.record(events.ROLLBACK, source=source, applied=True, **{"from": frm, "to": snap.step},
                    skipped=skipped, batch=batch, **extra)
         if scale is not None:

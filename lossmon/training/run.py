@@ -63,7 +63,7 @@ class Run:
         self._advances: dict[str, bool] = {}
         self._lr = LRControl(self.record, update_ratio=bool(update_ratio))  # the ratio: update_ratio.py
         self.steering = Steering(self.record)  # pause, stop and checkpoint requests
-        self._recovery = Recovery(self)  # snapshots, data position, rollbacks (rollback.py)
+        self._recovery = Recovery(self, self._lr)  # snapshots, data position, rollbacks (rollback.py)
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
         self._training_thread: int | None = None  # where checkpoint functions may run outside log()
@@ -438,6 +438,12 @@ class Run:
             yield batch
 
     @property
+    def optimizer_steps(self) -> int:
+        """Steps of the first watched optimizer (set back by a rollback). Under torch.distributed
+        `step` counts on rank 0 only (the other ranks log nothing): end loops by this there."""
+        return self._lr.opt_steps
+
+    @property
     def data_position(self) -> int:
         """Batches consumed through run.batches so far (skipped ones included)."""
         return self._recovery.data_pos
@@ -513,6 +519,7 @@ class Run:
         if not self._sync.leader:
             self._follower = True
             self._lr.follower = True
+            self._recovery.follower = True
             steering = self.steering
 
             def log(step: Any = None, **metrics: Any) -> None:  # records nothing; serves a rollback

@@ -86,6 +86,9 @@ class Snapshots:
 
     # ---- any thread -----------------------------------------------------------------------------
 
+    def steps(self) -> list[int]:
+        return [s.step for s in self._list]
+
     def infos(self) -> list[dict]:
         return [s.info() for s in self._list]
 
@@ -137,13 +140,25 @@ class Snapshots:
             _save(state, path)  # torch.save copies device tensors to the file itself
             snap = Snapshot(step, clock, batch, time.time(), str(path))
         else:
-            copied, ready = host_copy(state)
+            copied, ready = host_copy(state, self._spare())
             snap = Snapshot(step, clock, batch, time.time(), "memory", copied, ready)
         self._keep(snap)
         self.last_clock = clock
         self.taken += 1
         self.seconds += time.perf_counter() - t0
         return snap
+
+    def _spare(self) -> Any:
+        """When `keep` are kept already: the oldest is dropped now and its buffers are reused for the
+        new copy (writing into memory already touched is ~5x faster than into fresh pages)."""
+        with self._lock:
+            if len(self._list) < self.keep:
+                return None
+            oldest, self._list = self._list[0], self._list[1:]
+        spare, oldest.state = oldest.state, None
+        if oldest.ready is not None:
+            oldest.ready.synchronize()  # its copies must be done before they are overwritten
+        return spare
 
     def _keep(self, snap: Snapshot) -> None:
         with self._lock:
@@ -162,8 +177,9 @@ class Snapshots:
             _forget(s)
 
     def load(self, snap: Snapshot) -> dict:
-        """The snapshot's state, ready to restore (fresh copies: restoring never aliases the snapshot,
-        which a second rollback to it may need again)."""
+        """The snapshot's state, ready to restore at once: what restoring hands over is a fresh copy
+        (a second rollback to the snapshot finds it intact), but the modules' tensors are the
+        snapshot's own, whose buffers a later snapshot reuses: copy them to keep them."""
         if snap.where != "memory":
             import torch
 
@@ -171,9 +187,12 @@ class Snapshots:
         if snap.ready is not None:
             snap.ready.synchronize()
             snap.ready = None
-        if snap.state is None:
+        state = snap.state
+        if state is None:
             raise RuntimeError(f"the snapshot of step {snap.step} was dropped")
-        return _clone(snap.state)
+        # load_state_dict copies into a module's tensors, but an optimizer keeps the tensors it is
+        # given (on the CPU): those are cloned, the modules' are not (restoring 1/3 of the bytes).
+        return {k: (v if k == "modules" else _clone(v)) for k, v in state.items()}
 
     def restore(self, state: dict, optimizers: list[Any], schedulers: list[Any]) -> None:
         """Put modules, optimizers, schedulers, scaler and RNGs (not the run's own state) back."""
@@ -218,31 +237,42 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def host_copy(obj: Any) -> tuple[Any, Any]:
+def host_copy(obj: Any, spare: Any = None) -> tuple[Any, Any]:
     """A deep copy of a state tree with every tensor on the host, and the CUDA event the device
-    copies complete at (None when there were none). CUDA tensors go into pinned buffers through
-    non_blocking copies on a side stream; the current stream waits for that stream (on the GPU),
-    so the next update cannot overwrite a tensor before it is copied, and the CPU never waits."""
+    copies complete at (None when there were none). `spare`: an older copy of the same tree whose
+    tensors are written into where shape and dtype match. CUDA tensors go into pinned buffers
+    through non_blocking copies on a side stream; the current stream waits for that stream (on the
+    GPU), so the next update cannot overwrite a tensor before it is copied, and the CPU never waits."""
     import torch
 
     cuda: list[tuple[Any, Any]] = []
 
-    def walk(o: Any) -> Any:
+    def buffer(o: Any, s: Any, pinned: bool) -> Any:
+        if isinstance(s, torch.Tensor) and s.shape == o.shape and s.dtype == o.dtype and s.device.type == "cpu" \
+                and (not pinned or s.is_pinned()):
+            return s
+        return torch.empty(o.shape, dtype=o.dtype, device="cpu", pin_memory=pinned)
+
+    def walk(o: Any, s: Any) -> Any:
         if isinstance(o, torch.Tensor):
+            o = o.detach()
             if o.is_cuda:
-                buf = torch.empty(o.shape, dtype=o.dtype, device="cpu", pin_memory=True)
+                buf = buffer(o, s, True)
                 cuda.append((buf, o))
                 return buf
-            return o.detach().clone()
+            if o.layout != torch.strided or o.is_quantized:
+                return o.clone()
+            return buffer(o, s, False).copy_(o)
         if isinstance(o, dict):
-            return {k: walk(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [walk(v) for v in o]
-        if isinstance(o, tuple):
-            return tuple(walk(v) for v in o)
+            sd = s if isinstance(s, dict) else {}
+            return {k: walk(v, sd.get(k)) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            sl = s if isinstance(s, (list, tuple)) and len(s) == len(o) else [None] * len(o)
+            out = [walk(v, w) for v, w in zip(o, sl)]
+            return out if isinstance(o, list) else tuple(out)
         return copy.deepcopy(o)
 
-    out = walk(obj)
+    out = walk(obj, spare)
     if not cuda:
         return out, None
     main = torch.cuda.current_stream()
@@ -250,7 +280,7 @@ def host_copy(obj: Any) -> tuple[Any, Any]:
     side.wait_stream(main)  # copy what the updates so far wrote
     with torch.cuda.stream(side):
         for buf, src in cuda:
-            buf.copy_(src.detach(), non_blocking=True)
+            buf.copy_(src, non_blocking=True)
             src.record_stream(side)
         done = torch.cuda.Event()
         done.record(side)
@@ -289,11 +319,18 @@ def _save(state: dict, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)  # a full disk leaves no half file behind
+        except OSError:
+            pass
+        raise
 
 
 def _forget(snap: Snapshot) -> None:
