@@ -64,7 +64,8 @@ MAX_SKIP = 10**9  # batches a rollback may skip
 MAX_SNAPSHOTS_SHOWN = 32  # the newest snapshots a status reply lists
 
 
-NO_SNAPSHOTS = "no snapshots to roll back to: the training function must call run.snapshot_every(n_steps)"
+NO_SNAPSHOTS = ("no snapshots to roll back to: call run.snapshot_every(n_steps) in the training function"
+                " ([snapshot] enabled = true in the config, or lossmon run --snapshot-every N)")
 
 
 class ControlError(Exception):

@@ -5,6 +5,7 @@ side of the contract (tests/rollback_double.py)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,54 @@ def test_the_demo_stream_is_fixed_and_corrupts_only_its_bad_batches():
     again = [b for _, b in zip(range(12), BatchStream(x, y, 4, 0, bad=range(6, 8)))]
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
     assert [bool((yb != 1).any()) for _, yb in first] == [i in (6, 7) for i in range(12)]
+
+
+async def test_r_in_lossmon_watch_rolls_a_live_job_back_over_its_socket(tmp_path):
+    """A real job with snapshots, watched from another view: the dialog shows the snapshots the
+    job's status lists, Enter sends the rollback, and the job's rollback event comes back."""
+    import threading
+
+    import lossmon
+
+    started, done = threading.Event(), threading.Event()
+
+    def train(run):
+        import itertools
+
+        import torch
+
+        model = torch.nn.Linear(1, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        run.watch(opt)
+        run.snapshot_every(20, keep=100)  # minutes of history: the request may take a while to arrive
+        started.set()
+        for i in run.batches(itertools.count()):
+            for p in model.parameters():
+                p.grad = torch.ones_like(p)
+            opt.step()
+            run.log(loss=1.0 / (1 + i) ** 0.5)
+            if run.should_stop:
+                return
+            time.sleep(0.002)
+
+    threading.Thread(target=lambda: (lossmon.run(train, run_dir=tmp_path / "job", ui="plain"), done.set()),
+                     daemon=True).start()
+    assert started.wait(30)
+    watched = WatchedRun(open_source(tmp_path / "job"), interval=0.02).start()
+    app = LossmonApp(watched, watched, capture_output=False)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: watched.steerable and len(watched.snapshots()) >= 2, what="snapshots listed")
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, RollbackDialog), what="the rollback dialog")
+            await pilot.press("enter")
+            await until(pilot, lambda: any(e["event"] == "rollback" for e in watched.store.events), timeout=20,
+                        what="the job's rollback event")
+            [ev] = [e for e in watched.store.events if e["event"] == "rollback"]
+            assert ev["applied"] and ev["source"] == "control" and ev["skipped"] >= 200, ev
+            await until(pilot, lambda: watched.store.abandoned, what="the abandoned stretch")
+            await pilot.press("s")
+            assert done.wait(20)
+            await pilot.press("q")
+    finally:
+        watched.close()

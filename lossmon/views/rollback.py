@@ -68,8 +68,9 @@ def no_snapshots_words(snapshotting: bool) -> str:
     if snapshotting:
         return "No snapshot has been taken yet: the first comes after the number of steps given to run.snapshot_every."
     return ("This run keeps no snapshots, so there is nothing to roll back to. To have them, call"
-            " run.snapshot_every(n_steps, keep=k) in the training function (and iterate with"
-            " `for batch in run.batches(loader)` so that batches can be skipped).")
+            " run.snapshot_every(n_steps, keep=k) in the training function, or set [snapshot] enabled = true"
+            " in the config (lossmon run --snapshot-every N); iterate with `for batch in run.batches(loader)`"
+            " so that batches can be skipped too.")
 
 
 def check_skip(text: str) -> int:
