@@ -235,3 +235,15 @@ def test_check_says_what_it_judged_after_a_rollback(tmp_path, capsys):
     main(["check", str(_log_with_a_rollback(tmp_path))])
     out = capsys.readouterr().out
     assert "1 rollback (step 1 450 -> 1 300): the live branch is judged" in out
+
+
+def test_the_live_forecast_starts_its_curve_over_at_the_new_branch():
+    from lossmon.diagnosis.forecast_live import LiveForecast
+
+    fc = LiveForecast(lambda: 4000, interval=1e9, clock=lambda: 0.0)
+    fc({"loss": (OLD, curve(OLD, BAD))}, [])
+    fc({}, [rollback_event()])  # the event first, in a batch of its own: the fork waits for the points
+    assert fc._tracks["train_loss"].first_step == 1
+    fc({"loss": (NEW, curve(NEW))}, [])
+    track = fc._tracks["train_loss"]
+    assert (track.first_step, track.last_step) == (TO + 1, 1799)
