@@ -6,7 +6,8 @@ loss, val loss, grad norm and LR names seen are the ones watched. A manual LR ch
 `lr_change` event) splits the batch at its step and re-bases every detector that compares against
 the past. A rollback (events.ROLLBACK) splits each series where its new branch begins (told by the
 steps: recording/branches.py), so the points it abandoned are judged as the old curve, and the
-detectors start over on the new branch; the spike or divergence that caused it resolves there. Alerts go to `sink` as event dicts (see alerts.py); configured actions (pause/stop) go to
+detectors start over on the new branch; the spike or divergence that caused it resolves there.
+Alerts go to `sink` as event dicts (see alerts.py); configured actions (pause/stop) go to
 `act(action, alert)`. Cost: O(1) amortised per point, vectorised per batch.
 """
 
