@@ -233,6 +233,7 @@ def test_the_demo_stream_is_fixed_and_corrupts_only_its_bad_batches():
     assert [bool((yb != 1).any()) for _, yb in first] == [i in (6, 7) for i in range(12)]
 
 
+@pytest.mark.slow  # a real job (thread, socket, pump)
 async def test_r_in_lossmon_watch_rolls_a_live_job_back_over_its_socket(tmp_path):
     """A real job with snapshots, watched from another view: the dialog shows the snapshots the
     job's status lists, Enter sends the rollback, and the job's rollback event comes back."""

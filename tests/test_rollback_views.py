@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from lossmon.cli import main
@@ -194,6 +195,7 @@ def test_check_reads_the_live_branch_of_a_run_log_with_a_rollback(tmp_path, caps
     assert code == 0  # the spike was in the abandoned stretch: the live branch has none
 
 
+@pytest.mark.slow  # a real job (thread, socket, pump)
 def test_a_real_rollback_forks_the_store_through_the_pump():
     """The real Run and pump: a rollback asked at step 50 to the snapshot at step 30; the store's
     live series is in step order with the new branch, the abandoned stretch is kept apart."""
