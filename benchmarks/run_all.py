@@ -46,6 +46,8 @@ SECTIONS = [
             (), ("--blocks", "2", "--block-steps", "20")),
     Section("lr", "2c. LR control: hooks per optimizer step, DDP exchange", "bench_lr.py",
             (), ("--steps", "50", "--rounds", "1", "--no-ddp")),
+    Section("snapshot", "2f. Rollback snapshots of a 100M-parameter model with AdamW: per snapshot, per step",
+            "bench_snapshot.py", (), ("--params", "2e5", "--reps", "2")),
     Section("update_ratio", "2e. The update-to-weight ratio: cost per step (on vs off), r at a sane vs a tiny LR",
             "bench_update_ratio.py", (), ("--quick",)),
     Section("capture", "2d. lossmon run's zero-code capture per step, vs bare and the explicit API", "bench_capture.py",

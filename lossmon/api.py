@@ -62,6 +62,31 @@ def on_checkpoint(fn: Callable[[], Any]) -> Callable[[], Any]:
     return current().on_checkpoint(fn)
 
 
+def snapshot_every(n_steps: int, keep: int = 3, modules: Any = None, on_disk: bool = False,
+                   scaler: Any = None) -> None:
+    """`Run.snapshot_every`: keep the last `keep` snapshots, one every `n_steps` optimizer steps,
+    so `rollback()` (or the view's key) can go back to one. Call it after `watch()`."""
+    current().snapshot_every(n_steps, keep=keep, modules=modules, on_disk=on_disk, scaler=scaler)
+
+
+def batches(iterable: Any) -> Any:
+    """`Run.batches`: `for batch in lossmon.batches(loader)` counts the batches (across epochs: call
+    it each epoch) so a rollback can skip the ones that followed its snapshot."""
+    return current().batches(iterable)
+
+
+def rollback(to_step: int | None = None, skip_batches: int = 200, lr_scale: float | None = None,
+             *, source: str = "api") -> None:
+    """`Run.rollback`: back to the newest snapshot at or before `to_step` at the next step boundary,
+    skipping `skip_batches` from its data position, the LR optionally times `lr_scale`."""
+    current().rollback(to_step, skip_batches, lr_scale, source=source)
+
+
+def snapshots() -> list[dict]:
+    """`Run.snapshots`: the snapshots kept, oldest first ({"step", "batch", "time", "where"})."""
+    return current().snapshots()
+
+
 def lr(base_lr: float) -> float:
     """The LR to use now for updates written by hand: `base_lr` times lossmon's multiplier.
 

@@ -129,6 +129,9 @@ def _run_parser(sub=None) -> argparse.ArgumentParser:
     run.add_argument("--total-steps", type=_positive_int, default=None, metavar="N",
                      help="the steps the script will run (its max_iters, epochs x batches): shows the ETA and"
                           " the forecast of where the loss ends")
+    run.add_argument("--snapshot-every", type=_positive_int, default=None, metavar="N",
+                     help="keep snapshots every N optimizer steps (the last 3, in memory) so a rollback can"
+                          " go back to one ([snapshot] every in --config)")
     _session_options(run)
     run.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module as a script, as python -m does")
     return run
@@ -147,7 +150,7 @@ def _session_options(p: argparse.ArgumentParser) -> None:
                    help="do not sample CPU, memory, GPUs and step time once a second (sys/*, gpu<i>/*)")
 
 
-_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz", "--total-steps"}  # _run_parser's options with a value
+_RUN_VALUED = {"--name", "--run-dir", "--config", "--fps", "--plot-hz", "--total-steps", "--snapshot-every"}  # _run_parser's options with a value
 
 LR_FIND_USAGE = "lossmon lr-find [OPTIONS] SCRIPT.py [ARGS...] | lossmon lr-find [OPTIONS] -m MODULE [ARGS...]"
 LR_FIND_HELP = "LR range test on an unmodified training script: plot loss against LR, suggest one"
@@ -317,6 +320,11 @@ def _run(argv: list[str]) -> int:
     except (ScriptError, ConfigError) as e:
         print(f"lossmon run: {e}", file=sys.stderr)
         return 2
+    if args.snapshot_every:
+        from lossmon.diagnosis.config import DiagnosisConfig
+
+        config = config or DiagnosisConfig()
+        config.snapshot.enabled, config.snapshot.every = True, args.snapshot_every
     return run_script(script, name=args.name, run_dir=args.run_dir, ui="plain" if args.plain else "auto",
                       fps=args.fps, plot_hz=args.plot_hz, config=config, capture=not args.no_capture,
                       update_ratio=not args.no_update_ratio, total_steps=args.total_steps,

@@ -9,6 +9,7 @@ line, at most MAX_LINE bytes:
     {"cmd": "reset_lr"}  {"cmd": "commit_lr"}  {"cmd": "probe_lr", "factor": 2, "steps": 200}
     {"cmd": "pause"}  {"cmd": "resume"}
     {"cmd": "stop"}  {"cmd": "checkpoint"}  {"cmd": "status"}  {"cmd": "ping"}
+    {"cmd": "rollback", "to_step": 1300, "skip_batches": 200, "lr_scale": 0.5}  (all three optional)
 
 An optional "id" is echoed in the reply. Replies are one JSON object a line: {"ok": true, ...} or
 {"ok": false, "error": "..."}. Anything malformed -- bad JSON, an unknown command or field, a wrong
@@ -48,14 +49,23 @@ MAX_LINGERING = 64
 _AF_UNIX_MAX = 100  # sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
 # command -> {field: kind}; kind "lr" is a finite number > 0, "steps" a whole number from 1 to
-# MAX_PROBE_STEPS; a kind ending in "?" is optional
+# MAX_PROBE_STEPS, "step" a whole number >= 0 (a step of the run), "count" one from 0 to MAX_SKIP;
+# a kind ending in "?" is optional
 COMMANDS: dict[str, dict[str, str]] = {
     "ping": {}, "status": {},
     "scale_lr": {"factor": "lr"}, "set_lr": {"value": "lr"},
     "reset_lr": {}, "commit_lr": {}, "probe_lr": {"factor": "lr?", "steps": "steps?"},
     "pause": {}, "resume": {}, "stop": {}, "checkpoint": {},
+    "rollback": {"to_step": "step?", "skip_batches": "count?", "lr_scale": "lr?"},
 }
-_STEERING = {"scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint"}
+_STEERING = {"scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint",
+             "rollback"}
+MAX_SKIP = 10**9  # batches a rollback may skip
+MAX_SNAPSHOTS_SHOWN = 32  # the newest snapshots a status reply lists
+
+
+NO_SNAPSHOTS = ("no snapshots to roll back to: call run.snapshot_every(n_steps) in the training function"
+                " ([snapshot] enabled = true in the config, or lossmon run --snapshot-every N)")
 
 
 class ControlError(Exception):
@@ -106,6 +116,9 @@ def parse_request(line: bytes) -> dict:
                                 or not 1 <= value <= MAX_PROBE_STEPS):
             raise RequestError(f"{cmd}: {key} must be a whole number from 1 to {MAX_PROBE_STEPS}, got"
                                f" {json.dumps(value)[:40]}")
+        top = {"step": 2**63 - 1, "count": MAX_SKIP}.get(kind)
+        if top is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top):
+            raise RequestError(f"{cmd}: {key} must be a whole number from 0 to {top:,}, got {json.dumps(value)[:40]}")
     missing = [k for k, kind in fields.items() if k not in req and not kind.endswith("?")]
     if missing:
         raise RequestError(f"{cmd} needs {', '.join(missing)}")
@@ -608,6 +621,11 @@ class ControlServer:
                 raise ValueError("no checkpoint function registered: the training function must call run.on_checkpoint(fn)")
             run.checkpoint(source="control")
             return {"applies": "at the next step"}
+        if cmd == "rollback":
+            if not run.snapshotting:
+                raise ValueError(NO_SNAPSHOTS)
+            run.rollback(req.get("to_step"), req.get("skip_batches", 200), req.get("lr_scale"), source="control")
+            return {"applies": "at the next step"}
         raise ValueError(f"unknown command {cmd!r}")  # pragma: no cover - parse_request checks
 
     def status(self) -> dict:
@@ -618,8 +636,16 @@ class ControlServer:
             "stopping": bool(run.stop_requested), "lr_scale": run.lr_scale,
             "lr_watched": run.lr_watched, "lr_pending": run.lr_change_pending, "lr_probing": run.lr_probing,
             "checkpoint": run.has_checkpoint,
+            **_snapshot_status(run),
             "loss": _last(run, names.TRAIN_LOSS), "val_loss": _last(run, names.VAL_LOSS), "lr": _last(run, names.LR),
         }
+
+
+def _snapshot_status(run: Any) -> dict:
+    """What a watcher's rollback dialog shows: whether snapshots are kept, the newest of them, and
+    whether a rollback waits for the next step."""
+    return {"snapshotting": run.snapshotting, "rollback_pending": run.rollback_pending,
+            "snapshots": [strict(s) for s in run.snapshots()[-MAX_SNAPSHOTS_SHOWN:]]}
 
 
 def _last(run: Any, role: str) -> float | str | None:

@@ -4,6 +4,8 @@ Makefile -- with one command and an exit status, instead of JSON piped through s
     lossmon ctl [RUN] stop | pause | resume | checkpoint | status
     lossmon ctl [RUN] lr x2 | lr x0.5 | lr /2 | lr 3e-4 | lr reset | lr commit
     lossmon ctl [RUN] probe [x<factor>] [<steps>]     (an LR probe: x2 for 200 steps by default)
+    lossmon ctl [RUN] rollback [--to STEP] [--skip N] [--lr-scale X]   (to the newest snapshot at or
+                      before STEP, default the newest; skip N batches, default 200)
 
 It is a module of its own because a script needs what the socket does not give: the run found
 the way `lossmon watch` finds it, words turned into one request, and an answer a shell can test.
@@ -36,9 +38,10 @@ from lossmon.rundir.layout import DEFAULT_ROOT, META, RUN_LOG, SOCKET, is_run_di
 from lossmon.rundir.listing import latest_run
 
 USAGE = ("lossmon ctl [RUN] stop|pause|resume|checkpoint|status|lr x2|lr /2|lr 3e-4|lr reset|lr commit"
-         "|probe [x2] [200]")
+         "|probe [x2] [200]|rollback [--to STEP] [--skip N] [--lr-scale X]")
 SIMPLE = ("stop", "pause", "resume", "checkpoint", "status")  # the words that are the request's cmd
-VERBS = (*SIMPLE, "lr", "probe")
+VERBS = (*SIMPLE, "lr", "probe", "rollback")
+_ROLLBACK_OPTIONS = {"--to": ("to_step", int), "--skip": ("skip_batches", int), "--lr-scale": ("lr_scale", float)}
 DESCRIPTION = ("Steer a running job from a script (a SLURM pre-emption handler, cron, a Makefile) through its"
                " control socket. RUN is a run directory (default: the newest running run under"
                f" ./{DEFAULT_ROOT}, else the newest). Prints one line; exit status 0 when the job accepted"
@@ -123,6 +126,8 @@ def parse_command(words: list[str]) -> tuple[str, dict]:
         cmd, fields = _lr_request(args[0])
     elif verb == "probe":
         cmd, fields = "probe_lr", _probe_request(args)
+    elif verb == "rollback":
+        cmd, fields = "rollback", _rollback_request(args)
     else:
         raise CtlError(f"unknown command {verb!r}; usage: {USAGE}", USAGE_ERROR)
     try:
@@ -157,6 +162,27 @@ def _probe_request(args: list[str]) -> dict:
             fields["steps"] = int(arg)
         else:
             raise CtlError(f"probe {arg}: expected x<factor> (x2) and a number of steps (200)", USAGE_ERROR)
+    return fields
+
+
+def _rollback_request(args: list[str]) -> dict:
+    """`rollback [--to STEP] [--skip N] [--lr-scale X]` (also --to=STEP): the rollback fields given."""
+    fields: dict = {}
+    words = [part for a in args for part in (a.split("=", 1) if a.startswith("--") and "=" in a else [a])]
+    it = iter(words)
+    for word in it:
+        option = _ROLLBACK_OPTIONS.get(word)
+        if option is None or option[0] in fields:
+            raise CtlError(f"rollback {word}: expected --to STEP, --skip N and --lr-scale X, each at most once",
+                           USAGE_ERROR)
+        value = next(it, None)
+        if value is None:
+            raise CtlError(f"rollback {word} needs a value", USAGE_ERROR)
+        try:
+            fields[option[0]] = option[1](value)
+        except ValueError:
+            kind = "a whole number" if option[1] is int else "a number"
+            raise CtlError(f"rollback {word} {value}: expected {kind}", USAGE_ERROR) from None
     return fields
 
 
@@ -214,9 +240,14 @@ def status_line(run_dir: Path, reply: dict) -> str:
         step += f"/{reply['total_steps']}"
     lr = reply.get("lr")
     scale = reply.get("lr_scale")
-    return (f"{run_dir}: state={state} step={step} loss={_value(reply.get('loss'))}"
+    line = (f"{run_dir}: state={state} step={step} loss={_value(reply.get('loss'))}"
             f" val_loss={_value(reply.get('val_loss'))} lr={'-' if lr is None else fmt_lr(lr)}"
             f" lr_scale={fmt_lr(scale) if scale is not None else '-'} paused={'yes' if reply.get('paused') else 'no'}")
+    snaps = reply.get("snapshots")
+    if reply.get("snapshotting") and isinstance(snaps, list):
+        newest = snaps[-1].get("step") if snaps and isinstance(snaps[-1], dict) else None
+        line += f" snapshots={len(snaps)}" + (f" newest_snapshot={newest}" if newest is not None else "")
+    return line
 
 
 def _value(v: float | str | None) -> str:

@@ -40,6 +40,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=2e-5, steps=6000, batch=256),
     Scenario("nan", "the LR grows every step until the loss overflows to inf and NaN",
              n_train=16384, noise=0.2, width=128, optimizer="sgd", lr=0.01, steps=1500, lr_growth=1.01),
+    # its own loop (lossmon/demo_spike.py): snapshots on, batches through run.batches
+    Scenario("spike-recovery", "40 bad batches make the loss spike and leave it high; press r to roll back to the"
+             " snapshot before it and skip them", n_train=16384, noise=0.2, width=128, optimizer="adamw", lr=3e-3,
+             steps=4000),
 ]}
 
 IN_DIM = 32
@@ -66,6 +70,10 @@ def training_function(name: str = "overfit", steps: int | None = None, seed: int
     total = scn.steps if steps is None else steps
     if total < 1:
         raise ValueError("--steps must be at least 1")
+    if name == "spike-recovery":
+        from lossmon import demo_spike
+
+        return demo_spike.training_function(make_data, IN_DIM, total, seed)
 
     def train(run: Run) -> None:
         import torch

@@ -24,6 +24,7 @@ ERROR = "error"
 ALERT = "alert"
 CAPTURE = "capture"
 NOTIFY = "notify"
+ROLLBACK = "rollback"
 
 # kind -> its fields besides event, step and time (what writers put there and readers may rely on)
 FIELDS: dict[str, dict[str, str]] = {
@@ -71,13 +72,24 @@ FIELDS: dict[str, dict[str, str]] = {
         "unlogged": "refusals since the last one recorded, not counting this one (optional)",
         "total": "refusals so far in this run, this one included",
     },
+    ROLLBACK: {
+        "source": 'who asked ("api", "key", "control", "diagnosis:spike", ...)',
+        "applied": "false when refused (then `reason` says why)",
+        "from": "the step the run was at",
+        "to": "the snapshot's step: the event's own step, where the run continues from (refused: the"
+              " step asked for, when one was)",
+        "skipped": "batches actually skipped from the snapshot's data position (0 without run.batches)",
+        "batch": "the data position after (batches consumed through run.batches; null without it)",
+        "scale": "the lr_scale applied (optional)",
+        "reason": "why it was refused (refused only)",
+    },
     ERROR: {
         "message": '"ValueError: ..." (the exception, one line)',
         "traceback": "the formatted traceback (or the text given to sys.exit)",
     },
     CAPTURE: {
         "what": '"optimizer", "train_loss", "val_loss", "printed_val", "stand_down" or "signal" (lossmon run);'
-                ' "update_ratio" when measuring it raised and was turned off',
+                ' "update_ratio" when measuring it raised and was turned off; "snapshot" when snapshots could not be taken and were turned off',
         "message": "what was captured, or why capture stopped, in words",
     },
     NOTIFY: {

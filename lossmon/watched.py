@@ -125,6 +125,19 @@ class WatchedRun:
         return bool(self.status.get("paused", False))
 
     @property
+    def snapshotting(self) -> bool:
+        return bool(self.status.get("snapshotting", False))
+
+    @property
+    def rollback_pending(self) -> bool:
+        return bool(self.status.get("rollback_pending", False))
+
+    def snapshots(self) -> list[dict]:
+        """The job's newest snapshots, oldest first, as its last status reply listed them."""
+        snaps = self.status.get("snapshots")
+        return [s for s in snaps if isinstance(s, dict) and isinstance(s.get("step"), int)] if isinstance(snaps, list) else []
+
+    @property
     def pause_requested(self) -> bool:
         return bool(self.status.get("pause_requested", False))
 
@@ -178,6 +191,17 @@ class WatchedRun:
     def checkpoint(self, *, source: str = "key") -> None:
         self._send("checkpoint")
 
+    def rollback(self, to_step: int | None = None, skip_batches: int = 200, lr_scale: float | None = None, *,
+                 source: str = "key") -> None:
+        """Ask the job to roll back (it checks the request itself, and answers a refusal as a notice)."""
+        fields = {"skip_batches": skip_batches}
+        if to_step is not None:
+            fields["to_step"] = to_step
+        if lr_scale is not None:
+            fields["lr_scale"] = lr_scale
+        self.status["rollback_pending"] = True
+        self._send("rollback", **fields)
+
     def _send(self, cmd: str, **fields: Any) -> None:
         if self.client is None:
             self.notices.append(("warning", "this view is read-only"))
@@ -196,6 +220,8 @@ class WatchedRun:
             self._pending_lr = False
         elif cmd == "checkpoint":
             self.notices.append(("information", "checkpoint requested: it runs at the job's next step"))
+        elif cmd == "rollback":
+            self.notices.append(("information", "rollback requested: it happens at the job's next step"))
         self._job_now.set()  # refresh the job's state now
 
     # ---- polling ------------------------------------------------------------------------------

@@ -38,13 +38,19 @@ class FakeRun:
         self.lr_change_pending = False
         self.lr_probing = False
         self.has_checkpoint = True
+        self.snapshotting = True  # the rollback side of the Run (issue 22): rollback() is recorded
+        self.rollback_pending = False
         self.store = MetricStore()
+
+    def snapshots(self) -> list[dict]:
+        return []
 
     def record(self, event, **fields):
         self.events.append({"event": event, **fields})
 
     def __getattr__(self, name):
-        if name in ("scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint"):
+        if name in ("scale_lr", "set_lr", "reset_lr", "commit_lr", "probe_lr", "pause", "resume", "stop", "checkpoint",
+                    "rollback"):
             return lambda *a, **k: self.calls.append((name, a, k))
         raise AttributeError(name)
 

@@ -68,3 +68,22 @@ def test_lr_probe_from_rank0_starts_and_ends_on_every_rank_at_the_same_step_bitw
     s0, _ = launch(tmp_path, "scripted", change_step=(halved[0], start))
     assert s0["used"] == u
     assert all(torch.equal(a, b) for a, b in zip(r0["params"], s0["params"]))
+
+
+def test_rollback_from_rank0_restores_every_rank_at_the_same_step_bitwise(tmp_path):
+    """rollback(to_step=25, skip_batches=7) on rank 0: both ranks restore the snapshot of step 25
+    at the same optimizer step, skip the same batches of their own shards, stay identical, and
+    equal (each) a fresh replica restored from that snapshot with those batches skipped (issue 22)."""
+    import ddp_rollback_worker as w
+    from runlogs import load_run
+
+    mp.spawn(w.worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rollback-{r}.pt") for r in range(2))
+    assert r0["same"] and r1["same"]  # bitwise the reference on each rank
+    assert all(torch.equal(a, b) for a, b in zip(r0["params"], r1["params"]))
+    assert r0["rollbacks"] == r1["rollbacks"] == 1
+    assert r0["last"]["clock"] == r1["last"]["clock"] == w.TO_STEP and r0["snap_batch"] == w.TO_STEP
+    assert r0["last"]["batch"] == r1["last"]["batch"]  # the same step, so the same live position
+    assert w.ASK_AT <= r0["last"]["from"] <= w.ASK_AT + 64  # served at an exchange step
+    (ev,) = [e for e in load_run(tmp_path / "run").store.events if e["event"] == "rollback"]
+    assert ev["applied"] and ev["to"] == ev["step"] == w.TO_STEP and ev["from"] == r0["last"]["from"]

@@ -14,9 +14,10 @@ def test_every_section_has_enabled_and_every_detector_an_action():
     for f in dataclasses.fields(cfg):
         section = getattr(cfg, f.name)
         assert hasattr(section, "enabled")
-        if f.name not in ("early_stopping", "notify"):  # notify is what alerts do, not a detector
+        if f.name not in ("early_stopping", "notify", "snapshot"):  # notify: what alerts do; snapshots (issue 22): not detectors
             assert section.action == "alert"
     assert cfg.early_stopping.enabled is False  # stopping is only ever opt-in
+    assert cfg.snapshot.enabled is False
 
 
 def test_toml_sets_values_and_keeps_the_other_defaults(tmp_path):

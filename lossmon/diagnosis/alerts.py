@@ -36,7 +36,8 @@ ADVICE: dict[str, tuple[str, str | None]] = {
     "keep_lr": ("keep the current LR", None),
     "probe_later": ("probe again later in the run", None),
     "longer_probe": ("keep the current LR, or probe longer (lossmon ctl probe x2 2000)", None),
-    "rollback": ("cut the LR or restart from a checkpoint taken before it", "lr_half"),
+    # a view without snapshots shows the key for lr_half instead (views/tui/app.py: key_of)
+    "rollback": ("roll back to a snapshot from before it (or cut the LR)", "rollback"),
     "check_data": ("check that labels match inputs and weights get gradients, then try the LR x2 or /2", None),
     "none": ("", None),
     "early_stop": ("consider stopping and keeping the best checkpoint", "stop"),

@@ -16,6 +16,7 @@ from lossmon.diagnosis.engine import Diagnoser
 from lossmon.formatting import fmt_step
 from lossmon import names
 from lossmon.events import LR_CHANGE, LR_COMMIT
+from lossmon.recording.branches import rollback_target
 from lossmon.rundir.runlog import strict
 from lossmon.sources import SourceError, chunks, companion, load, open_source, read_all
 from lossmon.sources.base import printable
@@ -53,6 +54,10 @@ def diagnose(path, config: DiagnosisConfig | None = None, *, train: str | None =
     for points, events in chunks(rec):
         diag.feed(points, events)
     return diag, rec, lr_words
+
+
+def _step(v) -> str:
+    return fmt_step(v) if isinstance(v, int) and not isinstance(v, bool) else "?"
 
 
 def _human(alert: dict) -> str:
@@ -105,6 +110,12 @@ def run_check(path: str, *, as_json: bool = False, config_path: str | None = Non
         series = ", ".join(f"{n} ({len(v[1])})" for n, v in rec.points.items())
         out.write(f"{path}: {rec.format}, {rec.count} points: {series}\n")
         out.write(f"LR: {lr_words}\n")
+        rollbacks = [e for e in rec.events if rollback_target(e) is not None]
+        if rollbacks:  # what was judged: the abandoned stretches are left out
+            words = "; ".join(f"step {_step(e.get('from'))} -> {_step(e.get('to'))}" for e in rollbacks[:3])
+            words += "; ..." if len(rollbacks) > 3 else ""
+            out.write(f"{len(rollbacks)} rollback{'s' if len(rollbacks) != 1 else ''} ({words}): the live branch is"
+                      " judged, not the steps each one abandoned\n")
         for a in alerts:
             out.write(_human(a) + "\n")
     raised = [a for a in alerts if is_raised(a)]

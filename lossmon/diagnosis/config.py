@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("alert", "pause", "stop")
+ACTIONS = ("alert", "pause", "stop", "rollback")  # rollback: [spike] only (needs [snapshot] every)
 
 
 class ConfigError(ValueError):
@@ -61,6 +61,8 @@ class SpikeConfig:
     persistent: int = 5  # this many flagged points in a row: a persistent spike (LLM Foundry)
     quiet: int = 10  # accepted points with no flag that end a spike episode (re-arm)
     accept_after: int = 20  # flagged points in a row after which the new level is accepted
+    max_rollbacks: int = 3  # action = "rollback": at most this many automatic rollbacks per run
+    rollback_skip: int = 200  # ... each skipping this many batches (PaLM skipped 200-500)
 
 
 @dataclass
@@ -205,6 +207,19 @@ class NotifyConfig:
 
 
 @dataclass
+class SnapshotConfig:
+    """Snapshots for rollback (training/snapshot.py): every `every` optimizer steps, the last
+    `keep`, in memory or (`on_disk`) in the run directory. Not a detector: no action. Off unless
+    enabled, here or by `lossmon run --snapshot-every N`; `run.snapshot_every()` in a script does
+    the same."""
+
+    enabled: bool = False
+    every: int = 100
+    keep: int = 3
+    on_disk: bool = False
+
+
+@dataclass
 class DiagnosisConfig:
     """All detector settings; each section has `enabled` and (but early stopping) `action`."""
 
@@ -219,6 +234,7 @@ class DiagnosisConfig:
     gpu_memory: GpuMemoryConfig = field(default_factory=GpuMemoryConfig)
     gpu_idle: GpuIdleConfig = field(default_factory=GpuIdleConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -231,7 +247,7 @@ class DiagnosisConfig:
 _POSITIVE = {"window", "min_points", "sigmas", "persistent", "quiet", "accept_after", "factor",
              "spikes", "min_swings", "patience", "up_evals", "gl_percent", "min_windows", "history_windows",
              "noise_sigmas", "resolve_after", "history_span", "rise_t", "rise_evals", "early_factor", "early_single", "sustain_steps", "persist", "chance_level", "chance_steps",
-             "headroom_percent", "util_below", "samples", "timeout_s"}
+             "headroom_percent", "util_below", "samples", "timeout_s", "keep", "max_rollbacks", "every"}
 _SIGNED = {"ratio_low", "ratio_high"}  # log10 ratios: negative by nature
 _FRACTION = {"rel", "beta", "window_frac", "threshold", "min_improvement", "annealed_below",
              "max_slowdown", "barely_moved", "train_fall", "max_noise", "val_scatter"}
@@ -291,6 +307,9 @@ def validate(config: DiagnosisConfig) -> None:
         if getattr(section, name) >= 100:
             raise ConfigError(f"{'gpu_memory' if section is config.gpu_memory else 'gpu_idle'}.{name} is a percentage:"
                               f" below 100, got {getattr(section, name)!r}")
+    for sec in dataclasses.fields(config):
+        if getattr(getattr(config, sec.name), "action", None) == "rollback" and sec.name != "spike":
+            raise ConfigError(f"{sec.name}.action cannot be rollback: only [spike] action may be")
     if config.spike.min_points < 3:
         raise ConfigError("spike.min_points must be at least 3 (a line needs 3 points to have scatter)")
     if config.spike.window < config.spike.min_points:

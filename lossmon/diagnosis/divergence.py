@@ -105,6 +105,15 @@ class DivergenceDetector:
         self.best = math.inf
         self.start = None
 
+    def rollback(self) -> None:
+        """The run went back to a snapshot: smooth the new branch afresh (the old smoothing carries
+        the blow-up it left behind); an open episode resolves when the new branch is back near its
+        best, as after any recovery."""
+        self.rebase()
+        self.m = self.wsum = 0.0
+        self._doubled = 0
+        self._tail = np.empty(0)
+
     def _learn_gap(self, steps: np.ndarray) -> None:
         """The step spacing, from the first two steps and fixed from then on (a spacing learned
         over more points would change the smoothing with the batch sizes: live and `check` must
@@ -327,7 +336,7 @@ class DivergenceDetector:
                                    + self.evidence(int(steps[j])),
                                    "rollback", value=s, best=b)
                 smooth, mins, steps, bad = smooth[j:], mins[j:], steps[j:], bad[j:]
-            back = np.flatnonzero(smooth <= 1.5 * mins)
+            back = np.flatnonzero(np.isfinite(mins) & (smooth <= 1.5 * mins))  # mins: inf until warmed up
             if len(back) == 0:
                 return
             j = int(back[0])

@@ -4,7 +4,10 @@ The pump hands it each tick's points ({name: (steps, values)}) and events; `loss
 a recorded run in chunks. Metric roles come from the naming conventions (names.py): the first train
 loss, val loss, grad norm and LR names seen are the ones watched. A manual LR change (an applied
 `lr_change` event) splits the batch at its step and re-bases every detector that compares against
-the past. Alerts go to `sink` as event dicts (see alerts.py); configured actions (pause/stop) go to
+the past. A rollback (events.ROLLBACK) splits each series where its new branch begins (told by the
+steps: recording/branches.py), so the points it abandoned are judged as the old curve, and the
+detectors start over on the new branch; the spike or divergence that caused it resolves there.
+Alerts go to `sink` as event dicts (see alerts.py); configured actions (pause/stop) go to
 `act(action, alert)`. Cost: O(1) amortised per point, vectorised per batch.
 """
 
@@ -31,6 +34,7 @@ from lossmon.diagnosis.validation import ValidationDetector
 from lossmon.diagnosis.alerts import Episode
 from lossmon.diagnosis.probe import ProbeJudge
 from lossmon.events import LR_CHANGE
+from lossmon.recording.branches import fork_at, rollback_target
 from lossmon.formatting import fmt_step
 from lossmon.formatting import fmt_value as fmt
 
@@ -59,6 +63,16 @@ class _Train:
         self._level_steps = np.empty(0, dtype=np.int64)  # smoothed level over the latest batch
         self._level_values = np.empty(0)
         self._level_before = np.nan  # ... and just before it
+
+    def rollback(self, step: int) -> None:
+        """The run went back to a snapshot at `step`: the history is the old branch's."""
+        self.spike.rollback(step)
+        self.divergence.rollback()
+        self.oscillation.rebase()
+        self.blocks.clear()
+        self._next_look = 0
+        self.trend.rebase(step, "rolled back")
+        self._level_steps, self._level_values = np.empty(0, dtype=np.int64), np.empty(0)
 
     def rebase(self, step: int) -> None:
         self.spike.rebase(step)
@@ -150,6 +164,8 @@ class Diagnoser:
         self._probes: deque[list] = deque(maxlen=16)  # [start, end or None] of the latest LR probes
         self._manual_steps: deque[int] = deque(maxlen=64)  # steps of the latest manual LR changes
         self._grad_spikes: deque[int] = deque(maxlen=64)  # steps where grad-norm spike episodes began
+        self._forks: dict[str, int] = {}  # series -> the target of a rollback its points have yet to show
+        self._last: dict[str, int] = {}  # series -> the last step fed, in log order
 
     # ---- output -----------------------------------------------------------------------------
 
@@ -205,11 +221,54 @@ class Diagnoser:
         for name, (steps, values) in points.items():
             if self.roles.claim(name) is None and name != monitor:  # early stopping may watch val_acc
                 continue
-            st, va = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
-            if len(st) > 1 and np.any(st[1:] < st[:-1]):  # explicit steps that went back: step order
+            arrays[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        for ev in events:
+            to = rollback_target(ev)
+            if to is not None:  # every series watched so far, or in this batch, shows it when its points do
+                self._forks = {name: to for name in set(self._last) | set(arrays)}
+        forks = {}
+        for name, (st, va) in arrays.items():
+            if name in self._forks:
+                k = fork_at(st, self._forks[name], self._last.get(name))
+                if k is not None:
+                    forks[name] = (k, self._forks.pop(name))
+            if len(st):
+                self._last[name] = int(st[-1])
+        if forks:
+            self._cut(self._ordered({n: (st[:forks[n][0]], va[:forks[n][0]]) if n in forks else (st, va)
+                                     for n, (st, va) in arrays.items()}), cuts)
+            self._dispatch()  # the old branch's alerts first: sorting by step would mix the branches
+            for name, (_, to) in forks.items():
+                self._rolled_back(name, to)
+            self._dispatch()
+            self._cut(self._ordered({n: (st[k:], va[k:]) for n, (st, va) in arrays.items()
+                                     for k, _ in [forks.get(n, (len(st), 0))]}), cuts)
+            return
+        self._cut(self._ordered(arrays), cuts)
+
+    @staticmethod
+    def _ordered(arrays: dict) -> dict:
+        """Explicit steps that went back (outside a rollback): step order."""
+        out = {}
+        for name, (st, va) in arrays.items():
+            if len(st) > 1 and np.any(st[1:] < st[:-1]):
                 order = np.argsort(st, kind="stable")
                 st, va = st[order], va[order]
-            arrays[name] = (st, va)
+            out[name] = (st, va)
+        return out
+
+    def _rolled_back(self, name: str, to: int) -> None:
+        """Series `name` now shows the branch from a rollback to `to`: its detectors start over."""
+        if self.train is not None and name == self.train.metric:
+            self.train.rollback(to)
+        elif self.val is not None and name == self.val.metric:
+            self.val.rebase()
+            self.val_spike.rollback(to)
+        elif self.grad_spike is not None and name == self.grad_spike.metric:
+            self.grad_spike.rollback(to)
+
+    def _cut(self, arrays: dict, cuts: list[int]) -> None:
+        """Segments between manual LR changes, the detectors re-based at each."""
         if not cuts:
             self._segment(arrays)
             return

@@ -20,6 +20,7 @@ from lossmon import names
 from lossmon.diagnosis.blocks import BlockHistory
 from lossmon.diagnosis.forecast import Forecast, Forecaster
 from lossmon.events import LR_CHANGE
+from lossmon.recording.branches import fork_at, rollback_target
 
 ROLES = (names.TRAIN_LOSS, names.VAL_LOSS)
 BLOCKS = 512
@@ -72,6 +73,7 @@ class LiveForecast:
         self.latest: dict[str, Forecast] = {}
         self.failed: str | None = None
         self._tracks: dict[str, _Track] = {}  # role -> the first series seen with it
+        self._forks: dict[str, int] = {}  # role -> the target of a rollback its points have yet to show
         self._last = -float("inf")
 
     def __call__(self, points: dict, events: list) -> None:
@@ -90,12 +92,24 @@ class LiveForecast:
                 and not ev.get("probe") and isinstance(ev.get("step"), int)]  # a probe's x2 window is no new curve
         cut = max(cuts) if cuts else None
         after: list[tuple[_Track, np.ndarray, np.ndarray]] = []
+        for ev in events:
+            to = rollback_target(ev)
+            if to is not None:
+                self._forks = {role: to for role in self._tracks}
         for name, (steps, values) in points.items():
             track = self._track(name)
             if track is None:
                 continue
             st = np.asarray(steps, dtype=np.int64)
             va = np.asarray(values, dtype=np.float64)
+            role = names.role(name)
+            if role in self._forks:  # a rollback: the new branch is a new curve, from its target on
+                k = fork_at(st, self._forks[role], track.last_step)
+                if k is not None:
+                    track.extend(st[:k], va[:k])
+                    track.reset(self._forks.pop(role) + 1)
+                    self.latest.pop(role, None)
+                    st, va = st[k:], va[k:]
             if cut is not None:  # the points up to the change end the old curve; the rest start the new one
                 keep = st > cut
                 after.append((track, st[keep], va[keep]))

@@ -77,6 +77,8 @@ class SpikeDetector:
         self.log = True  # work on log(values) while every value is positive
         self.peak = 0.0  # the largest |value| seen: the scale of a curve judged on its values
         self._held: tuple[int, float] | None = None  # a first point waiting for the second
+        self.opened_value = math.nan  # the value that opened the current episode
+        self._below: tuple[float, int] | None = None  # after a rollback: (the spike's value, the rollback's step)
         self.evidence: Callable[[int], str] = lambda step: ""  # other signals near a step (engine)
 
     def rebase(self, step: int | None = None) -> None:
@@ -86,12 +88,32 @@ class SpikeDetector:
         self.streak = []
         self.origin = step
 
+    def rollback(self, step: int) -> None:
+        """The run went back to a snapshot at `step`: forget the past, and resolve the open
+        episode at the first point of the new branch below the value that opened it."""
+        self.rebase(step)
+        self._held = None
+        self._below = (self.opened_value, step) if self.episode.open else None
+
+    def _resolve_below(self, steps: np.ndarray, values: np.ndarray) -> None:
+        value, to = self._below
+        under = np.flatnonzero(values < value) if np.isfinite(value) else np.arange(len(values))
+        if not len(under):
+            return
+        self._below = None
+        if self.episode.open:
+            at = int(steps[under[0]])
+            self.episode.resolve(at, f"{self.metric} is back below the spike ({fmt(value)} at step"
+                                 f" {fmt_step(self.episode.opened_at)}) on the run rolled back to step {fmt_step(to)}")
+
     def feed(self, steps: np.ndarray, values: np.ndarray) -> None:
         """Finite points in step order.
 
         Positive curves (losses, norms) are judged on a log scale: batch noise is multiplicative
         and right-skewed, which a log makes close to symmetric, and a spike is then a ratio, the
         same at 1e-4 and at 1e3. A curve that goes <= 0 is judged on its values from then on."""
+        if self._below is not None and len(values):
+            self._resolve_below(steps, values)
         if self.origin is None:  # the origin needs the first two steps' gap: hold a lone first point
             if self._held is not None:
                 steps = np.concatenate(([self._held[0]], steps))
@@ -192,6 +214,7 @@ class SpikeDetector:
             self.on_flag(step, index)
         if not self.episode.open:
             self.flags = 0
+            self.opened_value = value
             over = (value - pred) / abs(pred) if pred else float("inf")
             scatter = f"{sig:.0f} sigma of its recent scatter" if np.isfinite(sig) else "it had no scatter before"
             self.episode.start(step, self.severity,

@@ -143,9 +143,9 @@ class TrendDetector:
         self._reopen_at = 0  # after a plateau resolves, the next one waits until the run is 1.5x as long
         self._lr_at_open: float | None = None  # the LR when the last plateau opened
 
-    def rebase(self, step: int) -> None:
+    def rebase(self, step: int, why: str = "LR changed by hand") -> None:
         for ep, what in ((self.plateau, "plateau"), (self.too_low, "LR too small?")):
-            ep.resolve(step, f"LR changed by hand at step {fmt_step(step)}; the {what} check starts over")
+            ep.resolve(step, f"{why} at step {fmt_step(step)}; the {what} check starts over")
 
     def window(self, rel_noise: float, precision: float) -> int:
         """Points per window: max(`window`, 5 % of the run, enough points for the levels to be

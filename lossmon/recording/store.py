@@ -8,6 +8,14 @@ The pyramid keeps, for every complete block of BLOCK**k points, the finite min, 
 count of non-finite values. An envelope query over N screen columns then touches O(N * BLOCK * levels)
 elements whatever the history length -- a single spike among ten million points still shows, because
 nothing is ever thinned by striding or sampling.
+
+A rollback (events.ROLLBACK) forks the series it reaches: the points above its target that were
+logged before it move to a new, frozen Series in `abandoned`, and the live series is replaced by a
+new one holding the points up to the target (arrays and pyramid copied, once per rollback) plus
+those logged after. Nothing is mutated in place, so a reader holding the old Series keeps a valid
+one, and every live series keeps its steps in order, which the envelope's binary search needs.
+Which points came after the event is told by their steps (recording/branches.py), so a fork waits
+for the first point of the new branch if the event arrives first.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from lossmon import names
+from lossmon.recording.branches import fork_at, rollback_target
 
 BLOCK = 16  # pyramid fan-out: level k summarises BLOCK**k raw points
 _MIN_CAPACITY = 1024
@@ -135,6 +144,29 @@ class Series:
             lvl.extend(lo, hi, bad)
             level += 1
 
+    def copy_prefix(self, other: "Series", i: int) -> None:
+        """Become `other`'s first `i` points (on a new, empty series): the arrays (with `other`'s
+        capacity, so the next append does not copy them again) and the pyramid's complete blocks
+        copied, not recomputed; the counts are `other`'s less what lies past `i`."""
+        steps, values = other.points()
+        self._steps = np.empty(other.capacity, dtype=np.int64)
+        self._values = np.empty(other.capacity, dtype=np.float64)
+        self._steps[:i] = steps[:i]
+        self._values[:i] = values[:i]
+        size = 1
+        for lo, hi, bad in other.levels():
+            size *= BLOCK
+            m = i // size
+            if m == 0:
+                break
+            level = _Level()
+            level.extend(lo[:m], hi[:m], bad[:m])
+            self._levels.append(level)
+        tail = values[i:]
+        self.nonfinite = other.nonfinite - (len(tail) - int(np.count_nonzero(np.isfinite(tail))))
+        self.out_of_order = other.out_of_order - int(np.count_nonzero(np.diff(steps[max(i - 1, 0):]) < 0))
+        self._n = i
+
     # ---- reader side (any thread) -------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -162,6 +194,15 @@ class Series:
         if n == 0:
             return None
         return int(steps[n - 1]), float(values[n - 1])
+
+    @property
+    def capacity(self) -> int:
+        """Points the arrays have room for before they grow."""
+        return len(self._steps)
+
+    def levels(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The pyramid's complete blocks, level by level: (finite min, finite max, non-finite count)."""
+        return [(lv.lo[:lv.n], lv.hi[:lv.n], lv.bad[:lv.n]) for lv in self._levels]
 
     def nbytes(self) -> int:
         """Bytes allocated for this series (capacity, not just the filled part)."""
@@ -273,6 +314,9 @@ class MetricStore:
         self.version = 0
         self.last_step = 0
         self._lock = threading.Lock()  # guards creation of new series only
+        # what rollbacks left behind, oldest first, append-only: (series name, its abandoned points, to)
+        self.abandoned: list[tuple[str, Series, int]] = []
+        self._forks: dict[str, int] = {}  # series name -> the target of a rollback it has yet to show
 
     def series(self, name: str) -> Series | None:
         return self._series.get(name)
@@ -294,11 +338,26 @@ class MetricStore:
                 s = self._series.setdefault(name, Series(name))
         return s
 
+    def abandoned_of(self, role: str) -> list[Series]:
+        """The abandoned stretches of the series that plays `role` now, oldest first."""
+        live = self.by_role(role)
+        return [s for name, s, _ in list(self.abandoned) if live is not None and name == live.name]
+
     def append_points(self, points: dict[str, tuple[list[int], list[float]]]) -> None:
         """Append a batch: metric name -> (steps, values). Single writer."""
         for name, (steps, values) in points.items():
             steps = np.asarray(steps, np.int64)
-            self._get_or_create(name).extend(steps, np.asarray(values, np.float64))
+            values = np.asarray(values, np.float64)
+            series = self._get_or_create(name)
+            to = self._forks.get(name)
+            if to is not None and len(steps):
+                last = series.last()
+                k = fork_at(steps, to, last[0] if last else None, cross=False)
+                if k is not None:
+                    series.extend(steps[:k], values[:k])
+                    series = self._fork(name, to, len(series))
+                    steps, values = steps[k:], values[k:]
+            series.extend(steps, values)
             if len(steps):
                 self.last_step = max(self.last_step, int(steps.max()))
         self.version += 1
@@ -308,8 +367,45 @@ class MetricStore:
         for ev in events:
             self.events.append(ev)
             added = True
+            to = rollback_target(ev)
+            if to is not None:
+                self._rollback(to)
         if added:
             self.version += 1
+
+    def _rollback(self, to: int) -> None:
+        """A rollback to `to`: fork each series whose new branch is here already; the others fork
+        when it arrives (none, for a series with nothing above `to`)."""
+        for name, series in list(self._series.items()):
+            steps = series.steps()
+            above = steps > to
+            if not above.any():  # nothing to abandon yet (a lagging columns file may still bring some)
+                self._forks[name] = to
+                continue
+            first = int(np.argmax(above))
+            k = fork_at(steps[first:], to, int(steps[first - 1]) if first else None, cross=False)
+            if k is None:
+                self._forks[name] = to
+            else:
+                self._fork(name, to, first + k)
+        self.last_step = max([to] + [int(s.last()[0]) for s in self._series.values()
+                                     if len(s) and s.name not in self._forks])
+
+    def _fork(self, name: str, to: int, k: int) -> Series:
+        """Replace series `name` by its points up to `to` among the first `k`, then those from `k`
+        on; the points above `to` before `k` become an abandoned stretch."""
+        self._forks.pop(name, None)
+        old = self._series[name]
+        steps, values = old.points()
+        i = int(np.searchsorted(steps[:k], to, side="right"))
+        live = Series(name)
+        live.copy_prefix(old, i)
+        live.extend(steps[k:], values[k:])
+        gone = Series(name)
+        gone.extend(steps[i:k], values[i:k])
+        self._series[name] = live
+        self.abandoned.append((name, gone, to))
+        return live
 
     @property
     def nonfinite(self) -> int:

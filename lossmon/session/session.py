@@ -56,6 +56,10 @@ class Session:
         # CPU, memory, GPUs and step time once a second, on a thread of its own (`system=False`: none)
         self.sampler = SystemSampler(self.run).start() if system else None
         self._closed = False
+        self._rolled_back: set = set()  # (metric, step) of the spikes an automatic rollback answered
+        snap = self.diagnoser.cfg.snapshot
+        if snap.enabled:
+            self.run.snapshot_every(snap.every, keep=snap.keep, on_disk=snap.on_disk)
         self.control = ControlServer(self.run, self.dir / SOCKET)
         if not self.control.start():
             print(f"lossmon: no control channel for this run ({self.control.error})", file=sys.stderr)
@@ -79,12 +83,30 @@ class Session:
         self.notifier.alert(alert)  # the user's command, on its own thread, when configured
 
     def _act(self, action: str, alert: dict) -> None:
-        """A configured action (DiagnosisConfig: action = "pause" or "stop"; early stopping)."""
+        """A configured action (DiagnosisConfig: action = "pause", "stop" or "rollback"; early stopping)."""
         source = "early_stopping" if alert["kind"] == "early_stopping" else f"diagnosis:{alert['kind']}"
         if action == "stop":
             self.run.stop(source=source)
         elif action == "pause":
             self.run.pause(source=source)
+        elif action == "rollback":
+            self._auto_rollback(alert, source)
+
+    def _auto_rollback(self, alert: dict, source: str) -> None:
+        """[spike] action = "rollback": back to the snapshot before the spike, once per alert episode
+        (only an alert's opening acts) and per spike, at most spike.max_rollbacks times a run."""
+        cfg, run = self.diagnoser.cfg.spike, self.run
+        key = (alert.get("metric"), alert.get("step"))
+        if key in self._rolled_back:
+            return
+        self._rolled_back.add(key)
+        if len(self._rolled_back) > cfg.max_rollbacks:
+            run.record(events.ROLLBACK, source=source, applied=False, **{"from": run.step},
+                       reason=f"spike.max_rollbacks ({cfg.max_rollbacks}) automatic rollbacks done already")
+            return
+        step = alert.get("step")
+        run.rollback(to_step=step - 1 if isinstance(step, int) else None, skip_batches=cfg.rollback_skip,
+                     source=source)
 
     def discard(self) -> None:
         """Remove the run directory of a closed run that recorded nothing worth keeping."""

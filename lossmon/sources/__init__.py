@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lossmon import names
+from lossmon.recording.branches import live_branch, rollback_target
 from lossmon.rundir.layout import META, RUN_LOG
 from lossmon.rundir.runlog import parse_step
 from lossmon.sources.base import BOM, Renamer, Source, SourceError, Update
@@ -111,7 +112,7 @@ class Recorded:
 
 
 def read_all(src: Source) -> Recorded:
-    """Everything a source holds now, sorted by step per metric."""
+    """Everything a source holds now, sorted by step per metric: after a rollback, the live branch."""
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     events: list[dict] = []
     while True:
@@ -128,9 +129,12 @@ def read_all(src: Source) -> Recorded:
     for name, pts in up.points.items():
         parts.setdefault(name, []).append(pts)
     points = {}
+    targets = [to for to in map(rollback_target, events) if to is not None]
     for name, pieces in parts.items():
         st = np.concatenate([p[0] for p in pieces])
         va = np.concatenate([p[1] for p in pieces])
+        if targets:  # the points a rollback abandoned give way to the branch after it
+            st, va, _ = live_branch(st, va, targets)
         if len(st) > 1 and np.any(st[1:] < st[:-1]):
             order = np.argsort(st, kind="stable")
             st, va = st[order], va[order]

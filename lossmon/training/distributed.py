@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from lossmon.training.steering import Steering
 
 # payload slots
-_SCALE, _STOP, _PAUSE, _CKPT, _COMMIT_SEQ, _COMMIT_FACTOR, _NEXT = range(7)
+_SCALE, _STOP, _PAUSE, _CKPT, _COMMIT_SEQ, _COMMIT_FACTOR, _NEXT, _RB_SEQ, _RB_CLOCK, _RB_SKIP, _RB_SCALE = range(11)
+_SLOTS = 11
 MAX_INTERVAL = 64  # steps between exchanges at most (also capped to ~0.5 s of training)
 TARGET_COST = 0.01  # fraction of the step time the exchange may take
 
@@ -54,7 +55,10 @@ class ControlSync:
         self.leader = self.rank == 0
         self._dist = dist
         self._group = dist.new_group(backend="gloo")  # collective: every rank creates it together
-        self._buf = torch.zeros(7, dtype=torch.float64)
+        self._buf = torch.zeros(_SLOTS, dtype=torch.float64)
+        self.recovery: Any = None  # lossmon.training.rollback.Recovery: rollbacks agreed here (run.py sets it)
+        self._rb_last = (0, 0, 0, 0.0)  # leader: the last rollback handed out (seq, clock, skip, lr_scale)
+        self._rb_seen = 0
         self._countdown = 1  # exchange at the very first step
         self.interval = 1
         self.exchanges = 0
@@ -87,6 +91,12 @@ class ControlSync:
         b[_COMMIT_SEQ] = lr.commit_seq
         b[_COMMIT_FACTOR] = lr.commit_factor
         b[_NEXT] = self._next_interval()
+        rec = self.recovery
+        if rec is not None and rec.request is not None:
+            job = rec.take_for_exchange()
+            if job is not None:
+                self._rb_last = job
+        b[_RB_SEQ], b[_RB_CLOCK], b[_RB_SKIP], b[_RB_SCALE] = self._rb_last
 
     def _next_interval(self) -> int:
         if self._step_s <= 0 or self.exchange_s <= 0:
@@ -118,6 +128,9 @@ class ControlSync:
         self._pause_due = bool(v[_PAUSE])
         if v[_CKPT] > self._ckpt_done:
             self._ckpt_due = int(v[_CKPT])
+        if v[_RB_SEQ] > self._rb_seen and self.recovery is not None:
+            self._rb_seen = int(v[_RB_SEQ])
+            self.recovery.agree(int(v[_RB_CLOCK]), int(v[_RB_SKIP]), v[_RB_SCALE])
 
     # ---- hooks (optimizer 0, every rank, the same step) -----------------------------------------
 

@@ -93,6 +93,8 @@ class LRControl:
         self.manual_base: float | None = None  # the script's own LR, for updates with no optimizer (manual())
         self.update_ratio = update_ratio  # measure log10(||dw||/||w||) per group (update_ratio.py)
         self.ratio_clock: Callable[[], float] | None = None  # the meters' clock (tests pass a fake one)
+        self.opt_steps = 0  # steps of the first watched optimizer (the snapshot clock; a rollback sets it back)
+        self.on_step: Callable[[], None] | None = None  # after each step of the first optimizer (snapshots)
 
     # ---- any thread ---------------------------------------------------------------------------
 
@@ -144,6 +146,11 @@ class LRControl:
     def optimizers(self) -> list[Any]:
         """The watched optimizers (unwrapped), in the order they were watched."""
         return list(self._optimizers)
+
+    @property
+    def schedulers(self) -> list[Any]:
+        """The watched schedulers, in the order given."""
+        return list(self._schedulers)
 
     @property
     def watched(self) -> bool:
@@ -261,8 +268,12 @@ class LRControl:
             self._post(opt)
         if meter is not None and meter.measuring:
             self._record_ratio(meter)
-        if index == 0 and self.sync is not None:
-            self.sync.post_step()
+        if index == 0:
+            self.opt_steps += 1
+            if self.on_step is not None:
+                self.on_step()
+            if self.sync is not None:
+                self.sync.post_step()
 
     def _post(self, opt: Any) -> None:
         saved = self._saved.pop(id(opt), None)
@@ -375,6 +386,21 @@ class LRControl:
         extra = {"clamped": clamped} if clamped else {}
         self._emit(events.LR_CHANGE, source=source, request=request, applied=True,
                    old=old, new=self.effective_lrs(), scale=new_scale, **extra)
+
+    def scale_now(self, factor: float, source: str) -> None:
+        """Multiply the LR by `factor` at once, between steps (a rollback's lr_scale): the same
+        resolution, bounds and event as a queued x`factor`, on every rank alike under DDP."""
+        if self.probe is not None:
+            self._end_probe("cancelled")
+        try:
+            self._change("scale", check_positive(factor, "LR factor"), source)
+        except Exception as e:  # noqa: BLE001 - never raise in the training thread
+            self._emit(events.LR_CHANGE, source=source, applied=False, reason=f"{type(e).__name__}: {e}")
+
+    def drop_probe(self) -> None:
+        """A rollback ends a probe under way (the multiplier comes from the snapshot)."""
+        if self.probe is not None:
+            self._end_probe("cancelled")
 
     # ---- the LR probe (training thread) -----------------------------------------------------------
 

@@ -25,6 +25,7 @@ from lossmon import names
 from lossmon.recording.store import MetricStore
 from lossmon.training.data_wait import DataWait
 from lossmon.training.lr import LRControl
+from lossmon.training.rollback import Recovery, check_request
 from lossmon.training.steering import Steering
 
 # Back-pressure by age, not by rows (100k rows of 60 metrics were seconds of data): log() waits
@@ -63,6 +64,7 @@ class Run:
         self._advances: dict[str, bool] = {}
         self._lr = LRControl(self.record, update_ratio=bool(update_ratio))  # the ratio: update_ratio.py
         self.steering = Steering(self.record)  # pause, stop and checkpoint requests
+        self._recovery = Recovery(self, self._lr)  # snapshots, data position, rollbacks (rollback.py)
         self._sync: Any = None  # lossmon.training.distributed.ControlSync under torch.distributed
         self._follower = False  # a rank other than 0: records nothing
         self._training_thread: int | None = None  # where checkpoint functions may run outside log()
@@ -398,6 +400,87 @@ class Run:
         not call log() every step (framework callbacks call it at each optimizer step)."""
         if self.steering.attention:
             self.steering.serve()
+        elif self._recovery.snaps is not None and not self._lr.optimizers:
+            self._recovery.at_step_boundary()
+
+    # ---- snapshots and rollback (rollback.py says where they happen) ----------------------------
+
+    def snapshot_every(self, n_steps: int, keep: int = 3, modules: Any = None, on_disk: bool = False,
+                       scaler: Any = None) -> None:
+        """Keep the last `keep` snapshots, one every `n_steps` optimizer steps of the first watched
+        optimizer (the run's steps when none is watched), for `rollback()`. `modules`: the models
+        to restore (default: the nn.Modules whose parameters the watched optimizers update, found
+        by parameter identity; snapshots.py). `scaler`: an AMP GradScaler to restore too. In host
+        memory, or files in the run directory with `on_disk=True`. Call it after `watch()`."""
+        from lossmon.training.snapshot import Snapshots
+
+        snaps = Snapshots(n_steps, keep, modules, on_disk, self.dir, scaler)
+        rec = self._recovery
+        rec.snaps = snaps
+        self._lr.on_step = rec.after_opt_step
+        self.steering.boundary = rec.at_log
+
+    @property
+    def snapshotting(self) -> bool:
+        """True once snapshot_every() was called (and snapshots were not turned off)."""
+        return self._recovery.snaps is not None
+
+    def snapshots(self) -> list[dict]:
+        """The snapshots kept, oldest first: {"step", "batch" (data position, or None), "time",
+        "where" ("memory" or the file)}. Any thread."""
+        snaps = self._recovery.snaps
+        return snaps.infos() if snaps is not None else []
+
+    @property
+    def snapshot_cost(self) -> tuple[int, float]:
+        """(snapshots taken, training-thread seconds spent taking them)."""
+        snaps = self._recovery.snaps
+        return (snaps.taken, snaps.seconds) if snaps is not None else (0, 0.0)
+
+    def batches(self, iterable: Any) -> Any:
+        """`for batch in run.batches(loader)`: the batches of one pass over `iterable`, counted
+        across calls (call it again each epoch), so snapshots know the data position and a
+        rollback can skip the batches after it. Its next() is the step boundary where snapshots
+        and rollbacks are served."""
+        rec = self._recovery
+        rec.batches_used = True
+        it = iter(iterable)
+        while True:
+            rec.at_batch()
+            if not rec.skip_and_restore_rng(it):
+                return
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            rec.data_pos += 1
+            yield batch
+
+    @property
+    def optimizer_steps(self) -> int:
+        """Steps of the first watched optimizer (set back by a rollback). Under torch.distributed
+        `step` counts on rank 0 only (the other ranks log nothing): end loops by this there."""
+        return self._lr.opt_steps
+
+    @property
+    def data_position(self) -> int:
+        """Batches consumed through run.batches so far (skipped ones included)."""
+        return self._recovery.data_pos
+
+    def rollback(self, to_step: int | None = None, skip_batches: int = 200, lr_scale: float | None = None,
+                 *, source: str = "api") -> None:
+        """Go back to the newest snapshot at or before `to_step` (None: the newest), never replay the
+        batches seen since it and skip `skip_batches` from its data position, and multiply the LR by
+        `lr_scale`; a `rollback` event says what was done. A request from any thread, served by the
+        training thread at the next step boundary (under DDP, on every rank at the same step).
+        Bad arguments raise ValueError here; no snapshot to go to is a refused event, not an error."""
+        to_step, skip, scale = check_request(to_step, skip_batches, lr_scale)
+        self._recovery.ask(to_step, skip, scale, source)
+
+    @property
+    def rollback_pending(self) -> bool:
+        """True from a rollback request until the training thread has served it."""
+        return self._recovery.pending
 
     # ---- persistence --------------------------------------------------------------------------
 
@@ -455,15 +538,23 @@ class Run:
         """Take part in the control exchange of a torch.distributed job (every rank calls this,
         together). Ranks other than 0 become followers: their log() does nothing and their own
         control calls are ignored -- rank 0's decide for all."""
-        from lossmon.training.distributed import ControlSync, follower_log
+        from lossmon.training.distributed import ControlSync
 
         self._sync = ControlSync(self.steering, self._lr)
+        self._sync.recovery = self._recovery
         self.steering.distributed = True
         self._lr.sync = self._sync
         if not self._sync.leader:
             self._follower = True
             self._lr.follower = True
-            self.log = follower_log  # type: ignore[method-assign]
+            self._recovery.follower = True
+            steering = self.steering
+
+            def log(step: Any = None, **metrics: Any) -> None:  # records nothing; serves a rollback
+                if steering.attention:
+                    steering.serve()
+
+            self.log = log  # type: ignore[method-assign]
 
     @property
     def distributed_sync(self) -> Any:

@@ -42,6 +42,7 @@ class Steering:
         self.attention = False  # a request log() must serve at the next step boundary
         self.distributed = False  # requests are served by the DDP exchange, not by log()
         self.checkpoint_fn: Callable[[], Any] | None = None
+        self.boundary: Callable[[], None] | None = None  # snapshots and rollbacks (rollback.py), after the rest
         self._checkpoints: deque[str] = deque()  # sources of the checkpoints asked for
         self._resume = threading.Event()
 
@@ -101,11 +102,15 @@ class Steering:
         self._resume.set()
 
     def serve(self) -> None:
-        """One process: run the checkpoints asked for, then hold while a pause is requested."""
+        """One process: run the checkpoints asked for, then hold while a pause is requested; then
+        a snapshot or rollback due at this boundary."""
         self.attention = False
-        self.run_checkpoints()
-        if self.pause_requested and not self.stopped:
-            self.hold(self._wait_for_resume, lambda: self.pause_requested)
+        if not self.distributed:  # under DDP the exchange serves these; only the boundary is left here
+            self.run_checkpoints()
+            if self.pause_requested and not self.stopped:
+                self.hold(self._wait_for_resume, lambda: self.pause_requested)
+        if self.boundary is not None:
+            self.boundary()
 
     def _wait_for_resume(self) -> None:
         self._resume.wait(PAUSE_POLL_S)

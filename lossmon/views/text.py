@@ -118,6 +118,8 @@ def _describe(ev: dict, key_of: KeyOf | None) -> str:
         return f"capture: {ev.get('message', '')}"
     if kind == events.NOTIFY:
         return f"notify: {ev.get('message', '')}" + (f" (for the {ev['alert']} alert)" if ev.get("alert") else "")
+    if kind == events.ROLLBACK:
+        return _rollback_words(ev, by)
     if kind == events.ERROR:
         return f"training raised {ev.get('message', 'an error')}"
     if kind == events.ALERT:
@@ -133,7 +135,25 @@ def _describe(ev: dict, key_of: KeyOf | None) -> str:
 
 SEVERITY_STYLE = {"info": "alert_info", "warning": "alert_warning", "critical": "alert_critical"}
 _EVENT_STYLE = {events.ERROR: "error", events.LR_CHANGE: "lr_mark", events.LR_COMMIT: "lr_mark",
-                events.CHECKPOINT: "ok"}
+                events.CHECKPOINT: "ok", events.ROLLBACK: "warning"}
+
+
+def _rollback_words(ev: dict, by: str) -> str:
+    """'rolled back from step 1 450 to 1 300 (key), skipped 200 batches, LR x0.5'."""
+    def step(k: str) -> str:
+        v = ev.get(k)
+        return fmt_step(v) if isinstance(v, int) and not isinstance(v, bool) else "?"
+
+    if not ev.get("applied", True):
+        return f"rollback refused{by}: {ev.get('reason', 'no reason given')}"
+    line = f"rolled back from step {step('from')} to {step('to')}{by}"
+    skipped = ev.get("skipped")
+    if isinstance(skipped, int) and not isinstance(skipped, bool):
+        line += f", skipped {fmt_step(skipped)} batch{'es' if skipped != 1 else ''}"
+    scale = ev.get("scale")
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale != 1:
+        line += f", LR x{scale:g}"
+    return line
 
 
 def feed_entry(ev: dict, key_of: KeyOf | None) -> tuple[int, str, str] | None:

@@ -25,7 +25,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
 from lossmon import events, names, states
-from lossmon.formatting import fmt_lr, step_label
+from lossmon.formatting import fmt_lr, fmt_step, step_label
 from lossmon.notify import rings
 from lossmon.recording.smoothing import Smoothed
 from lossmon.rundir.layout import OUTPUT_LOG
@@ -42,7 +42,8 @@ from lossmon.views.tui.keygate import KeyGate
 from lossmon.views.tui.metricpick import Choice, MetricPicker, metric_plot
 from lossmon.views.tui.palette import theme_styles
 from lossmon.views.tui.plotimage import Mark, render_plot
-from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, SafePalette
+from lossmon.views import rollback as rb
+from lossmon.views.tui.screens import ConfirmQuit, HelpScreen, LRDialog, NoSnapshots, RollbackDialog, SafePalette
 from lossmon.views.tui.system_panel import SystemLine, SystemPanel
 from lossmon.views.tui.widgets import LossPlot, OutputLog, TextLines, TextPanel
 from lossmon.views.system import has_system
@@ -317,9 +318,11 @@ class LossmonApp(App[int]):
                                 replace=self.metric_replace, train=train, smooth=smooth,
                                 val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y, marks=self.marks)
         else:
+            gone = store.abandoned_of(names.TRAIN_LOSS) + store.abandoned_of(names.VAL_LOSS)
             image = render_plot(plot.size.width, plot.size.height, train=train, smooth=smooth,
                                 val=store.by_role(names.VAL_LOSS), start=start, end=end, log=self.log_y,
-                                marks=self.marks, legend=self.legend(bool(forecasts)), forecasts=forecasts)
+                                marks=self.marks, legend=self.legend(bool(forecasts), bool(gone)),
+                                forecasts=forecasts, abandoned=gone)
         plot.show(image, styles)
         self.query_one("#sparks", TextLines).show(self.sparks_text(start, end))
         self._system_tick(store, styles, start, end)
@@ -347,7 +350,10 @@ class LossmonApp(App[int]):
         return self.job.steerable
 
     def key_of(self, action_id: str | None) -> str | None:
-        """The key for an action in this view; None where keys cannot act (a read-only view)."""
+        """The key for an action in this view; None where keys cannot act (a read-only view). An
+        alert that advises a rollback names the LR cut's key where the run keeps no snapshots."""
+        if action_id == "rollback" and not rb.snapshot_state(self.run_)[0]:
+            action_id = "lr_half"
         return None if self.job.read_only else key_table.key_of(action_id)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -379,16 +385,17 @@ class LossmonApp(App[int]):
         got = self.run_.forecasts
         return {key: got[role] for key, role in (("train", names.TRAIN_LOSS), ("val", names.VAL_LOSS)) if role in got}
 
-    def legend(self, forecast: bool = False) -> str:
+    def legend(self, forecast: bool = False, rolled_back: bool = False) -> str:
         beta = SMOOTHING[self.smoothing_i]
         y, window = f"y: {'log' if self.log_y else 'linear'}", f"window: {WINDOWS[self.window_i]}"
         ahead = ["┄ forecast"] if forecast else []
+        gone = ["⠶ abandoned by a rollback", "↶ rollback"] if rolled_back else []
         parts = [f"━ train (smoothed {beta:g})  ⠤ raw" if beta else "━ train",
-                 "━• val", *ahead, "▲ LR change", "! alert", "× NaN/inf", y, window]
+                 "━• val", *ahead, *gone, "▲ LR change", "! alert", "× NaN/inf", y, window]
         legend = "  ".join(parts)
         if len(legend) > self.query_one("#plot").size.width:
-            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", *ahead, "▲ LR", "! alert",
-                                y, window])
+            legend = "  ".join([f"━ train ({beta:g})" if beta else "━ train", "━• val", *ahead,
+                                *(["⠶ abandoned", "↶ rollback"] if rolled_back else []), "▲ LR", "! alert", y, window])
         return legend
 
     def display_state(self) -> str:
@@ -528,6 +535,10 @@ class LossmonApp(App[int]):
                 self.marks.append(Mark(step, "lr"))
             elif not ev.get("applied", True):
                 self.notify(text.describe(ev), severity="warning")
+        if kind == events.ROLLBACK:
+            if ev.get("applied", True):
+                self.marks.append(Mark(step, "rollback"))
+            self.notify(text.describe(ev), severity="information" if ev.get("applied", True) else "error", timeout=8)
         if kind == events.CHECKPOINT and ev.get("source") == "key":
             self.notify(text.describe(ev), severity="information" if ev.get("ok") else "error")
 
@@ -622,6 +633,37 @@ class LossmonApp(App[int]):
             return
         self.run_.checkpoint(source="key")
         self.notify("checkpoint requested: it runs at the training loop's next step")
+
+    def action_rollback_dialog(self) -> None:
+        """Key r: confirm a rollback (which snapshot, batches to skip, an LR scale), or say how to
+        have snapshots. The snapshot offered first is the newest before an open spike or
+        divergence alert's onset, else the newest."""
+        if not self._can_steer():
+            return
+        run = self.run_
+        snapshotting, snaps, pending = rb.snapshot_state(run)
+        if pending:
+            self.notify("a rollback is already waiting for the training loop's next step")
+            return
+        if not snaps:
+            self.push_screen(NoSnapshots(snapshotting))
+            return
+        onset = rb.open_onset(self.run_.store.events[:len(self.run_.store.events)])
+
+        def apply(req: dict | None) -> None:
+            if req is None or not self.training_alive:
+                return
+            try:
+                self.run_.rollback(req["to_step"], req["skip_batches"], req["lr_scale"], source="key")
+            except ValueError as e:
+                self.notify(f"rollback refused: {e}", severity="error")
+                return
+            self.notify(f"rolling back to step {fmt_step(req['to_step'])} at the next step; the data resumes"
+                        f" {fmt_step(req['skip_batches'])} batches past the snapshot's (no batch is read twice)",
+                        timeout=8)
+            self._refresh_status()
+
+        self.push_screen(RollbackDialog(snaps, run.step, time.time(), onset), apply)
 
     def action_stop(self) -> None:
         if not self.training_alive:

@@ -35,6 +35,7 @@ def theme_styles(app) -> dict[str, Style]:
         "label": Style(color=c("foreground-muted", fg)),
         "axis": Style(color=c("foreground-muted", fg)),
         "train_raw": Style(color=faint),
+        "abandoned": Style(color=c("foreground-muted", fg), dim=True),  # what a rollback left behind
         "train": Style(color=strong, bold=True),
         "val": Style(color=c("accent", "yellow"), bold=True),
         "val_marker": Style(color=c("accent", "yellow"), bold=True),

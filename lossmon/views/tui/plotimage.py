@@ -4,6 +4,9 @@
 benchmarked without a terminal. Its cost is O(width x height), whatever the history length: each
 series is read as a per-dot-column min/max/last envelope from the store's pyramid (a single spike
 among 10M points still lights its column), never by striding or sampling.
+
+After a rollback the stretches it abandoned (store.abandoned_of) are drawn first, faint, under the
+live branch, which the store keeps as its own series from the rollback's step on.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from lossmon.views.tui.axes import Scale, fit_scale, fmt_tick, linear_ticks, y_t
 from lossmon.views.tui.braille import Canvas
 
 # Layers, in paint order (a cell takes the colour of the last layer that drew in it).
-LAYERS = ("train_raw", "train", "val", "train_forecast", "val_forecast", "val_marker", "nonfinite")
+LAYERS = ("abandoned", "train_raw", "train", "val", "train_forecast", "val_forecast", "val_marker", "nonfinite")
 _L = {name: i for i, name in enumerate(LAYERS)}
 LABEL_W = 8  # y labels are right-aligned in 7 columns, then the axis line
 MIN_W, MIN_H = 24, 6
@@ -26,7 +29,8 @@ MIN_W, MIN_H = 24, 6
 
 @dataclass
 class Mark:
-    """Something to flag on the x axis: an LR change or an alert (kind: 'lr' or a severity)."""
+    """Something to flag on the x axis: an LR change, a rollback or an alert (kind: 'lr', 'rollback'
+    or a severity)."""
 
     step: int
     kind: str
@@ -76,13 +80,15 @@ def _visible_range(envs: list[Envelope]) -> tuple[float, float]:
 def render_plot(width: int, height: int, *, train: Series | None = None, smooth: Series | None = None,
                 val: Series | None = None, start: float | None = None, end: float | None = None,
                 log: bool = True, marks: list[Mark] | None = None, legend: str = "",
-                forecasts: dict | None = None) -> PlotImage:
+                forecasts: dict | None = None, abandoned: list[Series] | None = None) -> PlotImage:
     """Draw the loss plot into `width` x `height` cells. `forecasts` ({"train"/"val": Forecast})
     continue their curve dashed from its last step to the forecast's target, with the interval as
-    a bar there; with `end` None the x axis then reaches the target."""
+    a bar there; with `end` None the x axis then reaches the target. `abandoned`: what rollbacks
+    left behind, drawn faint."""
     # NaN/inf are data here, not mistakes: numpy's warnings would only reach the training output pane
     with np.errstate(all="ignore"):
-        return _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts or {})
+        return _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts or {},
+                       [s for s in abandoned or () if len(s)])
 
 
 def _forecast_dots(fc, first: float, start: float, end: float, cols: int):
@@ -99,7 +105,7 @@ def _forecast_dots(fc, first: float, start: float, end: float, cols: int):
     return c, fc.predict(start + (c + 0.5) * span / cols), (c1 if target < cols else None)
 
 
-def _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts) -> PlotImage:
+def _render(width, height, train, smooth, val, start, end, log, marks, legend, forecasts, abandoned) -> PlotImage:
     if width < MIN_W or height < MIN_H:
         return PlotImage([[("plot: enlarge the terminal", "label")]] + [[("", "label")]] * (max(0, height - 1)))
     present = [s for s in (train, val) if s is not None and len(s)]
@@ -110,7 +116,7 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend, f
         rows[ph // 2 + 1] = [(" " * LABEL_W + "waiting for the first logged loss ...", "label")]
         return PlotImage(rows + [[("", "axis")], [("", "label")]])
     first = min(float(s.steps()[0]) for s in present)
-    last = max(float(s.steps()[-1]) for s in present)
+    last = max(float(s.steps()[-1]) for s in present + abandoned)
     start = first if start is None else max(float(start), first)
     if end is None and forecasts:
         end = max([last] + [float(fc.target_step) for fc in forecasts.values()])
@@ -120,7 +126,8 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend, f
     cols, rows_px = canvas.dots_w, canvas.dots_h
     envs = {key: s.envelope(cols, start, end) for key, s in (("train", train), ("smooth", smooth), ("val", val))
             if s is not None and len(s)}
-    lo, hi = _visible_range(list(envs.values()))
+    gone = [s.envelope(cols, start, end) for s in abandoned]
+    lo, hi = _visible_range(list(envs.values()) + gone)
     dashes = {}
     for key, fc in forecasts.items():
         series = val if key == "val" else train
@@ -141,6 +148,8 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend, f
     elif log and not scale.log:
         notes.append("linear y: values <= 0")
     nonfinite = np.zeros(cols, dtype=bool)
+    for env in gone:
+        canvas.spans(*_spans(env, scale, rows_px), _L["abandoned"])
     if "train" in envs:
         canvas.spans(*_spans(envs["train"], scale, rows_px), _L["train_raw"] if smooth is not None else _L["train"])
         nonfinite |= envs["train"].nonfinite > 0
@@ -213,14 +222,15 @@ def _x_axis(pw: int, start: float, end: float, marks: list[Mark], label=step_lab
         axis[c] = "┬"
         label_row[a:a + len(text)] = list(text)
     styled = [("axis", ch) for ch in axis]
-    rank = {"info": 1, "lr": 2, "warning": 3, "critical": 4}
+    rank = {"info": 1, "lr": 2, "rollback": 3, "warning": 3, "critical": 4}
     best: dict[int, str] = {}
     for m in marks:
         c = col_of(m.step)
         if start <= m.step <= end and 0 <= c < pw and rank.get(m.kind, 0) >= rank.get(best.get(c, ""), 0):
             best[c] = m.kind
     for c, kind in best.items():
-        styled[c] = ("lr_mark", "▲") if kind == "lr" else (f"alert_{kind}", "!")
+        styled[c] = (("lr_mark", "▲") if kind == "lr" else ("alert_warning", "↶") if kind == "rollback"
+                     else (f"alert_{kind}", "!"))
     runs: list[tuple[str, str]] = [(" " * (LABEL_W - 1) + "└", "axis")]
     for key, ch in styled:
         if runs and runs[-1][1] == key:

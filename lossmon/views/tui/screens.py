@@ -1,5 +1,5 @@
-"""Modal screens: type an exact LR, confirm quitting while training runs, the key help (made from
-the key table, views/keys.py)."""
+"""Modal screens: type an exact LR, confirm quitting while training runs, confirm a rollback, the
+key help (made from the key table, views/keys.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from lossmon.formatting import fmt_step
 from lossmon.training.lr import check_positive
+from lossmon.views import rollback as rb
 from lossmon.views.keys import help_rows
 
 
@@ -69,6 +71,73 @@ class ConfirmQuit(Dialog):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class RollbackDialog(Dialog):
+    """Which snapshot (up/down picks another), how many batches to skip and an optional LR scale;
+    Enter asks for the rollback, Esc cancels. Dismisses with the request's fields, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("up", "pick(-1)", "older", priority=True),
+                Binding("down", "pick(1)", "newer", priority=True)]
+
+    def __init__(self, snapshots: list[dict], step: int, now: float, onset: tuple[str, int] | None) -> None:
+        super().__init__()
+        self.snapshots, self.step, self.now, self.onset = snapshots, step, now, onset
+        self.index = rb.default_snapshot(snapshots, onset[1] if onset else None)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("[b]Roll back[/b] at the next step: restore a snapshot and skip the batches after it")
+            if self.onset:
+                yield Label(f"the {self.onset[0]} alert opened at step {fmt_step(self.onset[1])}")
+            yield Label(self._which(), id="rb-snapshot")
+            yield Label("batches to skip (after the snapshot's data position):")
+            yield Input(value=str(rb.DEFAULT_SKIP), id="rb-skip")
+            yield Label("LR scale after it (empty: unchanged; 0.5 halves it):")
+            yield Input(placeholder="e.g. 0.5", id="rb-lr")
+            yield Label("", id="rb-error")
+            yield Label("[b]Enter[/b] rolls back    [b]Esc[/b] cancels    [b]up/down[/b] another snapshot")
+
+    def _which(self) -> str:
+        snap = self.snapshots[self.index]
+        n = len(self.snapshots)
+        return f"snapshot {self.index + 1} of {n}: {rb.snapshot_words(snap, self.step, self.now)}"
+
+    def action_pick(self, delta: int) -> None:
+        self.index = max(0, min(len(self.snapshots) - 1, self.index + delta))
+        self.query_one("#rb-snapshot", Label).update(self._which())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            skip = rb.check_skip(self.query_one("#rb-skip", Input).value)
+            text = self.query_one("#rb-lr", Input).value.strip()
+            scale = check_positive(text, "the LR scale") if text else None
+        except ValueError as e:
+            self.query_one("#rb-error", Label).update(str(e))
+            return
+        self.dismiss({"to_step": self.snapshots[self.index]["step"], "skip_batches": skip, "lr_scale": scale})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoSnapshots(Dialog):
+    """The rollback key on a run without snapshots: what to do to have them."""
+
+    BINDINGS = [Binding("escape,enter,q,r", "close", "close")]
+
+    def __init__(self, snapshotting: bool) -> None:
+        super().__init__()
+        self.snapshotting = snapshotting
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("[b]No snapshot to roll back to[/b]")
+            yield Static(rb.no_snapshots_words(self.snapshotting))
+            yield Label("Esc or Enter closes")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class HelpScreen(Dialog):
