@@ -256,7 +256,9 @@ def main() -> None:
         lat, to_store = latency(args.latency_s)
         lat_ms = sorted(x * 1000 for x in lat)
         store_ms = sorted(x * 1000 for x in to_store)
-        p = statistics.quantiles(lat_ms, n=100)
+        if not lat_ms:
+            raise SystemExit("bench_watch: no step reached the screen while tailing (a loaded machine? a longer --latency-s)")
+        p = statistics.quantiles(lat_ms, n=100) if len(lat_ms) > 1 else [lat_ms[0]] * 99
         print(f"run log line written -> on screen while tailing: median {statistics.median(lat_ms):.0f} ms,"
               f" p95 {p[94]:.0f} ms, max {lat_ms[-1]:.0f} ms over {len(lat_ms)} steps (watcher poll 50 ms, view look 50 ms;"
               f" log() -> file adds the job's pump interval, <= 100 ms) (budget <= 250 ms);"

@@ -65,7 +65,7 @@ SECTIONS = [
     Section("lr_probe", "4g. The LR probe's verdict against keeping x2 for real, on small real models",
             "bench_lr_probe.py", (), ("--quick",)),
     Section("watch", "5. lossmon watch: first frame, memory, tailing latency", "bench_watch.py",
-            (), ("--lines", "1000", "--reps", "1", "--latency-s", "1")),
+            (), ("--lines", "1000", "--reps", "1", "--latency-s", "2")),
     Section("long", "4b. A 10M-step plain-mode run: memory", "bench_long_run.py",
             (), ("--steps", "20000")),
     Section("ui10m", "4c. The TUI with 10M points of history: key to screen", "bench_tui.py",
