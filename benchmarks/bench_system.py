@@ -29,6 +29,8 @@ from lossmon.demos import IN_DIM, make_data  # noqa: E402
 from lossmon.session import Session  # noqa: E402
 from lossmon.system.sampler import SystemSampler  # noqa: E402
 
+from bench_overhead import make  # noqa: E402
+
 from figures import Figures  # noqa: E402
 
 
@@ -80,9 +82,7 @@ def main() -> None:
     torch.set_num_threads(1)
     x, y = make_data(4096, 0.2, seed=0)
     batches = [torch.randint(0, len(x), (64,)) for _ in range(args.block_steps)]
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(IN_DIM, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model, opt = make()  # bench_overhead's model: the same loop, with and without the sampler
     with tempfile.TemporaryDirectory() as tmp:
         session = Session("bench", Path(tmp) / "run", system=False)
         run = session.run

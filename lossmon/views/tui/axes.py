@@ -105,3 +105,15 @@ def fmt_tick(v: float) -> str:
         if len(label) <= 7:
             return label
     return label
+
+
+def scale_with_notes(lo: float, hi: float, log: bool, notes: list[str]) -> Scale:
+    """fit_scale, never None: a placeholder 0..1 scale when nothing in view is finite, and the
+    reason either way in `notes` (the plot says why it is empty or why it went linear)."""
+    scale = fit_scale(lo, hi, log)
+    if scale is None:
+        notes.append("no finite values in view")
+        return Scale(0.0, 1.0, False)
+    if log and not scale.log:
+        notes.append("linear y: values <= 0")
+    return scale

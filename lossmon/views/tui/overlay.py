@@ -16,7 +16,7 @@ import numpy as np
 
 from lossmon.formatting import step_label
 from lossmon.recording.store import Series
-from lossmon.views.tui.axes import Scale, fit_scale
+from lossmon.views.tui.axes import Scale, scale_with_notes
 from lossmon.views.tui.braille import Canvas
 from lossmon.views.tui.plotimage import LABEL_W, MIN_H, MIN_W, Mark, PlotImage, _spans, _visible_range, _x_axis, _y_labels
 
@@ -76,13 +76,7 @@ def _render(width, height, curves, legend, start, end, log, right_log, marks, x_
         if not side_envs:
             continue
         lo, hi = _visible_range(side_envs)
-        scale = fit_scale(lo, hi, want_log)
-        if scale is None:
-            scale = Scale(0.0, 1.0, False)
-            notes.append("no finite values in view")
-        elif want_log and not scale.log:
-            notes.append("linear y: values <= 0")
-        scales[side] = scale
+        scales[side] = scale_with_notes(lo, hi, want_log, notes)
     layer_styles: list[str] = []
     for i, (c, env) in enumerate(envs):
         layer_styles.append(c.style)

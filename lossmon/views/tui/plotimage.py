@@ -17,7 +17,7 @@ import numpy as np
 
 from lossmon.formatting import step_label
 from lossmon.recording.store import Envelope, Series
-from lossmon.views.tui.axes import Scale, fit_scale, fmt_tick, linear_ticks, y_ticks
+from lossmon.views.tui.axes import Scale, fmt_tick, linear_ticks, scale_with_notes, y_ticks
 from lossmon.views.tui.braille import Canvas
 
 # Layers, in paint order (a cell takes the colour of the last layer that drew in it).
@@ -141,12 +141,7 @@ def _render(width, height, train, smooth, val, start, end, log, marks, legend, f
             if len(band) and np.isfinite(lo):
                 lo, hi = min(lo, float(band.min())), max(hi, float(band.max()))
     notes: list[str] = []
-    scale = fit_scale(lo, hi, log)
-    if scale is None:
-        scale = Scale(0.0, 1.0, False)
-        notes.append("no finite values in view")
-    elif log and not scale.log:
-        notes.append("linear y: values <= 0")
+    scale = scale_with_notes(lo, hi, log, notes)
     nonfinite = np.zeros(cols, dtype=bool)
     for env in gone:
         canvas.spans(*_spans(env, scale, rows_px), _L["abandoned"])
