@@ -3,6 +3,8 @@ wait, the GPU alerts, and a real session recording them once a second."""
 
 from __future__ import annotations
 
+import time
+
 import json
 import sys
 
@@ -161,6 +163,23 @@ def test_data_wait_share_from_timed_iter():
     run.data_wait.add(0.25)
     clock.t += 1.0
     assert s.sample_once()["sys/data_wait_percent"] == pytest.approx(25.0, abs=1)
+
+
+def test_run_batches_times_the_wait_for_each_batch_once():
+    """run.batches(loader) is where the data wait is seen without `lossmon run`; an iterator that is
+    timed already (lossmon run's DataLoader capture) is not timed twice."""
+    run = Run("s")
+
+    def slow():
+        for i in range(3):
+            time.sleep(0.01)
+            yield i
+
+    assert list(run.batches(slow())) == [0, 1, 2]
+    assert run.data_wait.batches == 4 and run.data_wait.total_s >= 0.03
+    timed = timed_iter([7, 8], run.data_wait.add)
+    assert list(run.batches(timed)) == [7, 8]
+    assert run.data_wait.batches == 4 + 3
 
 
 def test_timed_iter_survives_a_failing_callback_and_passes_attributes_through():

@@ -441,10 +441,14 @@ class Run:
         """`for batch in run.batches(loader)`: the batches of one pass over `iterable`, counted
         across calls (call it again each epoch), so snapshots know the data position and a
         rollback can skip the batches after it. Its next() is the step boundary where snapshots
-        and rollbacks are served."""
+        and rollbacks are served, and its wait for the next batch is the system panel's data wait."""
+        from lossmon.training.data_wait import TimedIterator
+
         rec = self._recovery
         rec.batches_used = True
         it = iter(iterable)
+        if not isinstance(it, TimedIterator):  # (under `lossmon run` every DataLoader is timed already)
+            it = TimedIterator(it, self.data_wait.add)  # the wait for data: sys/data_wait_percent
         while True:
             rec.at_batch()
             if not rec.skip_and_restore_rng(it):
