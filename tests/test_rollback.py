@@ -173,6 +173,7 @@ def test_on_disk_snapshots_restore_the_same_and_keep_only_the_last_k(tmp_path):
     b = make()
     reference(b, kept, 20)
     assert_same(a, b)
+    assert run.wait_for_snapshots(timeout=30)  # the last one may still be on its way to the file
     files = sorted((tmp_path / "snapshots").iterdir())
     assert len(files) == 3 and not any(f.name.endswith(".tmp") for f in files)
     assert [s["where"] for s in run.snapshots()] == [str(f) for f in sorted(files, key=lambda f: f.stat().st_mtime)]
@@ -416,6 +417,7 @@ def test_a_snapshot_that_cannot_be_written_turns_snapshots_off_with_an_event_not
     step = Stepper(parts)
     for batch in run.batches(dataset()):
         run.log(loss=step(batch))  # training goes on
+    assert run.wait_for_snapshots(timeout=30)
     assert run.step == N_DATA and not run.snapshotting
     (ev,) = [e for e in run.drain() if e.get("event") == events.CAPTURE]
     assert "No space left" in ev["message"]
@@ -431,3 +433,39 @@ def test_lossmon_run_takes_snapshot_every_before_the_script(capsys):
     with pytest.raises(SystemExit):
         cli._run_parser().parse_args(["--snapshot-every", "0"])
     assert "snapshot-every" in capsys.readouterr().err
+
+
+def test_a_disk_snapshot_is_written_off_the_training_thread_and_restores_while_still_being_written(tmp_path,
+                                                                                                  monkeypatch):
+    """torch.save held back: training goes on past the snapshot (the write is the writer thread's),
+    a rollback to it restores from its host buffer, and the file appears once the write is let go."""
+    real_save, gate, writers = torch.save, threading.Event(), []
+
+    def held(state, f):
+        writers.append(threading.current_thread().name)
+        assert gate.wait(30)
+        real_save(state, f)
+
+    monkeypatch.setattr(torch, "save", held)
+    parts = make("sgd", False)
+    model = parts[0]
+    run = Run(run_dir=tmp_path)
+    run.watch(parts[1])
+    run.snapshot_every(1000, on_disk=True)  # one snapshot, at the first boundary
+    step, at_snapshot, asked, after = Stepper(parts), None, False, None
+    for batch in run.batches(dataset()):
+        if at_snapshot is None and run.snapshots():  # taken at this next(): the state it holds
+            at_snapshot = copy.deepcopy(model.state_dict())
+        if asked and after is None and not run.rollback_pending:  # served at this next()
+            after = copy.deepcopy(model.state_dict())
+        run.log(loss=step(batch))
+        if run.step == 10 and not asked:
+            run.rollback(skip_batches=0)
+            asked = True
+    assert writers == ["lossmon-snapshot-writer"] and not gate.is_set()  # every step ran during the write
+    (ev,) = rollback_events(run)
+    assert ev["applied"] and ev["to"] == run.snapshots()[0]["step"]
+    assert after is not None and all(torch.equal(after[k], at_snapshot[k]) for k in at_snapshot)
+    gate.set()
+    assert run.wait_for_snapshots(timeout=30)
+    assert [f.name for f in (tmp_path / "snapshots").iterdir()] == [run.snapshots()[0]["where"].rsplit("/", 1)[1]]

@@ -32,7 +32,7 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from lossmon import events
-from lossmon.training.snapshot import Snapshots, set_rng_state
+from lossmon.training.snapshot import Snapshots, SnapshotsOff, set_rng_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from lossmon.training.lr import LRControl
@@ -156,6 +156,8 @@ class Recovery:
         try:
             snaps.take(run.step, self.clock(), self.data_pos if self.batches_used else None,
                        lr.optimizers, lr.schedulers, run.state_dict())
+        except SnapshotsOff:  # a write failed on the writer thread, which said so: snapshots stop
+            self.snaps = None
         except ValueError as e:  # no module found: said once, and snapshots stop
             self.snaps = None
             run.record(events.CAPTURE, what="snapshot", message=f"snapshots turned off: {e}")

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from lossmon import names
+from lossmon import events, names
 from lossmon.recording.store import MetricStore
 from lossmon.training.data_wait import DataWait
 from lossmon.training.lr import LRControl
@@ -415,6 +415,7 @@ class Run:
         from lossmon.training.snapshot import Snapshots
 
         snaps = Snapshots(n_steps, keep, modules, on_disk, self.dir, scaler)
+        snaps.on_error = lambda message: self.record(events.CAPTURE, what="snapshot", message=message)
         rec = self._recovery
         rec.snaps = snaps
         self._lr.on_step = rec.after_opt_step
@@ -423,7 +424,14 @@ class Run:
     @property
     def snapshotting(self) -> bool:
         """True once snapshot_every() was called (and snapshots were not turned off)."""
-        return self._recovery.snaps is not None
+        snaps = self._recovery.snaps
+        return snaps is not None and not snaps.failed
+
+    def wait_for_snapshots(self, timeout: float | None = None) -> bool:
+        """Until the snapshot being written to disk (on_disk=True) is complete in its file; True when
+        none is left. The process waits for it at exit anyway; this is for a script that copies them."""
+        snaps = self._recovery.snaps
+        return snaps.wait_written(timeout) if snaps is not None else True
 
     def snapshots(self) -> list[dict]:
         """The snapshots kept, oldest first: {"step", "batch" (data position, or None), "time",

@@ -8,9 +8,13 @@ by the training thread at a step boundary (run.py says which), so no update is h
 
 Copies go to host memory: CPU tensors are cloned; CUDA tensors are copied into pinned buffers
 with non_blocking copies on a side stream, which the training stream waits for on the GPU before
-it touches them again -- the training thread does not block. `on_disk=True` writes each snapshot
-with torch.save to <run dir>/snapshots instead (atomically: a temporary file, then a rename) and
-keeps only the newest `keep` files.
+it touches them again -- the training thread does not block. `on_disk=True` keeps the newest `keep`
+in <run dir>/snapshots instead: the training thread copies the state into one host buffer (as
+above, fast), and a writer thread saves it with torch.save (atomically: a temporary file, fsync,
+a rename), so the write (seconds for a large model) is off the training thread's path. One write
+is in flight at a time: a snapshot due while the previous one is still being written waits for it.
+Until its file is complete a snapshot restores from the buffer; a write that fails (a full disk)
+drops that snapshot and reports through `on_error`, and the next one turns snapshots off.
 
 The modules: the ones given to `snapshot_every(modules=...)`, else the outermost nn.Modules alive
 whose parameters the watched optimizers update (found once, by parameter identity, by a scan of
@@ -58,6 +62,10 @@ def check_every(n: Any, keep: Any) -> tuple[int, int]:
     return int(n), int(keep)
 
 
+class SnapshotsOff(Exception):
+    """A snapshot could not be written (on the writer thread, reported there): no more are taken."""
+
+
 class Snapshots:
     """The last `keep` snapshots of one run, every `every` optimizer steps."""
 
@@ -83,6 +91,11 @@ class Snapshots:
         self.last_clock: int | None = None
         self.taken = 0
         self.seconds = 0.0  # training-thread time spent taking snapshots
+        self.written_s = 0.0  # the writer thread's time spent writing them (on_disk)
+        self.on_error: Any = None  # on_error(message): a write failed on the writer thread
+        self._writer: threading.Thread | None = None
+        self._staging: Any = None  # on_disk: the host buffer of the last snapshot written, reused
+        self._write_error: str | None = None
 
     # ---- any thread -----------------------------------------------------------------------------
 
@@ -136,17 +149,62 @@ class Snapshots:
             "batch": batch,
         }
         if self.on_disk:
+            self.wait_written()  # one write in flight: its buffer is the one reused here
+            if self._write_error is not None:
+                raise SnapshotsOff(self._write_error)
             path = self.dir / f"step{step}-clock{clock}.pt"  # type: ignore[operator]
-            _save(state, path)  # torch.save copies device tensors to the file itself
-            snap = Snapshot(step, clock, batch, time.time(), str(path))
+            staging, self._staging = self._staging, None
+            copied, ready = host_copy(state, staging)
+            snap = Snapshot(step, clock, batch, time.time(), str(path), copied, ready)
+            self._keep(snap)
+            self._writer = threading.Thread(target=self._write, args=(snap, path), name="lossmon-snapshot-writer")
+            self._writer.start()  # not a daemon: the process waits for the file it is writing
         else:
             copied, ready = host_copy(state, self._spare())
             snap = Snapshot(step, clock, batch, time.time(), "memory", copied, ready)
-        self._keep(snap)
+            self._keep(snap)
         self.last_clock = clock
         self.taken += 1
         self.seconds += time.perf_counter() - t0
         return snap
+
+    @property
+    def failed(self) -> bool:
+        """A write failed: the snapshots left stay usable, no new one is taken."""
+        return self._write_error is not None
+
+    def wait_written(self, timeout: float | None = None) -> bool:
+        """Until the snapshot being written (on_disk) is in its file; True when none is left."""
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout)
+            return not writer.is_alive()
+        return True
+
+    def _write(self, snap: Snapshot, path: Path) -> None:
+        """The writer thread: the snapshot's buffer to its file, then the buffer is free for the next."""
+        t0 = time.perf_counter()
+        try:
+            if snap.ready is not None:
+                snap.ready.synchronize()
+            _save(snap.state, path)
+        except Exception as e:  # noqa: BLE001 - a full disk: reported, never raised into training
+            with self._lock:
+                self._list = tuple(s for s in self._list if s is not snap)
+            snap.state = None
+            self._write_error = f"writing the snapshot of step {snap.step} failed: {type(e).__name__}: {e}"
+            if self.on_error is not None:
+                try:
+                    self.on_error(f"snapshots turned off: {self._write_error}")
+                except Exception:  # noqa: BLE001
+                    pass
+            return
+        self.written_s += time.perf_counter() - t0
+        with self._lock:
+            kept = snap in self._list
+            self._staging, snap.state = snap.state, None  # the file holds it now
+        if not kept:  # dropped while it was written (a newer keep, or a rollback past it)
+            _unlink(path)
 
     def _spare(self) -> Any:
         """When `keep` are kept already: the oldest is dropped now and its buffers are reused for the
@@ -181,9 +239,13 @@ class Snapshots:
         (a second rollback to the snapshot finds it intact), but the modules' tensors are the
         snapshot's own, whose buffers a later snapshot reuses: copy them to keep them."""
         if snap.where != "memory":
-            import torch
+            with self._lock:
+                state = snap.state  # still being written: the buffer holds it
+            if state is None:
+                import torch
 
-            return torch.load(snap.where, map_location="cpu", weights_only=False)
+                return torch.load(snap.where, map_location="cpu", weights_only=False)
+            return {k: (v if k == "modules" else _clone(v)) for k, v in state.items()}
         if snap.ready is not None:
             snap.ready.synchronize()
             snap.ready = None
@@ -334,9 +396,14 @@ def _save(state: dict, path: Path) -> None:
 
 
 def _forget(snap: Snapshot) -> None:
-    snap.state = None
-    if snap.where != "memory":
-        try:
-            os.unlink(snap.where)
-        except OSError:
-            pass
+    if snap.where == "memory":
+        snap.state = None
+    else:
+        _unlink(Path(snap.where))  # (a file still being written: the writer removes it when done)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
