@@ -40,6 +40,11 @@ def rings(alert: dict, on: str) -> bool:
     return SEVERITIES.index(sev) >= SEVERITIES.index(on)
 
 
+def bell_severity(config: NotifyConfig) -> str | None:
+    """The least severe alert that rings the terminal bell ([notify] on and bell), None: never."""
+    return config.on if config.bell and config.enabled else None
+
+
 class Notifier:
     """Runs `config.command` for each alert that `rings`; `record(fields)` gets each failure."""
 

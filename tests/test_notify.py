@@ -148,3 +148,25 @@ def test_plain_mode_rings_the_bell_only_on_a_terminal():
         p.poll()
         assert ("\a" in out.getvalue()) is bell
         assert "loss diverged" in out.getvalue()
+
+
+def test_lossmon_watch_rings_the_bell_as_its_config_says(tmp_path, monkeypatch):
+    """`lossmon watch --config f.toml` follows [notify] on / bell, as a live run does."""
+    from lossmon.notify import bell_severity
+    from lossmon.session import watching
+    from lossmon.sources import open_source
+    from lossmon.views.tui.app import LossmonApp
+    from lossmon.watched import WatchedRun
+
+    assert bell_severity(NotifyConfig()) == "critical"
+    assert bell_severity(NotifyConfig(on="warning")) == "warning"
+    assert bell_severity(NotifyConfig(bell=False)) is None and bell_severity(NotifyConfig(enabled=False)) is None
+    log = tmp_path / "run.jsonl"
+    log.write_text('{"step": 1, "loss": 1.0}\n')
+    seen = []
+    monkeypatch.setattr(LossmonApp, "run", lambda self, *a, **k: seen.append(self.bell_on))
+    for notify, expected in (({"on": "warning"}, "warning"), ({"bell": False}, None), (None, "critical")):
+        config = from_dict({"notify": notify}) if notify else None
+        watched = WatchedRun(open_source(str(log)), config=config)
+        watching.watch_tui(watched)
+        assert seen[-1] == expected, notify

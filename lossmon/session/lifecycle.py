@@ -21,7 +21,7 @@ import time
 from collections import deque
 from typing import IO, Any, Callable
 
-from lossmon import names, states
+from lossmon import names, notify, states
 from lossmon.rundir.layout import OUTPUT_LOG, RUN_LOG
 from lossmon.session.session import Session
 from lossmon.session.streams import PlainStreams
@@ -138,8 +138,7 @@ def conclude(session: Session, trainer: TrainerThread, printer: PlainPrinter, *,
 
 def bell_severity(session: Session) -> str | None:
     """The least severe alert that rings the terminal bell ([notify] on/bell), None: never."""
-    cfg = session.diagnoser.cfg.notify
-    return cfg.on if cfg.bell and cfg.enabled else None
+    return notify.bell_severity(session.diagnoser.cfg.notify)
 
 
 def training_duration(session: Session, trainer: TrainerThread) -> float:

@@ -12,6 +12,8 @@ import time
 from typing import IO
 
 from lossmon import states
+from lossmon.diagnosis.config import DiagnosisConfig
+from lossmon.notify import bell_severity
 from lossmon.sources import SourceError, no_records
 from lossmon.training.signals import SignalStop
 from lossmon.views.plain import PlainPrinter
@@ -99,6 +101,7 @@ def watch_tui(watched: WatchedRun, *, fps: float = 10.0, plot_hz: float = 4.0) -
 
     app = LossmonApp(watched, watched, fps=fps, plot_hz=plot_hz, handle_signals=True, capture_output=False,
                      ui_budget=WATCH_UI_BUDGET)
+    app.bell_on = bell_severity((watched.config or DiagnosisConfig()).notify)  # [notify] of --config
     watched.start()
     try:
         app.run()
