@@ -262,7 +262,7 @@ class Diagnoser:
         if self.train is not None and name == self.train.metric:
             self.train.rollback(to)
         elif self.val is not None and name == self.val.metric:
-            self.val.rebase()
+            self.val.rollback()
             self.val_spike.rollback(to)
         elif self.grad_spike is not None and name == self.grad_spike.metric:
             self.grad_spike.rollback(to)

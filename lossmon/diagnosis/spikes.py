@@ -79,6 +79,7 @@ class SpikeDetector:
         self._held: tuple[int, float] | None = None  # a first point waiting for the second
         self.opened_value = math.nan  # the value that opened the current episode
         self._below: tuple[float, int] | None = None  # after a rollback: (the spike's value, the rollback's step)
+        self.short_rule = True  # judge from 3 points (a log pasted mid-run); off after a rollback
         self.evidence: Callable[[int], str] = lambda step: ""  # other signals near a step (engine)
 
     def rebase(self, step: int | None = None) -> None:
@@ -87,11 +88,13 @@ class SpikeDetector:
         self.win_x = np.empty(0)
         self.streak = []
         self.origin = step
+        self.short_rule = True
 
     def rollback(self, step: int) -> None:
         """The run went back to a snapshot at `step`: forget the past, and resolve the open
         episode at the first point of the new branch below the value that opened it."""
         self.rebase(step)
+        self.short_rule = False  # a line through a restart's first few points says nothing: wait for min_points
         self._held = None
         self._below = (self.opened_value, step) if self.episode.open else None
 
@@ -151,7 +154,8 @@ class SpikeDetector:
             hit = (m >= cfg.min_points) & (excess > cfg.sigmas * scale) & (excess > floor)
             # a log pasted mid-run or a short sparse one: from 3 points on, only a jump 3x beyond
             # both bars counts (a line through 3-5 points says little about their scatter)
-            hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
+            if self.short_rule:
+                hit |= (m >= 3) & (m < cfg.min_points) & (excess > 3 * cfg.sigmas * scale) & (excess > 3 * floor)
             # the residual RMS is inflated by a curve's bends and by earlier spikes too small to flag:
             # on a train loss (batch noise, many points) a point 3.5 RMS out is judged again against
             # the median residual of its window; a smooth val curve turning up is no spike

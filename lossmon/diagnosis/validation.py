@@ -55,6 +55,17 @@ class ValidationDetector:
         self.window.clear()
         self.bad_evals = 0
 
+    def rollback(self) -> None:
+        """The run went back to a snapshot: the bests were the abandoned branch's (later steps,
+        often lower), so the new branch is judged on its own evaluations from here on."""
+        self.rebase()
+        self.best, self.best_step, self.train_at_best = math.inf, 0, math.nan
+        self.plateau_best = math.inf
+        self.best_single = math.inf
+        self.since_best.clear()
+        self.d2.clear()
+        self._above_before = False
+
     def sigma(self) -> float:
         """One evaluation's scatter about the local trend (0 until 3 second differences exist)."""
         return sigma_from_d2(self.d2) if len(self.d2) >= 3 else 0.0
