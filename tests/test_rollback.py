@@ -272,7 +272,7 @@ def test_a_rollback_with_no_snapshot_is_refused_with_a_reason_never_raised():
     assert not run.snapshotting and run.snapshots() == [] and not run.rollback_pending
     parts = make()
     run.watch(parts[1])
-    run.snapshot_every(5)
+    run.snapshot_every(5, keep=1)
     step, asked = Stepper(parts), set()
     while run.step < 14:
         for batch in run.batches(dataset()):
@@ -282,16 +282,16 @@ def test_a_rollback_with_no_snapshot_is_refused_with_a_reason_never_raised():
                 run.rollback(to_step=2, skip_batches=0)  # the snapshot at step 0 (taken at the first batch)
             if run.step == 12 and 12 not in asked:
                 asked.add(12)
-                run.rollback(to_step=-1)  # before every snapshot kept
+                run.rollback(to_step=2)  # before the one snapshot kept (step 10)
             if run.step >= 14:
                 break
     evs = rollback_events(run)
     assert [e["applied"] for e in evs] == [True, False]
-    assert evs[0]["to"] == 0 and "no snapshot at or before step -1" in evs[1]["reason"]
+    assert evs[0]["to"] == 0 and "no snapshot at or before step 2" in evs[1]["reason"]
 
 
 @pytest.mark.parametrize("kwargs, needle", [
-    ({"to_step": 1.5}, "to_step"), ({"to_step": True}, "to_step"), ({"skip_batches": -1}, "skip_batches"),
+    ({"to_step": 1.5}, "to_step"), ({"to_step": True}, "to_step"), ({"to_step": -3}, "to_step"), ({"skip_batches": -1}, "skip_batches"),
     ({"skip_batches": 2.0}, "skip_batches"), ({"lr_scale": 0}, "lr_scale"), ({"lr_scale": float("nan")}, "lr_scale"),
 ])
 def test_bad_rollback_arguments_raise_one_line_value_errors_at_once(kwargs, needle):

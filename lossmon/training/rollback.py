@@ -47,6 +47,8 @@ def check_request(to_step: Any, skip_batches: Any, lr_scale: Any) -> tuple[int |
         if isinstance(to_step, bool) or not isinstance(to_step, numbers.Integral):
             raise ValueError(f"rollback(): to_step must be a whole number or None, got {to_step!r}")
         to_step = int(to_step)
+        if to_step < 0:
+            raise ValueError(f"rollback(): to_step is a step of the run (>= 0), got {to_step}")
     if isinstance(skip_batches, bool) or not isinstance(skip_batches, numbers.Integral) \
             or not 0 <= skip_batches <= MAX_SKIP:
         raise ValueError(f"rollback(): skip_batches must be a whole number >= 0, got {skip_batches!r}")

@@ -658,9 +658,9 @@ class LossmonApp(App[int]):
             except ValueError as e:
                 self.notify(f"rollback refused: {e}", severity="error")
                 return
-            self.notify(f"rolling back to step {fmt_step(req['to_step'])} at the next step; the data resumes"
-                        f" {fmt_step(req['skip_batches'])} batches past the snapshot's (no batch is read twice)",
-                        timeout=8)
+            self.notify(f"rolling back to step {fmt_step(req['to_step'])} at the next step; the data resumes at"
+                        f" least {fmt_step(req['skip_batches'])} batches past the snapshot's (the batches read since"
+                        " it are never read again, so more are skipped when more were read)", timeout=8)
             self._refresh_status()
 
         self.push_screen(RollbackDialog(snaps, run.step, time.time(), onset), apply)

@@ -91,7 +91,7 @@ class RollbackDialog(Dialog):
             if self.onset:
                 yield Label(f"the {self.onset[0]} alert opened at step {fmt_step(self.onset[1])}")
             yield Label(self._which(), id="rb-snapshot")
-            yield Label("batches to skip (after the snapshot's data position):")
+            yield Label("batches to skip after the snapshot's data position (at least those read since it):")
             yield Input(value=str(rb.DEFAULT_SKIP), id="rb-skip")
             yield Label("LR scale after it (empty: unchanged; 0.5 halves it):")
             yield Input(placeholder="e.g. 0.5", id="rb-lr")
