@@ -18,6 +18,7 @@ from lossmon.training.run import Run
 from lossmon.views import rollback as rb
 from lossmon.views.protocol import NoJob
 from lossmon.views.tui.app import LossmonApp
+from lossmon.formatting import fmt_step
 from lossmon.views.tui.screens import NoSnapshots, RollbackDialog
 from lossmon.watched import WatchedRun
 from rollback_double import SnapshotRun
@@ -283,3 +284,20 @@ async def test_r_in_lossmon_watch_rolls_a_live_job_back_over_its_socket(tmp_path
             await pilot.press("q")
     finally:
         watched.close()
+
+
+async def test_the_dialog_keeps_how_far_back_the_snapshot_is_current_while_training_goes_on():
+    """A user who waits with the dialog open sees the snapshot fall further behind (a probe
+    confirmed a dialog opened 83 steps back after 2,800 more steps, still saying 83)."""
+    run = with_points(SnapshotRun((100,)))
+    app = LossmonApp(run, LiveJob())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RollbackDialog))
+        label = app.screen.query_one("#rb-snapshot")
+        run._step = run.step + 2_800  # training went on
+        back = f"{fmt_step(run.step - 100)} steps back"
+        assert back not in str(label.render())
+        await until(pilot, lambda: back in str(label.render()), timeout=5,
+                    what=lambda: f"{back!r} in the dialog's words: {label.render()}")
+        await pilot.press("escape")

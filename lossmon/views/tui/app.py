@@ -663,7 +663,8 @@ class LossmonApp(App[int]):
                         " it are never read again, so more are skipped when more were read)", timeout=8)
             self._refresh_status()
 
-        self.push_screen(RollbackDialog(snaps, run.step, time.time(), onset), apply)
+        self.push_screen(RollbackDialog(snaps, run.step, time.time(), onset, live=lambda: (run.step, time.time())),
+                         apply)
 
     def action_stop(self) -> None:
         if not self.training_alive:

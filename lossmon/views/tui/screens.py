@@ -3,6 +3,8 @@ key help (made from the key table, views/keys.py)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
@@ -80,10 +82,24 @@ class RollbackDialog(Dialog):
     BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("up", "pick(-1)", "older", priority=True),
                 Binding("down", "pick(1)", "newer", priority=True)]
 
-    def __init__(self, snapshots: list[dict], step: int, now: float, onset: tuple[str, int] | None) -> None:
+    def __init__(self, snapshots: list[dict], step: int, now: float, onset: tuple[str, int] | None,
+                 live: Callable[[], tuple[int, float]] | None = None) -> None:
         super().__init__()
         self.snapshots, self.step, self.now, self.onset = snapshots, step, now, onset
+        self.live = live  # (the run's step, the wall time) now: the words stay true while it is open
         self.index = rb.default_snapshot(snapshots, onset[1] if onset else None)
+
+    def on_mount(self) -> None:
+        if self.live is not None:
+            self.set_interval(1.0, self._refresh)
+
+    def _refresh(self) -> None:
+        """Training goes on while the dialog is open: how far back the snapshot is grows with it."""
+        try:
+            self.step, self.now = self.live()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a job that went away: the words stay as they were
+            return
+        self.query_one("#rb-snapshot", Label).update(self._which())
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
