@@ -201,7 +201,7 @@ class Snapshots:
             return
         self.written_s += time.perf_counter() - t0
         with self._lock:
-            kept = snap in self._list
+            kept = any(s is snap for s in self._list)
             self._staging, snap.state = snap.state, None  # the file holds it now
         if not kept:  # dropped while it was written (a newer keep, or a rollback past it)
             _unlink(path)
