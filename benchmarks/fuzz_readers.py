@@ -346,6 +346,24 @@ def subprocess_check(path: Path, hang_s: float) -> str | None:
     return None
 
 
+def judged(path: Path, as_json: bool, hang_s: float, counts: dict, exits: dict) -> list[str]:
+    """`one(path)` under the hang alarm, tallied into `counts` and `exits`; what went wrong, in words."""
+    signal.setitimer(signal.ITIMER_REAL, hang_s)
+    try:
+        res = one(path, as_json=as_json)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    counts["files"] += 1
+    exits[res["code"]] = exits.get(res["code"], 0) + 1
+    problems = []
+    for key, name in (("traceback", "tracebacks"), ("internal", "internal_errors"), ("hang", "hangs"),
+                      ("wrong", "wrong_exit")):
+        if res[key]:
+            counts[name] += 1
+            problems.append(res[key] if key != "hang" else "hang")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", type=int, default=200, help="files per format")
@@ -373,19 +391,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             for i in range(args.files):
                 path.write_bytes(make(fmt, args.seed, i))
-                signal.setitimer(signal.ITIMER_REAL, args.hang_s)
-                try:
-                    res = one(path, as_json=i % 2 == 1)
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                counts["files"] += 1
-                exits[res["code"]] = exits.get(res["code"], 0) + 1
-                for key, name in (("traceback", "tracebacks"), ("internal", "internal_errors"), ("hang", "hangs"),
-                                  ("wrong", "wrong_exit")):
-                    if res[key]:
-                        counts[name] += 1
-                        if len(shown) < args.show:
-                            shown.append(f"  file {i}: {res[key] if key != 'hang' else 'hang'}")
+                for problem in judged(path, i % 2 == 1, args.hang_s, counts, exits):
+                    if len(shown) < args.show:
+                        shown.append(f"  file {i}: {problem}")
                 if i < args.subprocess:
                     why = subprocess_check(path, args.hang_s)
                     if why:
@@ -403,18 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             counts = {"files": 0, "tracebacks": 0, "internal_errors": 0, "hangs": 0, "wrong_exit": 0}
             exits: dict = {}
             for path in specials(d):
-                signal.setitimer(signal.ITIMER_REAL, args.hang_s)
-                try:
-                    res = one(path, as_json=False)
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                counts["files"] += 1
-                exits[res["code"]] = exits.get(res["code"], 0) + 1
-                for key, name in (("traceback", "tracebacks"), ("internal", "internal_errors"), ("hang", "hangs"),
-                                  ("wrong", "wrong_exit")):
-                    if res[key]:
-                        counts[name] += 1
-                        print(f"  {path.relative_to(d)}: {res[key] if key != 'hang' else 'hang'}", flush=True)
+                for problem in judged(path, False, args.hang_s, counts, exits):
+                    print(f"  {path.relative_to(d)}: {problem}", flush=True)
             bad += counts["tracebacks"] + counts["internal_errors"] + counts["hangs"] + counts["wrong_exit"]
             print("specials " + " ".join(f"{k}={v}" for k, v in counts.items())
                   + f" check_exits={dict(sorted(exits.items(), key=str))}", flush=True)

@@ -22,9 +22,8 @@ POOL = sorted({k for a in key_table.ACTIONS for k in a.keys} | set(EXTRA)
               | set(string.ascii_lowercase) | set(string.digits))
 
 
-# One key at a time costs ~0.1 s a key under Pilot; 1,000 (the issue's count, no crash found: the
-# bursts below are what reproduced it) took 105 s of the suite's 10-minute budget. LOSSMON_FUZZ_KEYS
-# sets the count for a longer run.
+# One key at a time: 60 by default; 1,000 (the issue's count) found no crash, the bursts below are
+# what reproduced it. LOSSMON_FUZZ_KEYS sets the count for a longer run.
 ONE_AT_A_TIME = int(os.environ.get("LOSSMON_FUZZ_KEYS", "60"))
 
 
@@ -32,12 +31,7 @@ ONE_AT_A_TIME = int(os.environ.get("LOSSMON_FUZZ_KEYS", "60"))
 @pytest.mark.parametrize("seed", [0])
 async def test_random_keys_one_at_a_time_never_crash_the_app(seed):
     rng = random.Random(seed)
-    run = Run("fuzz")
-    pump = Pump(run, None, interval=0.02).start()
-    train, log = fake_trainer(delay=0.002)
-    app = LossmonApp(*local(run, train))
-    exits = []
-    app.exit = lambda *a, **k: exits.append(a)  # q then y, Ctrl+Q...: noted, the app stays
+    run, pump, log, app = fuzzed_app()
     trace = os.environ.get("LOSSMON_FUZZ_TRACE")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -54,6 +48,21 @@ async def test_random_keys_one_at_a_time_never_crash_the_app(seed):
     finally:
         run.stop(source="test")
         pump.stop()
+    assert_clean_exit(app)
+
+
+def fuzzed_app():
+    """A live app over a training thread whose quits are only noted (q then y, Ctrl+Q...: the app
+    stays for the next key): (run, pump, trainer log, app)."""
+    run = Run("fuzz")
+    pump = Pump(run, None, interval=0.02).start()
+    train, log = fake_trainer(delay=0.002)
+    app = LossmonApp(*local(run, train))
+    app.exit = lambda *a, **k: None
+    return run, pump, log, app
+
+
+def assert_clean_exit(app: LossmonApp) -> None:
     assert app.return_code in (None, 0) and getattr(app, "_exception", None) is None
 
 
@@ -82,12 +91,7 @@ def key_event(key: str):
 async def test_random_keys_in_bursts_never_crash_the_app(seed):
     """As a terminal delivers them: 50 keys at a time, no wait between them."""
     rng = random.Random(seed)
-    run = Run("fuzz")
-    pump = Pump(run, None, interval=0.02).start()
-    train, log = fake_trainer(delay=0.002)
-    app = LossmonApp(*local(run, train))
-    exits = []
-    app.exit = lambda *a, **k: exits.append(a)
+    run, pump, log, app = fuzzed_app()
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: log.steps >= 5, what="training started")
@@ -103,7 +107,7 @@ async def test_random_keys_in_bursts_never_crash_the_app(seed):
     finally:
         run.stop(source="test")
         pump.stop()
-    assert app.return_code in (None, 0) and getattr(app, "_exception", None) is None
+    assert_clean_exit(app)
 
 
 async def test_a_burst_of_view_keys_costs_one_drawing_not_one_each(monkeypatch):

@@ -333,8 +333,11 @@ class LossmonApp(App[int]):
             if not has_system(store):
                 return
             self.add_class("-system")
-        self.query_one("#system", SystemPanel).update_from(store, styled, styles, start, end)
-        self.query_one("#system-line", SystemLine).update_from(store, styled, styles)
+        panel, line = self.query_one("#system", SystemPanel), self.query_one("#system-line", SystemLine)
+        if panel.display:  # the layout shows one of the two (the line below 110x32): draw that one
+            panel.update_from(store, styled, styles, start, end)
+        if line.display:
+            line.update_from(store, styled, styles)
 
     # ---- what the widgets show ----------------------------------------------------------------
 
